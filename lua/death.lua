@@ -1,0 +1,22 @@
+-- death: unregisters a worker as RQ's register_death does. Executions it
+-- still holds (a cold shutdown) get their wip score set to now, so that the
+-- next recovery pass of any worker retries or fails them at once.
+-- KEYS: none
+-- ARGV: worker, n_queues, queues...
+-- Returns: the number of executions handed to recovery.
+local worker = ARGV[1]
+local wk = worker_key(worker)
+redis.call('SREM', P .. 'workers', wk)
+local nq = tonumber(ARGV[2])
+for i = 1, nq do redis.call('SREM', P .. 'workers:' .. ARGV[2 + i], wk) end
+local handed = 0
+for _, member in ipairs(redis.call('SMEMBERS', worker_executions_key(worker))) do
+  local id = string.match(member, '^(.*):[^:]*$')
+  local q = id and redis.call('HGET', job_key(id), 'origin')
+  if q and redis.call('ZADD', wip_key(q), 'XX', 'CH', NOW - 1, member) == 1 then handed = handed + 1 end
+end
+redis.call('DEL', worker_executions_key(worker))
+redis.call('HSET', wk, 'death', NOW_ISO)
+redis.call('HDEL', wk, 'current_job')
+redis.call('EXPIRE', wk, 60)
+return handed

@@ -1,0 +1,350 @@
+-- Shared helpers, prepended to every script in lua/ when it is loaded
+-- (see src/engine/scripts.ts). Keys are RQ's: the prefix is always 'rq:'.
+-- Scripts build job and registry keys from ids, as RQ's own Lua does; this
+-- is fine on a standalone Redis or Sentinel, not on Redis Cluster.
+
+local P = 'rq:'
+
+local function job_key(id) return P .. 'job:' .. id end
+local function dependents_key(id) return P .. 'job:' .. id .. ':dependents' end
+-- RQ builds this one with a double colon; Python reads it so, so must we.
+local function dependencies_key(id) return P .. 'job::' .. id .. ':dependencies' end
+local function queue_key(q) return P .. 'queue:' .. q end
+local function wip_key(q) return P .. 'wip:' .. q end
+local function finished_key(q) return P .. 'finished:' .. q end
+local function failed_key(q) return P .. 'failed:' .. q end
+local function deferred_key(q) return P .. 'deferred:' .. q end
+local function scheduled_key(q) return P .. 'scheduled:' .. q end
+local function canceled_key(q) return P .. 'canceled:' .. q end
+local function results_key(id) return P .. 'results:' .. id end
+local function execution_key(id, e) return P .. 'execution:' .. id .. ':' .. e end
+local function executions_key(id) return P .. 'executions:' .. id end
+local function worker_key(w) return P .. 'worker:' .. w end
+local function worker_executions_key(w) return P .. 'worker:' .. w .. ':executions' end
+-- Not RQ keys: set by an idle worker of ours so that enqueue knows to wake it.
+local function waiting_key(q) return P .. 'waiting:' .. q end
+local function wake_channel(q) return P .. 'wake:' .. q end
+local function scheduled_channel(q) return P .. 'scheduled-wake:' .. q end
+
+local ONE_YEAR = 31536000
+local DEFAULT_RESULT_TTL = 500
+
+local TIME = redis.call('TIME')
+-- Redis' clock is the one clock every process shares, so every score and
+-- timestamp written by a script comes from it.
+local NOW_US = tonumber(TIME[1]) * 1000000 + tonumber(TIME[2])
+local NOW = tonumber(TIME[1])                 -- integer seconds, RQ's score unit
+local NOW_F = NOW_US / 1000000                -- float seconds
+
+local function utcformat(us)
+  local secs = math.floor(us / 1000000)
+  local micro = us - secs * 1000000
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local h = math.floor(rem / 3600)
+  local mi = math.floor((rem - h * 3600) / 60)
+  local s = rem - h * 3600 - mi * 60
+  -- days since 1970-01-01 to a civil date (H. Hinnant's algorithm)
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local mo = mp < 10 and mp + 3 or mp - 9
+  if mo <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%06dZ', y, mo, d, h, mi, s, micro)
+end
+
+local NOW_ISO = utcformat(NOW_US)
+
+local function fmt_float(f)
+  return string.format('%.6f', f)
+end
+
+local function hget_num(key, field)
+  local v = redis.call('HGET', key, field)
+  if v == false or v == '' then return nil end
+  return tonumber(v)
+end
+
+-- Applies a job's ttl/result_ttl/failure_ttl to the hash and its two
+-- dependency sets, as RQ's Job.cleanup does.
+local function expire_job(id, ttl)
+  if ttl == nil or ttl < 0 then
+    redis.call('PERSIST', job_key(id))
+    return
+  end
+  if ttl == 0 then
+    redis.call('DEL', job_key(id), dependents_key(id), dependencies_key(id))
+    return
+  end
+  redis.call('EXPIRE', job_key(id), ttl)
+  redis.call('EXPIRE', dependents_key(id), ttl)
+  redis.call('EXPIRE', dependencies_key(id), ttl)
+end
+
+local function wake(q)
+  if redis.call('EXISTS', waiting_key(q)) == 1 then
+    redis.call('DEL', waiting_key(q))
+    redis.call('PUBLISH', wake_channel(q), '1')
+  end
+end
+
+-- Puts a job on its queue (status queued, new enqueued_at), as RQ's
+-- Queue._enqueue_job does. Used by enqueue, dependents, retries, requeue
+-- and the scheduler.
+local function push_job(id, q, at_front)
+  redis.call('HSET', job_key(id), 'status', 'queued', 'enqueued_at', NOW_ISO, 'origin', q)
+  redis.call('SADD', P .. 'queues', queue_key(q))
+  if at_front then
+    redis.call('LPUSH', queue_key(q), id)
+  else
+    redis.call('RPUSH', queue_key(q), id)
+  end
+  wake(q)
+end
+
+local function schedule_job(id, q, at_seconds)
+  redis.call('HSET', job_key(id), 'status', 'scheduled')
+  redis.call('SADD', P .. 'queues', queue_key(q))
+  redis.call('ZADD', scheduled_key(q), at_seconds, id)
+  redis.call('PUBLISH', scheduled_channel(q), tostring(at_seconds))
+end
+
+-- RQ's Job.should_enqueue_at_front, for jobs leaving deferred/scheduled.
+local function enqueue_at_front(id)
+  local f = redis.call('HMGET', job_key(id), 'enqueue_at_front', 'enqueue_at_front_on_retry', 'started_at')
+  if f[1] == '1' then return true end
+  return f[2] == '1' and f[3] ~= false and f[3] ~= ''
+end
+
+local function decode_list(raw)
+  if raw == false or raw == nil or raw == '' then return {} end
+  local ok, v = pcall(cjson.decode, raw)
+  if ok and type(v) == 'table' then return v end
+  return {}
+end
+
+local function cancel_job(id, reason)
+  local key = job_key(id)
+  local f = redis.call('HMGET', key, 'status', 'origin')
+  local status, q = f[1], f[2]
+  if status == false or status == 'canceled' then return false end
+  if q ~= false then
+    redis.call('LREM', queue_key(q), 0, id)
+    redis.call('ZREM', deferred_key(q), id)
+    redis.call('ZREM', scheduled_key(q), id)
+    redis.call('ZREM', finished_key(q), id)
+    redis.call('ZREM', failed_key(q), id)
+    redis.call('ZADD', canceled_key(q), NOW, id)
+  end
+  redis.call('HSET', key, 'status', 'canceled')
+  if reason ~= nil then redis.call('HSET', key, 'cancel_reason', reason) end
+  redis.call('PERSIST', key)
+  return true
+end
+
+-- Is every dependency of `id` done? `parent` is the job whose outcome is
+-- being recorded; its new status is passed since the caller decides it.
+local function dependencies_met(id, parent, parent_status, allow_failures)
+  for _, dep in ipairs(redis.call('SMEMBERS', dependencies_key(id))) do
+    local st
+    if dep == parent then st = parent_status else st = redis.call('HGET', job_key(dep), 'status') end
+    -- A dependency whose hash is gone counts as done, as in RQ.
+    if st ~= false and st ~= 'finished' and not (allow_failures and st == 'failed') then
+      return false
+    end
+  end
+  return true
+end
+
+-- Called when `parent` reaches a terminal status. Enqueues every dependent
+-- whose dependencies are now all met (RQ's enqueue_dependents); when the
+-- parent did not finish, dependents that asked for it are canceled, down the
+-- chain, instead of waiting forever. Returns the number released.
+local function release_dependents(parent, parent_status)
+  local released = 0
+  local pending = { { parent, parent_status, nil } }
+  while #pending > 0 do
+    local item = table.remove(pending)
+    local pid, pstatus, root = item[1], item[2], item[3]
+    local dkey = dependents_key(pid)
+    local members = redis.call('SMEMBERS', dkey)
+    for _, dep in ipairs(members) do
+      local f = redis.call('HMGET', job_key(dep), 'status', 'origin', 'allow_dependency_failures', 'dependency_failure_policy')
+      local st, q = f[1], f[2]
+      if st == false then
+        redis.call('SREM', dkey, dep)
+      elseif st == 'deferred' then
+        local allow = f[3] == '1'
+        if pstatus == 'finished' or (pstatus == 'failed' and allow) then
+          if dependencies_met(dep, pid, pstatus, allow) then
+            redis.call('ZREM', deferred_key(q), dep)
+            push_job(dep, q, enqueue_at_front(dep))
+            redis.call('SREM', dkey, dep)
+            released = released + 1
+          end
+        elseif f[4] == 'cancel' then
+          local origin = root or pid
+          local reason = 'canceled: dependency ' .. pid .. ' ended ' .. pstatus
+          if origin ~= pid then reason = reason .. ' (chain started by ' .. origin .. ')' end
+          cancel_job(dep, reason)
+          redis.call('SREM', dkey, dep)
+          table.insert(pending, { dep, 'canceled', origin })
+        end
+      else
+        -- already queued, running or done: nothing to release
+        if st ~= 'deferred' then redis.call('SREM', dkey, dep) end
+      end
+    end
+  end
+  return released
+end
+
+-- Removes one execution from wip, the job's executions and the worker's
+-- executions; keeps the worker hash's state fields (RQ 2.10 and HEAD) true.
+local function end_execution(id, e, q, worker)
+  local member = id .. ':' .. e
+  redis.call('DEL', execution_key(id, e))
+  redis.call('ZREM', wip_key(q), member)
+  redis.call('ZREM', executions_key(id), e)
+  if worker ~= nil and worker ~= '' then
+    local wk = worker_key(worker)
+    redis.call('SREM', worker_executions_key(worker), member)
+    if redis.call('EXISTS', wk) == 1 then
+      local other = redis.call('SRANDMEMBER', worker_executions_key(worker))
+      if other then
+        local jid = string.match(other, '^(.*):[^:]*$')
+        redis.call('HSET', wk, 'current_job', jid)
+      else
+        redis.call('HDEL', wk, 'current_job')
+        redis.call('HSET', wk, 'state', 'idle', 'current_job_working_time', 0)
+      end
+    end
+  end
+end
+
+-- The terminal-failure or retry bookkeeping shared by fail.lua (a worker
+-- reports an error) and recover.lua (the worker died). mode is 'failed',
+-- 'stopped' (never retried) or 'unrecoverable' (never retried).
+-- Returns 'retried', 'scheduled', 'failed' or 'stopped'.
+local function fail_job(id, e, q, worker, mode, exc_b64, started_f, ended_f, default_failure_ttl)
+  local key = job_key(id)
+  if redis.call('EXISTS', key) == 0 then return 'missing' end
+  local retries_left = hget_num(key, 'retries_left')
+  if mode == 'failed' and retries_left ~= nil and retries_left > 0 then
+    local intervals = decode_list(redis.call('HGET', key, 'retry_intervals'))
+    local interval = 0
+    if #intervals > 0 then
+      local idx = #intervals - retries_left
+      if idx < 0 then idx = 0 end
+      interval = tonumber(intervals[idx + 1]) or 0
+    end
+    redis.call('HSET', key, 'retries_left', retries_left - 1, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+    if interval > 0 then
+      schedule_job(id, q, NOW_F + interval)
+      return 'scheduled'
+    end
+    push_job(id, q, redis.call('HGET', key, 'enqueue_at_front_on_retry') == '1')
+    return 'retried'
+  end
+  local status = 'failed'
+  if mode == 'stopped' then status = 'stopped' end
+  local ttl = hget_num(key, 'failure_ttl')
+  if ttl == nil then ttl = default_failure_ttl end
+  redis.call('HSET', key, 'status', status, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+  local score = NOW + ttl
+  if ttl < 0 then score = -1 end
+  redis.call('ZADD', failed_key(q), score, id)
+  local fields = { 'type', 2, 'worker_name', worker or '', 'exc_string', exc_b64 }
+  if e ~= nil and e ~= '' then
+    table.insert(fields, 'execution_id'); table.insert(fields, e)
+    table.insert(fields, 'execution_started_at'); table.insert(fields, started_f)
+    table.insert(fields, 'execution_ended_at'); table.insert(fields, ended_f)
+  end
+  redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
+  if ttl > 0 then
+    redis.call('EXPIRE', results_key(id), ttl)
+  else
+    redis.call('PERSIST', results_key(id))
+  end
+  expire_job(id, ttl)
+  if mode == 'stopped' then
+    release_dependents(id, 'stopped')
+  else
+    release_dependents(id, 'failed')
+  end
+  return status
+end
+
+-- Pops up to `count` jobs for `worker` from `queues` (in the given order)
+-- and records each as started in the same script: there is no instant at
+-- which a job is in neither a queue nor a registry.
+-- exec_ids supplies one fresh execution id per job. Returns a flat list:
+-- id, queue, execution id, then the job hash as an HGETALL array.
+local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
+  local out = {}
+  local wk = worker_key(worker)
+  local wek = worker_executions_key(worker)
+  local taken = 0
+  for _, q in ipairs(queues) do
+    local qk = queue_key(q)
+    while taken < count do
+      local id = redis.call('LPOP', qk)
+      if not id then break end
+      local key = job_key(id)
+      -- RQ skips ids whose hash has expired (ttl) or was deleted.
+      if redis.call('EXISTS', key) == 1 then
+        taken = taken + 1
+        local e = exec_ids[taken]
+        local member = id .. ':' .. e
+        redis.call('HSET', key, 'status', 'started', 'started_at', NOW_ISO, 'worker_name', worker, 'last_heartbeat', NOW_ISO)
+        redis.call('PERSIST', key)
+        redis.call('HSET', execution_key(id, e), 'id', e, 'job_id', id, 'created_at', fmt_float(NOW_F), 'last_heartbeat', fmt_float(NOW_F), 'worker_name', worker)
+        redis.call('EXPIRE', execution_key(id, e), exec_ttl)
+        redis.call('ZADD', executions_key(id), NOW + exec_ttl + 60, e)
+        redis.call('EXPIRE', executions_key(id), exec_ttl + 60)
+        redis.call('ZADD', wip_key(q), NOW + hb_ttl, member)
+        redis.call('SADD', wek, member)
+        table.insert(out, id)
+        table.insert(out, q)
+        table.insert(out, e)
+        table.insert(out, redis.call('HGETALL', key))
+      end
+    end
+    if taken >= count then break end
+  end
+  if taken > 0 then
+    redis.call('HSET', wk, 'state', 'busy', 'current_job', out[1], 'last_heartbeat', NOW_ISO)
+    redis.call('EXPIRE', wek, exec_ttl + 60)
+  elseif #queues > 0 then
+    -- Tell producers that a worker of these queues is waiting (see wake()).
+    for _, q in ipairs(queues) do
+      redis.call('SET', waiting_key(q), '1', 'PX', 3000)
+    end
+  end
+  return out
+end
+
+-- Shared ARGV tail of dequeue.lua, finish.lua and fail.lua:
+-- count, hb_ttl, exec_ttl, n_queues, queues..., exec ids...
+local function dequeue_from_argv(worker, start)
+  local count = tonumber(ARGV[start])
+  if count == nil or count <= 0 then return {} end
+  if redis.call('EXISTS', P .. 'suspended') == 1 then
+    redis.call('HSET', worker_key(worker), 'state', 'suspended')
+    return { 'suspended' }
+  end
+  local hb_ttl = tonumber(ARGV[start + 1])
+  local exec_ttl = tonumber(ARGV[start + 2])
+  local nq = tonumber(ARGV[start + 3])
+  local queues = {}
+  for i = 1, nq do queues[i] = ARGV[start + 3 + i] end
+  local exec_ids = {}
+  for i = start + 4 + nq, #ARGV do table.insert(exec_ids, ARGV[i]) end
+  if count > #exec_ids then count = #exec_ids end
+  return dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
+end

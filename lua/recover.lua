@@ -1,0 +1,31 @@
+-- recover: handles executions whose worker stopped heart-beating (RQ's
+-- abandoned jobs): each is retried if it has retries left, else failed with
+-- AbandonedJobError, dependents handled as for any failure.
+-- KEYS: none
+-- ARGV: queue, exc_string for the abandoned message (base64 zlib),
+--   failure_ttl default, max entries to handle
+-- Returns: a flat list of job id, outcome per recovered execution.
+local q = ARGV[1]
+local out = {}
+local members = redis.call('ZRANGEBYSCORE', wip_key(q), '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
+for _, member in ipairs(members) do
+  local id, e = string.match(member, '^(.*):([^:]*)$')
+  if id == nil then
+    -- an RQ 1.x member (plain job id): no execution to end
+    id, e = member, ''
+  end
+  local worker = redis.call('HGET', execution_key(id, e), 'worker_name')
+  if not worker then worker = redis.call('HGET', job_key(id), 'worker_name') or '' end
+  end_execution(id, e, q, worker)
+  redis.call('ZREM', wip_key(q), member)
+  local st = redis.call('HGET', job_key(id), 'status')
+  local outcome
+  if st == 'finished' or st == 'failed' or st == 'stopped' or st == 'canceled' then
+    outcome = 'ignored'   -- terminal already (RQ PR #2466): just drop the entry
+  else
+    outcome = fail_job(id, '', q, '', 'failed', ARGV[2], '', '', tonumber(ARGV[3]))
+  end
+  table.insert(out, id)
+  table.insert(out, outcome)
+end
+return out

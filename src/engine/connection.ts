@@ -1,0 +1,106 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** The URL every entry point uses when none is given: RQ_REDIS_URL, then REDIS_URL. */
+export function defaultRedisUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return env.RQ_REDIS_URL || env.REDIS_URL || DEFAULT_REDIS_URL;
+}
+
+export class ConnectionConfigError extends Error {}
+
+/**
+ * Redis options from a URL: redis://[user:password@]host:port/db,
+ * rediss:// for TLS, and redis+sentinel://[user:password@]host:port[,host:port...]/master[/db]
+ * for Sentinel. RQ_SENTINELS (host:port,...) with RQ_SENTINEL_MASTER does the
+ * same from the environment.
+ */
+export function redisOptionsFromUrl(url: string, env: NodeJS.ProcessEnv = process.env): RedisOptions {
+  if (env.RQ_SENTINELS && env.RQ_SENTINEL_MASTER && (url === defaultRedisUrl(env) || !url)) {
+    return {
+      sentinels: parseHosts(env.RQ_SENTINELS),
+      name: env.RQ_SENTINEL_MASTER,
+      password: env.RQ_SENTINEL_REDIS_PASSWORD || undefined,
+      sentinelPassword: env.RQ_SENTINEL_PASSWORD || undefined,
+    };
+  }
+  const sentinel = /^redis\+sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/]+)\/([^/]+)(?:\/(\d+))?\/?$/.exec(url);
+  if (sentinel) {
+    return {
+      sentinels: parseHosts(sentinel[3]!),
+      name: decodeURIComponent(sentinel[4]!),
+      username: sentinel[1] ? decodeURIComponent(sentinel[1]) : undefined,
+      password: sentinel[2] ? decodeURIComponent(sentinel[2]) : undefined,
+      db: sentinel[5] ? Number(sentinel[5]) : 0,
+    };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConnectionConfigError(`Invalid Redis URL '${redactUrl(url)}'`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new ConnectionConfigError(
+      `Invalid Redis URL '${redactUrl(url)}': the scheme must be redis://, rediss:// or redis+sentinel://`,
+    );
+  }
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d+$/.test(db)) throw new ConnectionConfigError(`Invalid Redis URL '${redactUrl(url)}': bad db '${db}'`);
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+    port: parsed.port ? Number(parsed.port) : 6379,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: db ? Number(db) : 0,
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+function parseHosts(list: string): { host: string; port: number }[] {
+  return list.split(',').map((hp) => {
+    const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hp.trim());
+    if (!m) throw new ConnectionConfigError(`Invalid sentinel address '${hp}'`);
+    return { host: m[1]!, port: m[2] ? Number(m[2]) : 26379 };
+  });
+}
+
+/** The URL with its password replaced, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+}
+
+/**
+ * A connection that keeps retrying with back-off (capped at 2 s) and
+ * resends what was in flight when it comes back: the worker's scripts are
+ * idempotent for exactly that reason.
+ */
+export function createRedis(url: string = defaultRedisUrl(), extra: RedisOptions = {}): Redis {
+  const options: RedisOptions = {
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    maxRetriesPerRequest: null,
+    ...redisOptionsFromUrl(url),
+    ...extra,
+  };
+  return new Redis(options);
+}
+
+/** Fails fast (one attempt, short timeout), for CLIs that must say "unreachable" and exit. */
+export async function connectOnce(url: string, timeoutMs = 3000): Promise<Redis> {
+  const redis = new Redis({
+    ...redisOptionsFromUrl(url),
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    redis.disconnect();
+    throw new ConnectionConfigError(`Cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}`);
+  }
+  return redis;
+}

@@ -1,0 +1,41 @@
+/** Base class of the engine's own errors. */
+export class RQError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class NoSuchJobError extends RQError {}
+export class InvalidJobOperation extends RQError {}
+export class DuplicateJobError extends RQError {}
+export class MalformedJobError extends RQError {}
+
+/**
+ * Thrown by a task to fail its job at once, whatever retries it has left
+ * (an SMTP 550, a missing template): retrying cannot help.
+ */
+export class UnrecoverableError extends RQError {}
+
+export class JobTimeoutError extends RQError {
+  constructor(seconds: number) {
+    // RQ's JobTimeoutException text, so logs read the same in both worlds.
+    super(`Task exceeded maximum timeout value (${seconds} seconds)`);
+  }
+}
+
+/** Text stored for a failure: the stack when there is one, as RQ stores a traceback. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const head = `${err.name}: ${err.message}`;
+    const stack = err.stack ?? '';
+    return stack.startsWith(head) || stack.includes(err.message) ? stack : `${head}\n${stack}`;
+  }
+  let text: string;
+  try {
+    text = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+  } catch {
+    text = String(err);
+  }
+  return `Non-Error thrown: ${text}`;
+}

@@ -1,0 +1,29 @@
+/** RQ's key layout (rq-semantics §2.1). Lua builds the same names in lua/include/common.lua. */
+export const PREFIX = 'rq:';
+export const keys = {
+  queues: `${PREFIX}queues`,
+  queue: (q: string) => `${PREFIX}queue:${q}`,
+  job: (id: string) => `${PREFIX}job:${id}`,
+  dependents: (id: string) => `${PREFIX}job:${id}:dependents`,
+  dependencies: (id: string) => `${PREFIX}job::${id}:dependencies`,
+  results: (id: string) => `${PREFIX}results:${id}`,
+  executions: (id: string) => `${PREFIX}executions:${id}`,
+  execution: (id: string, e: string) => `${PREFIX}execution:${id}:${e}`,
+  registry: (kind: RegistryKind, q: string) => `${PREFIX}${kind}:${q}`,
+  workers: `${PREFIX}workers`,
+  workersOf: (q: string) => `${PREFIX}workers:${q}`,
+  worker: (name: string) => `${PREFIX}worker:${name}`,
+  workerExecutions: (name: string) => `${PREFIX}worker:${name}:executions`,
+  pubsub: (name: string) => `${PREFIX}pubsub:${name}`,
+  suspended: `${PREFIX}suspended`,
+  schedulerLock: (q: string) => `${PREFIX}scheduler-lock:${q}`,
+  scheduler: (name: string) => `${PREFIX}scheduler:${name}`,
+  wakeChannel: (q: string) => `${PREFIX}wake:${q}`,
+  scheduledChannel: (q: string) => `${PREFIX}scheduled-wake:${q}`,
+};
+
+export type RegistryKind = 'wip' | 'finished' | 'failed' | 'deferred' | 'scheduled' | 'canceled';
+
+/** RQ's job id alphabet (enforced since RQ 2.8). */
+export const JOB_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;

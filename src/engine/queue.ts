@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { DuplicateJobError } from './errors.js';
+import { Job } from './job.js';
+import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys } from './keys.js';
+import { Callback, normalizeDependencies, type DependsOn, Retry } from './options.js';
+import { Registry } from './registry.js';
+import { runScript } from './scripts.js';
+import { callString, encodeCall, pyJsonDumps } from './serializer.js';
+import { parseDuration } from './time.js';
+
+export const DEFAULT_JOB_TIMEOUT = 180;
+
+export interface EnqueueOptions {
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  jobId?: string;
+  /** Seconds or RQ's '<n>s|m|h|d'; -1 for no limit. Default: the queue's (180 s). */
+  jobTimeout?: number | string;
+  /** Seconds the finished job and its result are kept; 0 deletes at once; -1 keeps forever. Default 500 (the worker's). */
+  resultTtl?: number;
+  /** Seconds the job may wait in its queue before it is dropped. */
+  ttl?: number;
+  /** Seconds a failed job is kept. Default 1 year. */
+  failureTtl?: number;
+  description?: string;
+  meta?: Record<string, unknown>;
+  atFront?: boolean;
+  retry?: Retry;
+  dependsOn?: DependsOn;
+  onSuccess?: Callback | string;
+  onFailure?: Callback | string;
+  onStopped?: Callback | string;
+  /** Refuse (DuplicateJobError) when a job with jobId exists. */
+  unique?: boolean;
+}
+
+export interface EnqueueSpec extends EnqueueOptions {
+  func: string;
+  /** Epoch milliseconds at which to enqueue; the job is scheduled until then. */
+  at?: number;
+}
+
+interface PreparedJob {
+  id: string;
+  spec: string;
+  data: Buffer;
+}
+
+function toCallback(c: Callback | string | undefined): Callback | undefined {
+  return c === undefined ? undefined : typeof c === 'string' ? new Callback(c) : c;
+}
+
+/** A named queue: rq:queue:<name>, plus its registries. */
+export class Queue {
+  readonly key: string;
+  readonly defaultTimeout: number;
+
+  constructor(
+    readonly name: string,
+    readonly connection: Redis,
+    opts: { defaultTimeout?: number | string } = {},
+  ) {
+    if (!QUEUE_NAME_PATTERN.test(name)) {
+      throw new TypeError(`Invalid queue name '${name}': use letters, digits, '_', '-' and '.'`);
+    }
+    this.key = keys.queue(name);
+    this.defaultTimeout = opts.defaultTimeout === undefined ? DEFAULT_JOB_TIMEOUT : parseDuration(opts.defaultTimeout);
+  }
+
+  /** Every queue in rq:queues, as RQ's Queue.all. */
+  static async all(connection: Redis): Promise<Queue[]> {
+    const members = await connection.smembers(keys.queues);
+    return members
+      .filter((k) => k.startsWith('rq:queue:'))
+      .map((k) => k.slice('rq:queue:'.length))
+      .filter((n) => QUEUE_NAME_PATTERN.test(n))
+      .sort()
+      .map((n) => new Queue(n, connection));
+  }
+
+  private prepare(spec: EnqueueSpec): PreparedJob {
+    const id = spec.jobId ?? randomUUID();
+    if (!JOB_ID_PATTERN.test(id)) throw new TypeError(`Invalid job id '${id}': use letters, digits, '_' and '-'`);
+    if (typeof spec.func !== 'string' || spec.func === '') throw new TypeError('func must be a task name');
+    const args = spec.args ?? [];
+    const kwargs = spec.kwargs ?? {};
+    if (!Array.isArray(args)) throw new TypeError('args must be an array');
+    const timeout = spec.jobTimeout === undefined ? this.defaultTimeout : parseDuration(spec.jobTimeout);
+    if (timeout === 0 || !Number.isInteger(timeout) || timeout < -1) {
+      throw new TypeError(`Invalid job timeout ${spec.jobTimeout}: use a positive number of seconds or -1`);
+    }
+    for (const [name, v] of [['resultTtl', spec.resultTtl], ['failureTtl', spec.failureTtl]] as const) {
+      if (v !== undefined && (!Number.isInteger(v) || v < -1)) throw new TypeError(`${name} must be an integer >= -1`);
+    }
+    if (spec.ttl !== undefined && (!Number.isInteger(spec.ttl) || spec.ttl <= 0)) throw new TypeError('ttl must be a positive integer');
+    const deps = normalizeDependencies(spec.dependsOn);
+    if (deps && spec.unique) throw new TypeError('unique jobs cannot have dependencies (as in RQ)');
+    if (spec.unique && !spec.jobId) throw new TypeError('unique needs a jobId');
+
+    // Field order and empty strings as Python writes them (rq-semantics §2.2).
+    const fields: Record<string, string> = {
+      status: 'queued',
+      success_callback_name: '',
+      failure_callback_name: '',
+      stopped_callback_name: '',
+      started_at: '',
+      ended_at: '',
+      last_heartbeat: '',
+      worker_name: '',
+      group_id: '',
+      description: spec.description ?? callString(spec.func, args, kwargs),
+      timeout: String(timeout),
+    };
+    if (spec.resultTtl !== undefined) fields.result_ttl = String(spec.resultTtl);
+    if (spec.failureTtl !== undefined) fields.failure_ttl = String(spec.failureTtl);
+    if (spec.ttl !== undefined) fields.ttl = String(spec.ttl);
+    if (spec.meta && Object.keys(spec.meta).length > 0) fields.meta = pyJsonDumps(spec.meta);
+    for (const [kind, cb] of [
+      ['success', toCallback(spec.onSuccess)],
+      ['failure', toCallback(spec.onFailure)],
+      ['stopped', toCallback(spec.onStopped)],
+    ] as const) {
+      if (cb) {
+        fields[`${kind}_callback_name`] = cb.name;
+        fields[`${kind}_callback_timeout`] = String(cb.timeout);
+      }
+    }
+    if (spec.retry) {
+      fields.retries_left = String(spec.retry.max);
+      fields.retry_intervals = pyJsonDumps(spec.retry.intervals);
+      if (spec.retry.enqueueAtFront) fields.enqueue_at_front_on_retry = '1';
+    }
+    if (deps) {
+      fields.dependency_id = deps.ids[0]!;
+      fields.dependency_ids = pyJsonDumps(deps.ids);
+      fields.allow_dependency_failures = deps.allowFailure ? '1' : '0';
+      fields.enqueue_at_front = deps.enqueueAtFront ? '1' : '0';
+      if (deps.cancelOnFailure) fields.dependency_failure_policy = 'cancel';
+    }
+    if (spec.at !== undefined) fields.status = 'scheduled';
+    const body: Record<string, unknown> = { id, origin: this.name, fields };
+    if (spec.atFront) body.atFront = true;
+    if (spec.ttl !== undefined) body.ttl = spec.ttl;
+    if (spec.unique) body.unique = true;
+    if (deps) body.deps = deps.ids;
+    if (spec.at !== undefined) body.scheduleAt = (spec.at / 1000).toFixed(3);
+    return { id, spec: JSON.stringify(body), data: encodeCall(spec.func, args, kwargs) };
+  }
+
+  /** Enqueues one job; one round trip. */
+  async enqueue(func: string, opts: EnqueueOptions = {}): Promise<Job> {
+    const [job] = await this.enqueueMany([{ ...opts, func }]);
+    return job!;
+  }
+
+  /** Schedules a job for `at` (a Date or epoch ms); the scheduler enqueues it then. */
+  enqueueAt(at: Date | number, func: string, opts: EnqueueOptions = {}): Promise<Job> {
+    return this.enqueue1({ ...opts, func, at: typeof at === 'number' ? at : at.getTime() });
+  }
+
+  /** Schedules a job `delayMs` from now. */
+  enqueueIn(delayMs: number, func: string, opts: EnqueueOptions = {}): Promise<Job> {
+    return this.enqueue1({ ...opts, func, at: Date.now() + delayMs });
+  }
+
+  private async enqueue1(spec: EnqueueSpec): Promise<Job> {
+    const [job] = await this.enqueueMany([spec]);
+    return job!;
+  }
+
+  /**
+   * Enqueues many jobs in one round trip (one script call per 1,000 jobs).
+   * Jobs may depend on jobs earlier in the same list.
+   */
+  async enqueueMany(specs: EnqueueSpec[]): Promise<Job[]> {
+    const prepared = specs.map((s) => this.prepare(s));
+    const statuses: string[] = [];
+    const CHUNK = 1000;
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < prepared.length; i += CHUNK) {
+      const chunk = prepared.slice(i, i + CHUNK);
+      const args: (string | Buffer)[] = [String(chunk.length)];
+      for (const p of chunk) args.push(p.spec, p.data);
+      calls.push(runScript(this.connection, 'enqueue', args));
+    }
+    for (const r of await Promise.all(calls)) statuses.push(...(r as string[]));
+    return prepared.map((p, i) => {
+      if (statuses[i] === 'duplicate') throw new DuplicateJobError(`Job ${p.id} already exists`);
+      const parsed = JSON.parse(p.spec) as { fields: Record<string, string> };
+      return new Job(this.connection, p.id, { ...parsed.fields, origin: this.name, status: statuses[i]! }, p.data);
+    });
+  }
+
+  count(): Promise<number> {
+    return this.connection.llen(this.key);
+  }
+
+  jobIds(offset = 0, length = -1): Promise<string[]> {
+    return this.connection.lrange(this.key, offset, length < 0 ? -1 : offset + length - 1);
+  }
+
+  async jobs(offset = 0, length = -1): Promise<Job[]> {
+    const found = await Job.fetchMany(this.connection, await this.jobIds(offset, length));
+    return found.filter((j): j is Job => j !== null);
+  }
+
+  fetchJob(id: string): Promise<Job | null> {
+    return Job.fetchOrNull(this.connection, id);
+  }
+
+  /** Removes every queued job (RQ's Queue.empty); returns how many. */
+  async empty(): Promise<number> {
+    return Number(await runScript(this.connection, 'empty', [this.name]));
+  }
+
+  /** RQ's Queue.delete: empties (when deleteJobs) and forgets the queue. */
+  async delete(opts: { deleteJobs?: boolean } = {}): Promise<void> {
+    if (opts.deleteJobs ?? true) await this.empty();
+    await this.connection.multi().srem(keys.queues, this.key).del(this.key).exec();
+  }
+
+  get startedJobRegistry(): Registry {
+    return new Registry(this.connection, 'wip', this.name);
+  }
+  get finishedJobRegistry(): Registry {
+    return new Registry(this.connection, 'finished', this.name);
+  }
+  get failedJobRegistry(): Registry {
+    return new Registry(this.connection, 'failed', this.name);
+  }
+  get deferredJobRegistry(): Registry {
+    return new Registry(this.connection, 'deferred', this.name);
+  }
+  get scheduledJobRegistry(): Registry {
+    return new Registry(this.connection, 'scheduled', this.name);
+  }
+  get canceledJobRegistry(): Registry {
+    return new Registry(this.connection, 'canceled', this.name);
+  }
+}

@@ -1,0 +1,154 @@
+import { deflateSync, inflateSync } from 'node:zlib';
+import { MalformedJobError } from './errors.js';
+
+/**
+ * JSON text exactly as Python's json.dumps writes it (separators ', ' and
+ * ': ', ensure_ascii), which RQ's JSONSerializer uses. Byte-identical output
+ * keeps job hashes indistinguishable from ones Python wrote.
+ */
+export function pyJsonDumps(value: unknown): string {
+  return dump(value, new Set());
+}
+
+function dumpString(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
+function dump(value: unknown, seen: Set<object>): string {
+  if (value === null || value === undefined) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (Number.isNaN(value)) return 'NaN';
+      if (!Number.isFinite(value)) return value > 0 ? 'Infinity' : '-Infinity';
+      return String(value);
+    case 'string':
+      return dumpString(value);
+    case 'object': {
+      const obj = value as { toJSON?: () => unknown };
+      if (typeof obj.toJSON === 'function') return dump(obj.toJSON(), seen);
+      if (seen.has(value)) throw new TypeError('Circular reference detected');
+      seen.add(value);
+      try {
+        if (Array.isArray(value)) return '[' + value.map((v) => dump(v, seen)).join(', ') + ']';
+        if (value instanceof Map || value instanceof Set || ArrayBuffer.isView(value)) {
+          throw new TypeError(`Object of type ${value.constructor.name} is not JSON serializable`);
+        }
+        const parts: string[] = [];
+        for (const [k, v] of Object.entries(value)) {
+          if (v === undefined || typeof v === 'function') continue;
+          parts.push(`${dumpString(k)}: ${dump(v, seen)}`);
+        }
+        return '{' + parts.join(', ') + '}';
+      } finally {
+        seen.delete(value);
+      }
+    }
+    default:
+      throw new TypeError(`Object of type ${typeof value} is not JSON serializable`);
+  }
+}
+
+export interface CallPayload {
+  func: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+}
+
+/** The job's `data` field: zlib(dumps([func, null, args, kwargs])). */
+export function encodeCall(func: string, args: unknown[], kwargs: Record<string, unknown>): Buffer {
+  return deflateSync(Buffer.from(pyJsonDumps([func, null, args, kwargs]), 'utf8'));
+}
+
+/**
+ * Reads a job's `data` field the way RQ does: zlib if it inflates, raw bytes
+ * otherwise. Pickles (default Python RQ, `rq cron`) are refused by name.
+ */
+export function decodeCall(data: Buffer | undefined): CallPayload {
+  if (!data || data.length === 0) throw new MalformedJobError('job has no data field');
+  let raw: Buffer;
+  try {
+    raw = inflateSync(data);
+  } catch {
+    raw = data;
+  }
+  if (raw[0] === 0x80) {
+    throw new MalformedJobError(
+      'job data is a Python pickle (default RQ serializer or rq cron); enqueue it with the JSON serializer',
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new MalformedJobError(`job data is not JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 4 || typeof parsed[0] !== 'string') {
+    throw new MalformedJobError('job data is not a [func, instance, args, kwargs] array');
+  }
+  const [func, instance, args, kwargs] = parsed as [string, unknown, unknown, unknown];
+  if (instance !== null) throw new MalformedJobError(`job ${func} is a bound method; only plain functions can run here`);
+  if (!Array.isArray(args)) throw new MalformedJobError('job args is not a list');
+  if (kwargs === null || typeof kwargs !== 'object' || Array.isArray(kwargs)) {
+    throw new MalformedJobError('job kwargs is not an object');
+  }
+  return { func, args, kwargs: kwargs as Record<string, unknown> };
+}
+
+/** A result's return_value: base64 of the JSON text; undefined for None. */
+export function encodeReturnValue(value: unknown): string {
+  if (value === undefined) return '';
+  try {
+    return Buffer.from(pyJsonDumps(value), 'utf8').toString('base64');
+  } catch {
+    return Buffer.from(pyJsonDumps('Unserializable return value'), 'utf8').toString('base64');
+  }
+}
+
+export function decodeReturnValue(b64: string | undefined): unknown {
+  if (b64 === undefined || b64 === '') return null;
+  return JSON.parse(Buffer.from(b64, 'base64').toString('utf8'));
+}
+
+/** A result's exc_string: base64(zlib(utf8 text)). */
+export function encodeExcString(text: string): string {
+  return deflateSync(Buffer.from(text, 'utf8')).toString('base64');
+}
+
+export function decodeExcString(b64: string | undefined): string | null {
+  if (!b64) return null;
+  const buf = Buffer.from(b64, 'base64');
+  try {
+    return inflateSync(buf).toString('utf8');
+  } catch {
+    return buf.toString('utf8');
+  }
+}
+
+/** Python's repr(), for RQ's default job description `func(arg, k=v)`. */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') {
+    const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
+    const body = value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+    return quote + (quote === "'" ? body.replace(/'/g, "\\'") : body) + quote;
+  }
+  if (Array.isArray(value)) return '[' + value.map(pyRepr).join(', ') + ']';
+  if (typeof value === 'object') {
+    return '{' + Object.entries(value).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(', ') + '}';
+  }
+  return String(value);
+}
+
+function cut(s: string): string {
+  return s.length > 75 ? s.slice(0, 75) + '...' : s;
+}
+
+export function callString(func: string, args: unknown[], kwargs: Record<string, unknown>): string {
+  const parts = args.map((a) => cut(pyRepr(a)));
+  for (const k of Object.keys(kwargs).sort()) parts.push(`${k}=${cut(pyRepr(kwargs[k]))}`);
+  return `${func}(${parts.join(', ')})`;
+}

@@ -1,0 +1,647 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { describeError, JobTimeoutError, MalformedJobError, UnrecoverableError } from './errors.js';
+import { Job } from './job.js';
+import { keys } from './keys.js';
+import { consoleLogger, type Logger } from './logger.js';
+import { runScript, runScriptBuffer } from './scripts.js';
+import { Scheduler } from './scheduler.js';
+import { encodeExcString, encodeReturnValue } from './serializer.js';
+import { runInJobContext, type JobContext, type TaskRegistry } from './tasks.js';
+import { utcformat } from './time.js';
+import { DEFAULT_JOB_TIMEOUT } from './queue.js';
+
+export const ENGINE_VERSION = '0.1.0';
+
+export type DequeueStrategy = 'default' | 'round_robin' | 'random';
+
+export interface WorkerOptions {
+  /** Commands go here; a second connection is made from it for pub/sub. */
+  connection: Redis;
+  tasks: TaskRegistry;
+  name?: string;
+  /** Jobs run at once in this process (RQ: 1). */
+  concurrency?: number;
+  /** Exit when the queues are empty. */
+  burst?: boolean;
+  maxJobs?: number;
+  /** Seconds idle before the worker exits. */
+  maxIdleTime?: number;
+  dequeueStrategy?: DequeueStrategy;
+  /** Default result_ttl for jobs without one (RQ: 500 s). */
+  resultTtl?: number;
+  /** Default failure_ttl (RQ: 1 year). */
+  failureTtl?: number;
+  /** Worker key TTL is workerTtl + 60 while idle (RQ: 420). */
+  workerTtl?: number;
+  /** Seconds between heartbeats (RQ: 30; ours is shorter so that death is noticed sooner). */
+  jobMonitoringInterval?: number;
+  /**
+   * Seconds without a heartbeat after which a running job counts as
+   * abandoned and is retried or failed by any worker of its queue.
+   */
+  deadWorkerTimeout?: number;
+  /** Seconds between passes that look for abandoned jobs. */
+  recoveryInterval?: number;
+  /** Ms between checks for jobs pushed by producers that do not wake us (Python RQ). */
+  idlePollInterval?: number;
+  withScheduler?: boolean;
+  logger?: Logger;
+  /** Don't log job descriptions (RQ's --disable-job-desc-logging). */
+  disableJobDescLogging?: boolean;
+}
+
+interface Running {
+  job: Job;
+  queue: string;
+  execId: string;
+  member: string;
+  controller: AbortController;
+  startedAt: number;
+  /** Set when the job must end as 'stopped' (stop-job) rather than failed. */
+  stopRequested?: boolean;
+  /** Recovered by someone else (we stalled), or handed over by a cold shutdown: don't report. */
+  detached?: boolean;
+  done?: Promise<void>;
+}
+
+type Outcome = 'finished' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale';
+
+export interface WorkerEvents {
+  started: [];
+  'job-started': [job: Job];
+  'job-finished': [job: Job, value: unknown];
+  'job-failed': [job: Job, error: string, outcome: Outcome];
+  'job-recovered': [jobId: string, outcome: string];
+  idle: [];
+  stopped: [];
+  error: [err: Error];
+}
+
+class Abort extends Error {}
+
+/**
+ * Runs jobs from its queues until stopped. Every state change is one script
+ * call: a busy worker costs about one round trip per job, since the script
+ * that records a job's end also hands out the next one.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly name: string;
+  readonly queues: string[];
+  readonly connection: Redis;
+  private subscriber: Redis | undefined;
+  private readonly tasks: TaskRegistry;
+  private readonly log: Logger;
+  private readonly o: Required<
+    Omit<WorkerOptions, 'connection' | 'tasks' | 'name' | 'logger' | 'maxJobs' | 'maxIdleTime'>
+  > & { maxJobs: number; maxIdleTime: number };
+  private order: string[];
+  private readonly running = new Map<string, Running>();
+  private reserved = 0;
+  private maybeWork = true;
+  private wakeGen = 0;
+  private jobsStarted = 0;
+  private stopping: 'no' | 'warm' | 'cold' = 'no';
+  private suspended = false;
+  private lastBusy = Date.now();
+  private nudge: (() => void) | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private heartbeatBusy = false;
+  private scheduler: Scheduler | undefined;
+  private loop: Promise<void> | undefined;
+  successfulJobs = 0;
+  failedJobs = 0;
+
+  constructor(queues: string[], opts: WorkerOptions) {
+    super();
+    if (queues.length === 0) throw new TypeError('A worker needs at least one queue');
+    this.queues = [...queues];
+    this.order = [...queues];
+    this.connection = opts.connection;
+    this.tasks = opts.tasks;
+    this.name = opts.name ?? randomUUID().replace(/-/g, '');
+    this.log = opts.logger ?? consoleLogger();
+    this.o = {
+      concurrency: opts.concurrency ?? 1,
+      burst: opts.burst ?? false,
+      maxJobs: opts.maxJobs ?? Infinity,
+      maxIdleTime: opts.maxIdleTime ?? Infinity,
+      dequeueStrategy: opts.dequeueStrategy ?? 'default',
+      resultTtl: opts.resultTtl ?? 500,
+      failureTtl: opts.failureTtl ?? 31536000,
+      workerTtl: opts.workerTtl ?? 420,
+      jobMonitoringInterval: opts.jobMonitoringInterval ?? 5,
+      deadWorkerTimeout: opts.deadWorkerTimeout ?? 20,
+      recoveryInterval: opts.recoveryInterval ?? 5,
+      idlePollInterval: opts.idlePollInterval ?? 1000,
+      withScheduler: opts.withScheduler ?? false,
+      disableJobDescLogging: opts.disableJobDescLogging ?? false,
+    };
+    if (!Number.isInteger(this.o.concurrency) || this.o.concurrency < 1) throw new TypeError('concurrency must be an integer >= 1');
+    if (!['default', 'round_robin', 'random'].includes(this.o.dequeueStrategy)) {
+      throw new TypeError(`Unknown dequeue strategy '${this.o.dequeueStrategy}': use default, round_robin or random`);
+    }
+    if (this.o.deadWorkerTimeout <= this.o.jobMonitoringInterval * 2) {
+      throw new TypeError('deadWorkerTimeout must be more than twice jobMonitoringInterval');
+    }
+  }
+
+  /** Registers the worker, then processes jobs until stopped (or the queues run dry in burst mode). */
+  async work(): Promise<void> {
+    await this.bootstrap();
+    this.loop = this.mainLoop();
+    try {
+      await this.loop;
+    } finally {
+      await this.teardown();
+    }
+  }
+
+  /**
+   * Warm stop: take no new job, let running ones finish. Cold stop (or a
+   * second call): abort running jobs and hand them to recovery at once.
+   */
+  stop(opts: { cold?: boolean } = {}): void {
+    const cold = opts.cold || this.stopping !== 'no';
+    if (cold && this.stopping !== 'cold') {
+      this.stopping = 'cold';
+      for (const r of this.running.values()) {
+        r.detached = true;
+        r.controller.abort(new Abort('cold shutdown'));
+      }
+    } else if (this.stopping === 'no') {
+      this.stopping = 'warm';
+      this.connection.hset(keys.worker(this.name), 'shutdown_requested_date', utcformat()).catch(() => {});
+    }
+    this.wake();
+  }
+
+  /** Ids of the jobs running now. */
+  runningJobIds(): string[] {
+    return [...this.running.values()].map((r) => r.job.id);
+  }
+
+  private get hbTtl(): number {
+    return this.o.deadWorkerTimeout;
+  }
+  private get execTtl(): number {
+    return this.o.deadWorkerTimeout + 60;
+  }
+
+  private async bootstrap(): Promise<void> {
+    await this.connection.client('SETNAME', this.name).catch(() => {});
+    let ip = '';
+    try {
+      const info = String(await this.connection.client('INFO'));
+      ip = /addr=(\S+)/.exec(info)?.[1] ?? '';
+    } catch {
+      /* CLIENT INFO needs Redis 6.2 */
+    }
+    await runScript(this.connection, 'birth', [
+      this.name,
+      this.o.workerTtl + 60,
+      this.queues.length,
+      ...this.queues,
+      'queues', this.queues.join(','),
+      'pid', process.pid,
+      'hostname', hostname(),
+      'ip_address', ip,
+      'version', ENGINE_VERSION,
+      'python_version', `node ${process.version}`,
+      'successful_job_count', 0,
+      'failed_job_count', 0,
+      'total_working_time', 0,
+    ]);
+    this.subscriber = this.connection.duplicate();
+    this.subscriber.on('error', () => {});
+    const channels = [keys.pubsub(this.name), ...this.queues.map(keys.wakeChannel)];
+    if (this.o.withScheduler) {
+      this.scheduler = new Scheduler(this.connection, this.queues, { name: this.name, logger: this.log });
+      channels.push(...this.queues.map(keys.scheduledChannel));
+    }
+    this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    await this.subscriber.subscribe(...channels);
+    this.log.info(`Worker ${this.name} started with PID ${process.pid}, version ${ENGINE_VERSION}`);
+    this.log.info(`*** Listening on ${this.queues.join(', ')}...`);
+    if (this.scheduler) {
+      if (this.o.burst) await this.scheduler.runOnce();
+      else this.scheduler.start();
+    }
+    await this.recoverAbandoned();
+    this.timers.push(setInterval(() => void this.heartbeat(), this.o.jobMonitoringInterval * 1000));
+    this.timers.push(setInterval(() => void this.recoverAbandoned(), this.o.recoveryInterval * 1000));
+    this.emit('started');
+  }
+
+  private async teardown(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.scheduler?.stop();
+    try {
+      const handed = Number(await runScript(this.connection, 'death', [this.name, this.queues.length, ...this.queues]));
+      if (handed > 0) await this.recoverAbandoned();
+    } catch (err) {
+      this.log.warning(`could not register death: ${(err as Error).message}`);
+    }
+    if (this.subscriber) {
+      this.subscriber.disconnect();
+      this.subscriber = undefined;
+    }
+    this.log.info(`Worker ${this.name}: stopped (${this.successfulJobs} finished, ${this.failedJobs} failed)`);
+    this.emit('stopped');
+  }
+
+  private onMessage(channel: string, message: string): void {
+    if (channel.startsWith('rq:wake:')) {
+      this.wakeGen++;
+      this.maybeWork = true;
+      this.wake();
+      return;
+    }
+    if (channel.startsWith('rq:scheduled-wake:')) {
+      this.scheduler?.notify(channel.slice('rq:scheduled-wake:'.length), Number(message));
+      return;
+    }
+    let cmd: { command?: unknown; job_id?: unknown };
+    try {
+      cmd = JSON.parse(message) as typeof cmd;
+      if (cmd === null || typeof cmd !== 'object') throw new Error('not an object');
+    } catch {
+      this.log.warning(`ignoring malformed command on ${channel}: ${message.slice(0, 200)}`);
+      return;
+    }
+    switch (cmd.command) {
+      case 'shutdown':
+        this.log.info('Received shutdown command, shutting down after the current job(s)');
+        this.stop();
+        break;
+      case 'kill-horse':
+        this.log.info('Received kill-horse command: aborting the running job(s)');
+        for (const r of this.running.values()) r.controller.abort(new Abort('Work-horse terminated unexpectedly (kill-horse command)'));
+        break;
+      case 'stop-job': {
+        const target = [...this.running.values()].filter((r) => r.job.id === cmd.job_id);
+        if (target.length === 0) this.log.info(`stop-job: job ${String(cmd.job_id)} is not running here`);
+        for (const r of target) {
+          r.stopRequested = true;
+          r.controller.abort(new Abort('Job stopped by user, work-horse terminated.'));
+        }
+        break;
+      }
+      default:
+        this.log.warning(`ignoring unknown command ${JSON.stringify(cmd.command)} on ${channel}`);
+    }
+  }
+
+  private wake(): void {
+    const n = this.nudge;
+    this.nudge = undefined;
+    n?.();
+  }
+
+  private waitForNudge(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.nudge = undefined;
+        resolve();
+      }, ms);
+      this.nudge = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private available(): number {
+    if (this.stopping !== 'no' || this.suspended) return 0;
+    const left = this.o.maxJobs - this.jobsStarted - this.reserved;
+    return Math.max(0, Math.min(this.o.concurrency - this.running.size - this.reserved, left));
+  }
+
+  private async mainLoop(): Promise<void> {
+    while (true) {
+      if (this.stopping === 'cold') break;
+      if (this.stopping === 'warm' && this.running.size === 0 && this.reserved === 0) break;
+      if (this.jobsStarted >= this.o.maxJobs && this.running.size === 0 && this.reserved === 0) break;
+      const idle = this.running.size === 0 && this.reserved === 0;
+      if (idle && Date.now() - this.lastBusy >= this.o.maxIdleTime * 1000) {
+        this.log.info(`Worker ${this.name}: idle for ${this.o.maxIdleTime} s, exiting`);
+        break;
+      }
+      if (this.o.burst && idle && !this.maybeWork) {
+        this.log.info(`Worker ${this.name}: done, quitting`);
+        break;
+      }
+      const k = this.available();
+      if (k > 0 && this.maybeWork) {
+        try {
+          await this.fetch(k);
+        } catch (err) {
+          if (this.stopping !== 'no') break;
+          this.log.warning(`dequeue failed, retrying: ${(err as Error).message}`);
+          await this.waitForNudge(1000);
+        }
+        continue;
+      }
+      if (this.suspended) {
+        if (this.o.burst && idle) {
+          this.log.info('Suspended, burst worker quitting');
+          break;
+        }
+        await this.waitForNudge(1000);
+        this.suspended = false;
+        this.maybeWork = true;
+        continue;
+      }
+      if (idle) this.emit('idle');
+      const wait = Math.min(this.o.idlePollInterval, Number.isFinite(this.o.maxIdleTime) ? this.o.maxIdleTime * 1000 : Infinity);
+      await this.waitForNudge(wait);
+      if (this.running.size + this.reserved < this.o.concurrency) this.maybeWork = true;
+    }
+    // A cold stop leaves jobs to recovery; a warm one waits for them above.
+    await Promise.all([...this.running.values()].map((r) => (this.stopping === 'cold' ? undefined : r.done)));
+  }
+
+  /** The queue order for the next dequeue, per strategy. */
+  private queueOrder(): string[] {
+    if (this.o.dequeueStrategy === 'random') {
+      const a = [...this.order];
+      for (let i = a.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [a[i], a[j]] = [a[j]!, a[i]!];
+      }
+      return a;
+    }
+    return this.order;
+  }
+
+  private afterDequeueFrom(queue: string): void {
+    if (this.o.dequeueStrategy === 'round_robin') {
+      this.order = [...this.order.filter((q) => q !== queue), queue];
+    }
+  }
+
+  /** The ARGV tail that asks a script for up to k next jobs. */
+  private dequeueTail(k: number): (string | number)[] {
+    const order = this.queueOrder();
+    const ids: string[] = [];
+    for (let i = 0; i < k; i++) ids.push(randomBytes(16).toString('hex'));
+    return [k, this.hbTtl, this.execTtl, order.length, ...order, ...ids];
+  }
+
+  private async fetch(k: number): Promise<void> {
+    this.reserved += k;
+    const gen = this.wakeGen;
+    let reply: unknown;
+    try {
+      reply = await runScriptBuffer(this.connection, 'dequeue', [this.name, ...this.dequeueTail(k)]);
+    } finally {
+      this.reserved -= k;
+    }
+    this.takeJobs(reply as Buffer[] | unknown[], k, gen);
+  }
+
+  /** Starts the jobs a dequeue tail returned. */
+  private takeJobs(reply: unknown[], asked: number, gen: number): void {
+    if (reply.length === 1 && String(reply[0]) === 'suspended') {
+      if (!this.suspended) this.log.info('Worker suspended (rq:suspended is set)');
+      this.suspended = true;
+      this.wake();
+      return;
+    }
+    let got = 0;
+    for (let i = 0; i + 3 < reply.length; i += 4) {
+      const id = String(reply[i]);
+      const queue = String(reply[i + 1]);
+      const execId = String(reply[i + 2]);
+      const job = Job.fromFlat(this.connection, id, reply[i + 3] as Buffer[]);
+      got++;
+      this.afterDequeueFrom(queue);
+      this.start(job, queue, execId);
+    }
+    if (got < asked && gen === this.wakeGen) this.maybeWork = false;
+    if (got > 0) this.lastBusy = Date.now();
+  }
+
+  private start(job: Job, queue: string, execId: string): void {
+    const r: Running = {
+      job,
+      queue,
+      execId,
+      member: `${job.id}:${execId}`,
+      controller: new AbortController(),
+      startedAt: Date.now() / 1000,
+    };
+    this.running.set(r.member, r);
+    this.jobsStarted++;
+    r.done = this.execute(r).catch((err: unknown) => {
+      // Only a Redis failure while reporting gets here: the execution stays
+      // in wip and is recovered as abandoned, so nothing is lost.
+      this.log.error(`${queue}: could not record the end of ${job.id}: ${(err as Error).message}`);
+      this.emit('error', err as Error);
+      this.running.delete(r.member);
+      this.wake();
+    });
+  }
+
+  private async execute(r: Running): Promise<void> {
+    const { job, queue } = r;
+    let desc = job.id;
+    if (!this.o.disableJobDescLogging) desc = `${job.description ?? '?'} (${job.id})`;
+    this.log.info(`${queue}: ${desc}`);
+    this.emit('job-started', job);
+    let value: unknown;
+    let error: unknown;
+    let failed = false;
+    try {
+      value = await this.invoke(r);
+      const cb = job.successCallbackName;
+      if (cb) await this.runCallback(r, cb, Number(job.fields.success_callback_timeout) || 60, [job, this.connection, value]);
+    } catch (err) {
+      failed = true;
+      error = err;
+    }
+    const endedAt = Date.now() / 1000;
+    if (r.detached) {
+      this.running.delete(r.member);
+      this.wake();
+      return;
+    }
+    if (!failed) {
+      const [outcome, next] = await this.report('finish', r, [encodeReturnValue(value), this.o.resultTtl], endedAt);
+      if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
+      else {
+        this.successfulJobs++;
+        this.log.info(`${queue}: Job OK (${job.id})`);
+      }
+      this.emit('job-finished', job, value);
+      this.takeNext(next);
+      return;
+    }
+    const mode = r.stopRequested
+      ? 'stopped'
+      : error instanceof UnrecoverableError || error instanceof MalformedJobError
+        ? 'unrecoverable'
+        : 'failed';
+    const text = error instanceof Abort ? error.message : describeError(error);
+    const cb = mode === 'stopped' ? job.stoppedCallbackName : job.failureCallbackName;
+    if (cb) {
+      const timeout = Number(job.fields[mode === 'stopped' ? 'stopped_callback_timeout' : 'failure_callback_timeout']) || 60;
+      const cbArgs = mode === 'stopped' ? [job, this.connection] : [job, this.connection, error];
+      await this.runCallback(r, cb, timeout, cbArgs).catch((e: unknown) =>
+        this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),
+      );
+    }
+    const [outcome, next] = await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl], endedAt);
+    this.failedJobs++;
+    const firstLine = text.split('\n')[0];
+    if (outcome === 'retried' || outcome === 'scheduled') {
+      this.log.info(`${queue}: ${job.id} failed (${firstLine}); retry ${outcome === 'scheduled' ? 'scheduled' : 'queued'}`);
+    } else {
+      this.log.error(`${queue}: ${job.id} ${outcome === 'stopped' ? 'stopped' : 'failed'}: ${firstLine}`);
+    }
+    this.emit('job-failed', job, text, outcome);
+    this.takeNext(next);
+  }
+
+  /**
+   * Records the end of an execution and, in the same script, takes the
+   * next jobs for the slot it frees.
+   */
+  private async report(script: 'finish' | 'fail', r: Running, middle: (string | number)[], endedAt: number): Promise<[Outcome, unknown[]]> {
+    this.running.delete(r.member);
+    const k = this.available();
+    this.reserved += k;
+    const gen = this.wakeGen;
+    try {
+      const head = [r.job.id, r.execId, r.queue, this.name, ...middle];
+      const times = [r.startedAt.toFixed(6), endedAt.toFixed(6), (endedAt - r.startedAt).toFixed(6)];
+      const reply = (await runScriptBuffer(this.connection, script, [...head, ...times, ...this.dequeueTail(k)])) as [Buffer, unknown[]];
+      return [String(reply[0]) as Outcome, [reply[1] as unknown[], k, gen]];
+    } finally {
+      this.reserved -= k;
+      this.wake();
+    }
+  }
+
+  private takeNext(next: unknown[]): void {
+    const [reply, k, gen] = next as [unknown[], number, number];
+    if (k > 0) this.takeJobs(reply, k, gen);
+  }
+
+  /** Calls the task with the job's timeout and abort signal. */
+  private invoke(r: Running): Promise<unknown> {
+    const { job } = r;
+    const call = job.call();
+    const fn = this.tasks.get(call.func);
+    const timeout = job.timeout ?? DEFAULT_JOB_TIMEOUT;
+    const ctx: JobContext = { job, signal: r.controller.signal, workerName: this.name };
+    const argv = Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args;
+    return this.guard(r, timeout, () => runInJobContext(ctx, () => fn.apply(ctx, argv)));
+  }
+
+  private runCallback(r: Running, name: string, timeout: number, args: unknown[]): Promise<unknown> {
+    const fn = this.tasks.get(name);
+    const ctx: JobContext = { job: r.job, signal: r.controller.signal, workerName: this.name };
+    return this.guard(r, timeout, () => runInJobContext(ctx, () => fn.apply(ctx, args)));
+  }
+
+  /**
+   * Settles with the function's result, or rejects when the timeout passes
+   * or the job is aborted, even if the function never settles.
+   */
+  private guard(r: Running, timeoutSec: number, fn: () => unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const signal = r.controller.signal;
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal.reason instanceof Error ? signal.reason : new Abort(String(signal.reason)));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (timeoutSec > 0) {
+        timer = setTimeout(() => {
+          const err = new JobTimeoutError(timeoutSec);
+          r.controller.abort(err);
+        }, timeoutSec * 1000);
+      }
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      let out: unknown;
+      try {
+        out = fn();
+      } catch (err) {
+        done();
+        return reject(err);
+      }
+      Promise.resolve(out).then(
+        (v) => {
+          done();
+          resolve(v);
+        },
+        (e: unknown) => {
+          done();
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.heartbeatBusy) return;
+    this.heartbeatBusy = true;
+    try {
+      const entries: (string | number)[] = [];
+      for (const r of this.running.values()) entries.push(r.queue, r.job.id, r.execId);
+      const ttl = this.running.size > 0 ? this.hbTtl + 60 : this.o.workerTtl + 60;
+      const lost = (await runScript(this.connection, 'heartbeat', [
+        this.name,
+        ttl,
+        this.hbTtl,
+        this.execTtl,
+        '',
+        ...entries,
+      ])) as string[];
+      for (const member of lost) {
+        const r = this.running.get(member);
+        if (r) {
+          this.log.warning(`${r.queue}: ${r.job.id} was recovered elsewhere while it ran here (missed heartbeats); abandoning it`);
+          r.detached = true;
+          r.controller.abort(new Abort('recovered by another worker'));
+        }
+      }
+    } catch (err) {
+      this.log.warning(`heartbeat failed: ${(err as Error).message}`);
+    } finally {
+      this.heartbeatBusy = false;
+    }
+  }
+
+  /** Retries or fails jobs whose worker stopped heart-beating. */
+  async recoverAbandoned(): Promise<number> {
+    let n = 0;
+    const exc = encodeExcString(`Moved to FailedJobRegistry, due to AbandonedJobError, at ${new Date().toISOString()}`);
+    for (const q of this.queues) {
+      try {
+        const out = (await runScript(this.connection, 'recover', [q, exc, this.o.failureTtl, 100])) as string[];
+        for (let i = 0; i + 1 < out.length; i += 2) {
+          n++;
+          this.log.warning(`${q}: job ${out[i]} was abandoned by its worker: ${out[i + 1]}`);
+          this.emit('job-recovered', out[i]!, out[i + 1]!);
+        }
+      } catch (err) {
+        this.log.warning(`recovery pass on ${q} failed: ${(err as Error).message}`);
+      }
+    }
+    if (n > 0) {
+      this.maybeWork = true;
+      this.wake();
+    }
+    return n;
+  }
+}

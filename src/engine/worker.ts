@@ -470,14 +470,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     if (!failed) {
-      const [outcome, next] = await this.report('finish', r, [encodeReturnValue(value), this.o.resultTtl], endedAt);
+      const outcome = await this.report('finish', r, [encodeReturnValue(value), this.o.resultTtl], endedAt);
       if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
       else {
         this.successfulJobs++;
         this.log.info(`${queue}: Job OK (${job.id})`);
       }
       this.emit('job-finished', job, value);
-      this.takeNext(next);
       return;
     }
     const mode = r.stopRequested
@@ -494,7 +493,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),
       );
     }
-    const [outcome, next] = await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl], endedAt);
+    const outcome = await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl], endedAt);
     this.failedJobs++;
     const firstLine = text.split('\n')[0];
     if (outcome === 'retried' || outcome === 'scheduled') {
@@ -503,32 +502,29 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.log.error(`${queue}: ${job.id} ${outcome === 'stopped' ? 'stopped' : 'failed'}: ${firstLine}`);
     }
     this.emit('job-failed', job, text, outcome);
-    this.takeNext(next);
   }
 
   /**
    * Records the end of an execution and, in the same script, takes the
-   * next jobs for the slot it frees.
+   * next jobs for the slot it frees. The slot stays reserved until those
+   * jobs have started, so the main loop never fetches for it too.
    */
-  private async report(script: 'finish' | 'fail', r: Running, middle: (string | number)[], endedAt: number): Promise<[Outcome, unknown[]]> {
+  private async report(script: 'finish' | 'fail', r: Running, middle: (string | number)[], endedAt: number): Promise<Outcome> {
     this.running.delete(r.member);
     const k = this.available();
     this.reserved += k;
     const gen = this.wakeGen;
+    let reply: [Buffer, unknown[]] | undefined;
     try {
       const head = [r.job.id, r.execId, r.queue, this.name, ...middle];
       const times = [r.startedAt.toFixed(6), endedAt.toFixed(6), (endedAt - r.startedAt).toFixed(6)];
-      const reply = (await runScriptBuffer(this.connection, script, [...head, ...times, ...this.dequeueTail(k)])) as [Buffer, unknown[]];
-      return [String(reply[0]) as Outcome, [reply[1] as unknown[], k, gen]];
+      reply = (await runScriptBuffer(this.connection, script, [...head, ...times, ...this.dequeueTail(k)])) as [Buffer, unknown[]];
     } finally {
       this.reserved -= k;
+      if (reply && k > 0) this.takeJobs(reply[1], k, gen);
       this.wake();
     }
-  }
-
-  private takeNext(next: unknown[]): void {
-    const [reply, k, gen] = next as [unknown[], number, number];
-    if (k > 0) this.takeJobs(reply, k, gen);
+    return String(reply![0]) as Outcome;
   }
 
   /** Calls the task with the job's timeout and abort signal. */

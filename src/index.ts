@@ -19,3 +19,13 @@ export { keys } from './engine/keys.js';
 export { consoleLogger, silentLogger, type Logger, type LogLevel } from './engine/logger.js';
 export { pyJsonDumps, encodeCall, decodeCall } from './engine/serializer.js';
 export { utcformat, parseUtc } from './engine/time.js';
+export {
+  cron,
+  CronRegistry,
+  CronEntry,
+  CronScheduler,
+  CronConfigError,
+  type CronOptions,
+  type CronSchedulerOptions,
+  type CatchUp,
+} from './engine/cron.js';

@@ -1,0 +1,179 @@
+/**
+ * Shared pieces of the openvle-rq commands: the -u/--url option, Redis
+ * connections that fail fast with one line, rq-style output helpers, and
+ * the one-line error exit every command ends with on failure.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Redis } from 'ioredis';
+import { connectOnce, createRedis, defaultRedisUrl, redactUrl, redisOptionsFromUrl } from '../engine/connection.js';
+import { consoleLogger, parseLogLevel, type Logger, type LogLevel } from '../engine/logger.js';
+
+/** An error whose message is printed as is, on one line, before exiting with `code`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** First line of an error's message, for the one-line exit. */
+export function oneLine(err: unknown): string {
+  const raw = err instanceof Error ? err.message : String(err);
+  const lines = raw.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.join(' ').replace(/\s+/g, ' ').slice(0, 2000) || (err instanceof Error ? err.name : 'unknown error');
+}
+
+/** Prints `error: <message>` on stderr and exits. With OPENVLE_RQ_DEBUG set, the stack too. */
+export function die(err: unknown, code?: number): never {
+  const c = code ?? (err instanceof CliError ? err.code : 1);
+  process.stderr.write(`error: ${oneLine(err)}\n`);
+  if (process.env.OPENVLE_RQ_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+  process.exit(c);
+}
+
+const URL_HELP =
+  'Redis URL: redis://[user:password@]host:port/db, rediss:// for TLS, ' +
+  'redis+sentinel://[user:password@]host:port[,host:port...]/master[/db] for Sentinel ' +
+  '(default: $RQ_REDIS_URL, then $REDIS_URL, then redis://127.0.0.1:6379)';
+
+/** Adds -u/--url to a command. */
+export function withUrl(cmd: Command): Command {
+  return cmd.addOption(new Option('-u, --url <url>', URL_HELP));
+}
+
+/** The URL to use, validated (a bad URL is a one-line error). */
+export function resolveUrl(url: string | undefined): string {
+  const u = url ?? defaultRedisUrl();
+  try {
+    redisOptionsFromUrl(u);
+  } catch (err) {
+    throw new CliError(oneLine(err));
+  }
+  return u;
+}
+
+const open = new Set<Redis>();
+
+/** A connection for a short command: fails at once (one line) when Redis is unreachable. */
+export async function connect(url: string | undefined): Promise<Redis> {
+  const u = resolveUrl(url);
+  let redis: Redis;
+  try {
+    redis = await connectOnce(u);
+  } catch (err) {
+    throw new CliError(oneLine(err));
+  }
+  open.add(redis);
+  return redis;
+}
+
+/**
+ * A connection for a long-running command (worker, cron): checked once like
+ * connect(), then one that reconnects with back-off and reports outages as
+ * single log lines.
+ */
+export async function connectLasting(url: string | undefined, log: Logger): Promise<Redis> {
+  const u = resolveUrl(url);
+  const probe = await connect(u);
+  open.delete(probe);
+  probe.disconnect();
+  const redis = createRedis(u);
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) log.warning(`Redis connection error (${redactUrl(u)}): ${oneLine(err)}; reconnecting`);
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) log.info(`Redis connection to ${redactUrl(u)} is back`);
+    down = false;
+  });
+  open.add(redis);
+  return redis;
+}
+
+/** Closes every connection the command opened. */
+export async function closeAll(): Promise<void> {
+  const all = [...open];
+  open.clear();
+  await Promise.all(
+    all.map(async (r) => {
+      try {
+        if (r.status === 'ready') await r.quit();
+        else r.disconnect();
+      } catch {
+        r.disconnect();
+      }
+    }),
+  );
+}
+
+/** Runs a command's body; any error ends the process with one line on stderr. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    let code: number | void;
+    try {
+      code = await fn(...args);
+    } catch (err) {
+      await closeAll().catch(() => {});
+      die(err);
+    }
+    await closeAll().catch(() => {});
+    process.exitCode = code ?? 0;
+  };
+}
+
+// ---- option parsers (commander calls them; InvalidArgumentError becomes a one-line error) ----
+
+export function intArg(min: number, what = 'an integer'): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected ${what} >= ${min}`);
+    }
+    return n;
+  };
+}
+
+export function floatArg(minExclusive: number): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= minExclusive) throw new InvalidArgumentError(`expected a number > ${minExclusive}`);
+    return n;
+  };
+}
+
+export function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+/** rq's logging levels (DEBUG, INFO, WARNING, ERROR, CRITICAL), any case. */
+export function logLevelArg(v: string): LogLevel {
+  if (v.toLowerCase() === 'critical') return 'error';
+  try {
+    return parseLogLevel(v);
+  } catch (err) {
+    throw new InvalidArgumentError(oneLine(err));
+  }
+}
+
+/**
+ * rq's log handlers: info and debug to stdout, warnings and errors to
+ * stderr, '%H:%M:%S message'.
+ */
+export function cliLogger(level: LogLevel): Logger {
+  const out = consoleLogger(level, process.stdout);
+  const err = consoleLogger(level, process.stderr);
+  return { debug: out.debug, info: out.info, warning: err.warning, error: err.error };
+}
+
+/** click.style's colours, only on a terminal (and not with NO_COLOR). */
+export function useColor(): boolean {
+  return Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+}
+const CODES = { red: 31, green: 32, yellow: 33, blue: 34 } as const;
+export function style(text: string, color: keyof typeof CODES): string {
+  return useColor() ? `\x1b[${CODES[color]}m${text}\x1b[0m` : text;
+}

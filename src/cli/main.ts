@@ -1,0 +1,63 @@
+/**
+ * The openvle-rq command line (bin/openvle-rq runs the compiled file):
+ * rq's commands, flags and output, plus cron that is safe to run twice.
+ */
+import { Command } from 'commander';
+import { ENGINE_VERSION } from '../engine/worker.js';
+import { die } from './common.js';
+import { cronCommand } from './cron.js';
+import { emptyCommand } from './empty.js';
+import { enqueueCommand } from './enqueue.js';
+import { infoCommand } from './info.js';
+import { requeueCommand } from './requeue.js';
+import { resumeCommand } from './resume.js';
+import { suspendCommand } from './suspend.js';
+import { workerCommand } from './worker.js';
+
+/** rq spellings commander cannot declare: `-ds` (a two-letter short flag) and `--logging_level`. */
+export function normalizeArgv(args: string[]): string[] {
+  const out: string[] = [];
+  let passthrough = false;
+  for (const a of args) {
+    if (passthrough) out.push(a);
+    else if (a === '--') {
+      passthrough = true;
+      out.push(a);
+    } else if (a === '-ds') out.push('--dequeue-strategy');
+    else if (a.startsWith('-ds=')) out.push(`--dequeue-strategy=${a.slice(4)}`);
+    else if (a === '--logging_level') out.push('--logging-level');
+    else if (a.startsWith('--logging_level=')) out.push(`--logging-level=${a.slice('--logging_level='.length)}`);
+    else out.push(a);
+  }
+  return out;
+}
+
+function configure(cmd: Command): Command {
+  return cmd.configureOutput({
+    // Commander's errors (bad flag, missing argument) on one line.
+    outputError: (str, write) => write(str.trim().replace(/\s*\n\s*/g, ' ') + '\n'),
+  });
+}
+
+export function buildProgram(): Command {
+  const program = configure(new Command('openvle-rq'))
+    .description("A Redis job queue with Python RQ's data layout: rq's command line for it.")
+    .version(ENGINE_VERSION, '-V, --version', 'print the version')
+    .showHelpAfterError(false);
+  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand]) {
+    program.addCommand(configure(make()));
+  }
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  process.on('uncaughtException', (err) => die(err));
+  process.on('unhandledRejection', (err) => die(err));
+  const args = argv.slice(2);
+  const cmd = args.find((a) => !a.startsWith('-'));
+  const normalized = cmd === 'worker' || cmd === 'cron' ? normalizeArgv(args) : args;
+  await buildProgram().parseAsync(normalized, { from: 'user' });
+  process.exit(process.exitCode ?? 0);
+}
+
+await main();

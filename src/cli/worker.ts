@@ -1,0 +1,155 @@
+/** `openvle-rq worker [QUEUES...]`: rq's worker command, running TypeScript/JavaScript task modules. */
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { keys, QUEUE_NAME_PATTERN } from '../engine/keys.js';
+import { TaskRegistry } from '../engine/tasks.js';
+import { Worker, type DequeueStrategy } from '../engine/worker.js';
+import { action, CliError, cliLogger, collect, connect, connectLasting, floatArg, intArg, logLevelArg, oneLine, resolveUrl, withUrl } from './common.js';
+import { importUser, userFile } from './loader.js';
+import type { LogLevel } from '../engine/logger.js';
+
+interface WorkerFlags {
+  url?: string;
+  burst?: boolean;
+  name?: string;
+  maxJobs?: number;
+  maxIdleTime?: number;
+  withScheduler?: boolean;
+  dequeueStrategy: string;
+  resultsTtl?: number;
+  workerTtl?: number;
+  jobMonitoringInterval?: number;
+  maintenanceInterval?: number;
+  disableJobDescLogging?: boolean;
+  loggingLevel?: LogLevel;
+  verbose?: boolean;
+  quiet?: boolean;
+  import?: string[];
+  concurrency: number;
+  pid?: string;
+}
+
+export function workerCommand(): Command {
+  const cmd = new Command('worker')
+    .summary('start a worker')
+    .description(
+      'Starts a worker on QUEUES (default: "default"), running the tasks exported by the --import modules.\n' +
+        'rq spellings are accepted too: -ds for --dequeue-strategy and --logging_level for --logging-level.',
+    )
+    .argument('[queues...]', 'queues to listen on, in priority order')
+    .option('-b, --burst', 'run in burst mode (quit after all work is done)')
+    .option('-n, --name <name>', 'worker name (default: 32 random hex digits)')
+    .option('--import <module>', 'task module (.ts, .js, .mjs) whose exported functions become tasks named <file base name>.<export>; repeatable', collect)
+    .option('-c, --concurrency <n>', 'jobs run at once in this process', intArg(1), 1)
+    .option('--max-jobs <n>', 'maximum number of jobs to execute', intArg(1))
+    .option('--max-idle-time <seconds>', 'maximum seconds to stay alive without jobs to execute', floatArg(0))
+    .option('-s, --with-scheduler', 'run the scheduler (moves scheduled jobs and retries to their queues)')
+    .addOption(
+      new Option('--dequeue-strategy <strategy>', 'order to dequeue from multiple queues (-ds)')
+        .choices(['default', 'round_robin', 'random'])
+        .default('default'),
+    )
+    .option('--results-ttl <seconds>', 'default result TTL of finished jobs (default: 500)', intArg(-1))
+    .option('--worker-ttl <seconds>', 'worker key TTL (default: 420)', intArg(1))
+    .option('--job-monitoring-interval <seconds>', 'seconds between heartbeats of running jobs (default: 5)', intArg(1))
+    .option('--maintenance-interval <seconds>', 'seconds between passes that recover abandoned jobs (default: 5)', intArg(1))
+    .option('--disable-job-desc-logging', 'log job ids without their descriptions')
+    .option('--logging-level <level>', 'DEBUG, INFO, WARNING or ERROR (default: INFO)', logLevelArg)
+    .option('-v, --verbose', 'show more output (DEBUG)')
+    .option('-q, --quiet', 'show less output (WARNING)')
+    .option('--pid <file>', 'write the process id to this file');
+  withUrl(cmd);
+  return cmd.action(action(runWorker));
+}
+
+async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<number> {
+  if (flags.verbose && flags.quiet) throw new CliError('Flags --verbose and --quiet are mutually exclusive.');
+  const level: LogLevel = flags.verbose ? 'debug' : flags.quiet ? 'warning' : (flags.loggingLevel ?? 'info');
+  const log = cliLogger(level);
+  const queues = queueArgs.length ? queueArgs : ['default'];
+  for (const q of queues) {
+    if (!QUEUE_NAME_PATTERN.test(q)) throw new CliError(`Invalid queue name '${q}': use letters, digits, '_', '-' and '.'`);
+  }
+  const url = resolveUrl(flags.url);
+
+  // Task modules first: a module that does not load is a one-line error
+  // before anything touches Redis.
+  const tasks = new TaskRegistry();
+  for (const m of flags.import ?? []) {
+    let abs: string;
+    try {
+      abs = userFile(m, 'task module');
+    } catch (err) {
+      throw new CliError(oneLine(err));
+    }
+    let mod: Record<string, unknown>;
+    try {
+      mod = await importUser(abs);
+    } catch (err) {
+      throw new CliError(`cannot import task module '${m}': ${oneLine(err)}`);
+    }
+    const prefix = abs.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '');
+    let names: string[];
+    try {
+      names = tasks.registerModule(prefix, mod);
+    } catch (err) {
+      throw new CliError(`task module '${m}': ${oneLine(err)}`);
+    }
+    log.debug(`Imported ${names.length} task(s) from ${m}: ${names.join(', ')}`);
+  }
+
+  // rq refuses to start while suspended.
+  const probe = await connect(url);
+  if ((await probe.exists(keys.suspended)) === 1) {
+    throw new CliError('RQ is currently suspended, to resume job execution run "openvle-rq resume"');
+  }
+  if (!flags.import?.length) log.warning('No task modules given (--import): every job this worker takes will fail');
+  const connection = await connectLasting(url, log);
+
+  if (flags.pid) writeFileSync(flags.pid.replace(/^~(?=\/)/, process.env.HOME ?? '~'), String(process.pid));
+
+  const jmi = flags.jobMonitoringInterval;
+  let worker: Worker;
+  try {
+    worker = new Worker(queues, {
+      connection,
+      tasks,
+      name: flags.name,
+      concurrency: flags.concurrency,
+      burst: Boolean(flags.burst),
+      maxJobs: flags.maxJobs,
+      maxIdleTime: flags.maxIdleTime,
+      withScheduler: Boolean(flags.withScheduler),
+      dequeueStrategy: flags.dequeueStrategy as DequeueStrategy,
+      resultTtl: flags.resultsTtl,
+      workerTtl: flags.workerTtl,
+      ...(jmi !== undefined ? { jobMonitoringInterval: jmi, deadWorkerTimeout: Math.max(20, jmi * 4) } : {}),
+      ...(flags.maintenanceInterval !== undefined ? { recoveryInterval: flags.maintenanceInterval } : {}),
+      disableJobDescLogging: Boolean(flags.disableJobDescLogging),
+      logger: log,
+    });
+  } catch (err) {
+    throw new CliError(oneLine(err));
+  }
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      log.info(`Worker ${worker.name}: ${sig} received, warm shut down requested (send it again to abort running jobs)`);
+      worker.stop();
+    } else if (signals === 2) {
+      log.warning(`Worker ${worker.name}: ${sig} received again, cold shut down`);
+      worker.stop({ cold: true });
+    } else {
+      process.stderr.write('error: forced exit\n');
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Failures the worker recovers from are logged by the worker itself.
+  worker.on('error', () => {});
+  await worker.work();
+  return 0;
+}

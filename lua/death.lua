@@ -13,7 +13,7 @@ local handed = 0
 for _, member in ipairs(redis.call('SMEMBERS', worker_executions_key(worker))) do
   local id = string.match(member, '^(.*):[^:]*$')
   local q = id and redis.call('HGET', job_key(id), 'origin')
-  if q and redis.call('ZADD', wip_key(q), 'XX', 'CH', NOW - 1, member) == 1 then handed = handed + 1 end
+  if q and redis.call('ZADD', wip_key(q), 'XX', 'CH', NOW_F - 1, member) == 1 then handed = handed + 1 end
 end
 redis.call('DEL', worker_executions_key(worker))
 redis.call('HSET', wk, 'death', NOW_ISO)

@@ -16,7 +16,7 @@ local lost = {}
 for i = 6, #ARGV, 3 do
   local q, id, e = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local member = id .. ':' .. e
-  if redis.call('ZADD', wip_key(q), 'XX', 'CH', NOW + hb_ttl, member) == 0 and not redis.call('ZSCORE', wip_key(q), member) then
+  if redis.call('ZADD', wip_key(q), 'XX', 'CH', NOW_F + hb_ttl, member) == 0 and not redis.call('ZSCORE', wip_key(q), member) then
     table.insert(lost, member)
   else
     redis.call('HSET', execution_key(id, e), 'last_heartbeat', fmt_float(NOW_F))

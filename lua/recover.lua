@@ -7,7 +7,7 @@
 -- Returns: a flat list of job id, outcome per recovered execution.
 local q = ARGV[1]
 local out = {}
-local members = redis.call('ZRANGEBYSCORE', wip_key(q), '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
+local members = redis.call('ZRANGEBYSCORE', wip_key(q), '-inf', NOW_F, 'LIMIT', 0, tonumber(ARGV[4]))
 for _, member in ipairs(members) do
   local id, e = string.match(member, '^(.*):([^:]*)$')
   if id == nil then

@@ -71,6 +71,8 @@ export function normalizeDependencies(dependsOn: DependsOn | undefined): {
   allowFailure: boolean;
   enqueueAtFront: boolean;
   cancelOnFailure: boolean;
+  /** A Dependency object was given: RQ writes its flags only then. */
+  explicit: boolean;
 } | null {
   if (dependsOn === undefined || dependsOn === null) return null;
   const list = Array.isArray(dependsOn) ? dependsOn : [dependsOn];
@@ -78,8 +80,10 @@ export function normalizeDependencies(dependsOn: DependsOn | undefined): {
   let allowFailure = false;
   let enqueueAtFront = false;
   let cancelOnFailure = false;
+  let explicit = false;
   for (const d of list) {
     if (d instanceof Dependency) {
+      explicit = true;
       ids.push(...d.ids);
       allowFailure ||= d.allowFailure;
       enqueueAtFront ||= d.enqueueAtFront;
@@ -89,5 +93,5 @@ export function normalizeDependencies(dependsOn: DependsOn | undefined): {
     }
   }
   if (ids.length === 0) return null;
-  return { ids: [...new Set(ids)], allowFailure, enqueueAtFront, cancelOnFailure };
+  return { ids: [...new Set(ids)], allowFailure, enqueueAtFront, cancelOnFailure, explicit };
 }

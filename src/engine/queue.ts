@@ -134,8 +134,10 @@ export class Queue {
     if (deps) {
       fields.dependency_id = deps.ids[0]!;
       fields.dependency_ids = pyJsonDumps(deps.ids);
-      fields.allow_dependency_failures = deps.allowFailure ? '1' : '0';
-      fields.enqueue_at_front = deps.enqueueAtFront ? '1' : '0';
+      if (deps.explicit) {
+        fields.allow_dependency_failures = deps.allowFailure ? '1' : '0';
+        fields.enqueue_at_front = deps.enqueueAtFront ? '1' : '0';
+      }
       if (deps.cancelOnFailure) fields.dependency_failure_policy = 'cancel';
     }
     if (spec.at !== undefined) fields.status = 'scheduled';

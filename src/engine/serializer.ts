@@ -22,7 +22,7 @@ function dump(value: unknown, seen: Set<object>): string {
     case 'number':
       if (Number.isNaN(value)) return 'NaN';
       if (!Number.isFinite(value)) return value > 0 ? 'Infinity' : '-Infinity';
-      return String(value);
+      return pyNumber(value);
     case 'string':
       return dumpString(value);
     case 'object': {
@@ -48,6 +48,20 @@ function dump(value: unknown, seen: Set<object>): string {
     default:
       throw new TypeError(`Object of type ${typeof value} is not JSON serializable`);
   }
+}
+
+/**
+ * A number as Python's repr writes it: shortest digits, scientific notation
+ * below 1e-4 and from 1e16 on, with a two-digit exponent (1e-05, 1.5e-07).
+ * Integral values are written as ints: JSON cannot tell 1.0 from 1.
+ */
+function pyNumber(n: number): string {
+  if (Object.is(n, -0)) return '-0.0';
+  if (Number.isInteger(n) && Math.abs(n) < 1e16) return String(n);
+  const [mant, expText] = n.toExponential().split('e') as [string, string];
+  const exp = Number(expText);
+  if (exp < -4 || exp >= 16) return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  return String(n);
 }
 
 export interface CallPayload {
@@ -130,10 +144,16 @@ export function decodeExcString(b64: string | undefined): string | null {
 export function pyRepr(value: unknown): string {
   if (value === null || value === undefined) return 'None';
   if (typeof value === 'boolean') return value ? 'True' : 'False';
-  if (typeof value === 'number') return String(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? pyNumber(value) : Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';
   if (typeof value === 'string') {
     const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
-    const body = value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+    const body = value
+      .replace(/\\/g, '\\\\')
+      .replace(/\n/g, '\\n')
+      .replace(/\r/g, '\\r')
+      .replace(/\t/g, '\\t')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
     return quote + (quote === "'" ? body.replace(/'/g, "\\'") : body) + quote;
   }
   if (Array.isArray(value)) return '[' + value.map(pyRepr).join(', ') + ']';

@@ -165,7 +165,6 @@ describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
 
   test(
     'depends_on=<plain id>: RQ writes no allow_dependency_failures / enqueue_at_front',
-    { todo: 'engine writes allow_dependency_failures=0 and enqueue_at_front=0 for a plain-id dependency; RQ 1.13 and 2.x write them only for Dependency(...) objects' },
     async () => {
       const parent = await new Queue(uniq('layparent'), redis).enqueue('tasks.add', { args: [1, 1] });
       await compare(
@@ -190,7 +189,6 @@ describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
 
   test(
     'floats Python writes in exponent form: 0.00001 and 1.5e-07',
-    { todo: "pyJsonDumps/pyRepr use JS number formatting: 0.00001 -> '0.00001' (Python '1e-05'), 1.5e-7 -> '1.5e-7' (Python '1.5e-07')" },
     async () => {
       await compare({ func: 'tasks.add', args: [0.00001, 1.5e-7] }, enqueue('tasks.add', { args: [0.00001, 1.5e-7] }));
     },
@@ -198,7 +196,6 @@ describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
 
   test(
     'description of a string with a control character (repr escapes it)',
-    { todo: "pyRepr leaves \\x01 and other non-printable characters raw; Python's repr writes '\\x01'" },
     async () => {
       await compare({ func: 'tasks.hello', kwargs: { name: 'a\u0001b' } }, enqueue('tasks.hello', { kwargs: { name: 'a\u0001b' } }));
     },

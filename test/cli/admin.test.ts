@@ -86,7 +86,7 @@ describe('admin commands', () => {
   });
 
   test('enqueue: bad arguments are one line and exit 1', async () => {
-    for (const args of [
+    const cases = [
       ['tasks.add', ':{not json'],
       ['tasks.add', 'k:=[1,'],
       ['tasks.add', 'a=1', 'a=2'],
@@ -98,8 +98,10 @@ describe('admin commands', () => {
       ['tasks.add', '--job-id', 'no:colons'],
       ['tasks.add', '--queue', 'bad queue'],
       ['tasks.add', '--retry-max', 'x'],
-    ]) {
-      const r = await run(['enqueue', ...args, '-u', url]);
+    ];
+    const results = await Promise.all(cases.map((args) => run(['enqueue', ...args, '-u', url])));
+    for (const [i, args] of cases.entries()) {
+      const r = results[i]!;
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^error: /);

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createRedis, Job, keys, Queue } from '../../src/index.js';
-import { testRedis } from '../helpers/redis.js';
+import { RedisServer } from '../helpers/redis.js';
 import { uniq, until } from '../helpers/util.js';
 import { Cli, killAll, run, tempDir, TASKS_TS } from './helpers.js';
 
 describe('openvle-rq worker', () => {
+  let server: RedisServer;
   let url: string;
-  let close: () => Promise<void>;
   let redis: Redis;
   const tmp = tempDir({
     'tasks.ts': TASKS_TS,
@@ -17,13 +17,14 @@ describe('openvle-rq worker', () => {
   });
 
   before(async () => {
-    ({ url, close } = await testRedis());
+    server = await RedisServer.start();
+    url = server.url;
     redis = createRedis(url);
   });
   after(async () => {
     await killAll();
     redis.disconnect();
-    await close();
+    await server.destroy();
     tmp.remove();
   });
 
@@ -110,15 +111,17 @@ describe('openvle-rq worker', () => {
 
   test('a task module that does not load, or a bad option value, is one line and exit 1', async () => {
     const bad = tmp.write('broken.ts', 'export const x: number = ;\n');
-    for (const args of [
+    const cases = [
       ['worker', '-b', '--import', bad, '-u', url],
       ['worker', '-b', '--import', tmp.path('missing.ts'), '-u', url],
       ['worker', '-b', '-c', 'zero', '-u', url],
       ['worker', '-b', '--dequeue-strategy', 'fastest', '-u', url],
       ['worker', '-b', '--logging-level', 'LOUD', '-u', url],
       ['worker', 'bad queue name', '-b', '-u', url],
-    ]) {
-      const r = await run(args);
+    ];
+    const results = await Promise.all(cases.map((args) => run(args)));
+    for (const [i, args] of cases.entries()) {
+      const r = results[i]!;
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^error: /);

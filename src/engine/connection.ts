@@ -82,7 +82,11 @@ export function createRedis(url: string = defaultRedisUrl(), extra: RedisOptions
     ...redisOptionsFromUrl(url),
     ...extra,
   };
-  return new Redis(options);
+  const redis = new Redis(options);
+  // Connection errors are retried by ioredis and surface as failed commands,
+  // which the callers log; without a listener ioredis prints each one raw.
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** Fails fast (one attempt, short timeout), for CLIs that must say "unreachable" and exit. */

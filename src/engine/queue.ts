@@ -47,6 +47,11 @@ interface PreparedJob {
   data: Buffer;
 }
 
+/** Seconds a call's token is kept when the client never forgets it (it died). */
+const ENQUEUE_TOKEN_TTL = 3600;
+/** Per connection: tokens of enqueue calls whose replies arrived, forgotten by the next call. */
+const answeredTokens = new WeakMap<Redis, string[]>();
+
 function toCallback(c: Callback | string | undefined): Callback | undefined {
   return c === undefined ? undefined : typeof c === 'string' ? new Callback(c) : c;
 }
@@ -184,7 +189,18 @@ export class Queue {
       const chunk = prepared.slice(i, i + CHUNK);
       const args: (string | Buffer)[] = [String(chunk.length)];
       for (const p of chunk) args.push(p.spec, p.data);
-      calls.push(runScript(this.connection, 'enqueue', args));
+      // A token per call: a resend after a dropped connection is answered
+      // from it instead of pushing the jobs again (see lua/enqueue.lua).
+      const token = randomUUID();
+      let answered = answeredTokens.get(this.connection);
+      if (!answered) answeredTokens.set(this.connection, (answered = []));
+      args.push(token, String(ENQUEUE_TOKEN_TTL), ...answered.splice(0, 100));
+      calls.push(
+        runScript(this.connection, 'enqueue', args).then((r) => {
+          answered.push(token);
+          return r;
+        }),
+      );
     }
     for (const r of await Promise.all(calls)) statuses.push(...(r as string[]));
     return prepared.map((p, i) => {

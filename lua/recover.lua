@@ -4,9 +4,17 @@
 -- KEYS: none
 -- ARGV: queue, exc_string for the abandoned message (base64 zlib),
 --   failure_ttl default, max entries to handle
+--   Also forgets workers of this queue whose key has expired (RQ's
+--   clean_worker_registry), so rq:workers does not fill with the dead.
 -- Returns: a flat list of job id, outcome per recovered execution.
 local q = ARGV[1]
 local out = {}
+for _, wk in ipairs(redis.call('SMEMBERS', P .. 'workers:' .. q)) do
+  if redis.call('EXISTS', wk) == 0 then
+    redis.call('SREM', P .. 'workers:' .. q, wk)
+    redis.call('SREM', P .. 'workers', wk)
+  end
+end
 local members = redis.call('ZRANGEBYSCORE', wip_key(q), '-inf', NOW_F, 'LIMIT', 0, tonumber(ARGV[4]))
 for _, member in ipairs(members) do
   local id, e = string.match(member, '^(.*):([^:]*)$')

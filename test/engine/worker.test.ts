@@ -365,3 +365,15 @@ test('an UnrecoverableError fails at once whatever the retries', async () => {
   assert.match((await j.latestResult())!.excString!, /UnrecoverableError: 550 mailbox unavailable/);
   assert.equal(w.failedJobs, 1);
 });
+
+test('recovery passes forget workers whose key expired (RQ clean_worker_registry)', async () => {
+  const name = uniq('q');
+  await fx.redis.sadd(`rq:workers:${name}`, 'rq:worker:ghost');
+  await fx.redis.sadd(keys.workers, 'rq:worker:ghost');
+  const w = fx.worker([name], tasks({}));
+  await until(async () => (await fx.redis.sismember(keys.workers, 'rq:worker:ghost')) === 0);
+  assert.equal(await fx.redis.sismember(`rq:workers:${name}`, 'rq:worker:ghost'), 0);
+  assert.equal(await fx.redis.sismember(`rq:workers:${name}`, keys.worker(w.name)), 1);
+  w.stop();
+  await w.done;
+});

@@ -1,31 +1,72 @@
 -- heartbeat: a worker is alive; extends its key, its wip entries and their
--- execution keys, and each running job's last_heartbeat.
+-- execution keys, and each running job's last_heartbeat. Also hands back
+-- executions of this worker that it does not know about: a dequeue (or the
+-- dequeue tail of finish/fail) ran but its reply was lost to a dropped
+-- connection, and the client resent it or gave up. Such a job never started:
+-- it goes back to the front of its queue, no failure counted, instead of
+-- waiting to be recovered as abandoned.
 -- KEYS: none
 -- ARGV: worker, worker key ttl, hb_ttl (wip score offset), exec_ttl, state
---   ('' keeps it), then per running execution: queue, job id, execution id
--- Returns: the 'job:execution' members that are no longer in wip: they were
---   recovered elsewhere (e.g. after a long stall) and must not be finished here.
+--   ('' keeps it), min age (s) of an unknown execution before it is handed
+--   back, n_pending, then the execution ids of the worker's dequeue calls
+--   still awaiting their reply (never handed back), then per running
+--   execution: queue, job id, execution id
+-- Returns: { lost, handed }: lost are the 'job:execution' members no longer
+--   in wip: they were recovered elsewhere (e.g. after a long stall) and must
+--   not be finished here; handed are the members handed back to their queue.
 local worker = ARGV[1]
 local wk = worker_key(worker)
+local wek = worker_executions_key(worker)
 local hb_ttl, exec_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local min_age = tonumber(ARGV[6]) or 0
+local n_pending = tonumber(ARGV[7]) or 0
+local pending = {}
+for i = 8, 7 + n_pending do pending[ARGV[i]] = true end
 redis.call('HSET', wk, 'last_heartbeat', NOW_ISO)
 if ARGV[5] ~= '' then redis.call('HSET', wk, 'state', ARGV[5]) end
 redis.call('EXPIRE', wk, tonumber(ARGV[2]))
-redis.call('EXPIRE', worker_executions_key(worker), tonumber(ARGV[2]))
+redis.call('EXPIRE', wek, tonumber(ARGV[2]))
+
+local function renew(q, id, e, member)
+  if redis.call('ZADD', wip_key(q), 'XX', 'CH', NOW_F + hb_ttl, member) == 0 and not redis.call('ZSCORE', wip_key(q), member) then
+    return false
+  end
+  redis.call('HSET', execution_key(id, e), 'last_heartbeat', fmt_float(NOW_F))
+  redis.call('EXPIRE', execution_key(id, e), exec_ttl)
+  redis.call('ZADD', executions_key(id), NOW + exec_ttl + 60, e)
+  redis.call('EXPIRE', executions_key(id), exec_ttl + 60)
+  return true
+end
+
 local lost = {}
-for i = 6, #ARGV, 3 do
+local known = {}
+for i = 8 + n_pending, #ARGV, 3 do
   local q, id, e = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local member = id .. ':' .. e
-  if redis.call('ZADD', wip_key(q), 'XX', 'CH', NOW_F + hb_ttl, member) == 0 and not redis.call('ZSCORE', wip_key(q), member) then
+  known[member] = true
+  if not renew(q, id, e, member) then
     table.insert(lost, member)
-  else
-    redis.call('HSET', execution_key(id, e), 'last_heartbeat', fmt_float(NOW_F))
-    redis.call('EXPIRE', execution_key(id, e), exec_ttl)
-    redis.call('ZADD', executions_key(id), NOW + exec_ttl + 60, e)
-    redis.call('EXPIRE', executions_key(id), exec_ttl + 60)
-    if redis.call('EXISTS', job_key(id)) == 1 then
-      redis.call('HSET', job_key(id), 'last_heartbeat', NOW_ISO)
+  elseif redis.call('EXISTS', job_key(id)) == 1 then
+    redis.call('HSET', job_key(id), 'last_heartbeat', NOW_ISO)
+  end
+end
+
+local handed = {}
+for _, member in ipairs(redis.call('SMEMBERS', wek)) do
+  local id, e = string.match(member, '^(.*):([^:]*)$')
+  if id and not known[member] and not pending[e] then
+    local q = redis.call('HGET', job_key(id), 'origin')
+    if q and redis.call('ZSCORE', wip_key(q), member) then
+      local created = tonumber(redis.call('HGET', execution_key(id, e), 'created_at'))
+      if created == nil or NOW_F - created >= min_age then
+        end_execution(id, e, q, worker)
+        local f = redis.call('HMGET', job_key(id), 'status', 'worker_name')
+        if f[1] == 'started' and f[2] == worker then push_job(id, q, true) end
+        table.insert(handed, member)
+      else
+        renew(q, id, e, member)
+      end
     end
   end
 end
-return lost
+return { lost, handed }

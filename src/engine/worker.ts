@@ -75,6 +75,8 @@ export interface WorkerEvents {
   'job-finished': [job: Job, value: unknown];
   'job-failed': [job: Job, error: string, outcome: Outcome];
   'job-recovered': [jobId: string, outcome: string];
+  /** A job this worker had been given by a dequeue whose reply was lost went back to its queue. */
+  'job-handed-back': [jobId: string];
   idle: [];
   stopped: [];
   error: [err: Error];
@@ -109,6 +111,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private nudge: (() => void) | undefined;
   private timers: NodeJS.Timeout[] = [];
   private heartbeatBusy = false;
+  /** Execution ids sent with dequeue calls still awaiting their reply. */
+  private readonly pendingExecIds = new Set<string>();
   private scheduler: Scheduler | undefined;
   private loop: Promise<void> | undefined;
   successfulJobs = 0;
@@ -383,24 +387,31 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** The ARGV tail that asks a script for up to k next jobs. */
-  private dequeueTail(k: number): (string | number)[] {
+  /**
+   * The ARGV tail that asks a script for up to k next jobs. Its execution ids
+   * stay pending until the call settles, so that the heartbeat never hands
+   * back a job whose reply is still on its way.
+   */
+  private dequeueTail(k: number): { tail: (string | number)[]; ids: string[] } {
     const order = this.queueOrder();
     const ids: string[] = [];
     for (let i = 0; i < k; i++) ids.push(randomBytes(16).toString('hex'));
-    return [k, this.hbTtl, this.execTtl, order.length, ...order, ...ids];
+    for (const id of ids) this.pendingExecIds.add(id);
+    return { tail: [k, this.hbTtl, this.execTtl, order.length, ...order, ...ids], ids };
   }
 
   private async fetch(k: number): Promise<void> {
     this.reserved += k;
     const gen = this.wakeGen;
     let reply: unknown;
+    const { tail, ids } = this.dequeueTail(k);
     try {
-      reply = await runScriptBuffer(this.connection, 'dequeue', [this.name, ...this.dequeueTail(k)]);
+      reply = await runScriptBuffer(this.connection, 'dequeue', [this.name, ...tail]);
+      this.takeJobs(reply as Buffer[] | unknown[], k, gen);
     } finally {
       this.reserved -= k;
+      for (const id of ids) this.pendingExecIds.delete(id);
     }
-    this.takeJobs(reply as Buffer[] | unknown[], k, gen);
   }
 
   /** Starts the jobs a dequeue tail returned. */
@@ -515,13 +526,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.reserved += k;
     const gen = this.wakeGen;
     let reply: [Buffer, unknown[]] | undefined;
+    const { tail, ids } = this.dequeueTail(k);
     try {
       const head = [r.job.id, r.execId, r.queue, this.name, ...middle];
       const times = [r.startedAt.toFixed(6), endedAt.toFixed(6), (endedAt - r.startedAt).toFixed(6)];
-      reply = (await runScriptBuffer(this.connection, script, [...head, ...times, ...this.dequeueTail(k)])) as [Buffer, unknown[]];
+      reply = (await runScriptBuffer(this.connection, script, [...head, ...times, ...tail])) as [Buffer, unknown[]];
     } finally {
       this.reserved -= k;
       if (reply && k > 0) this.takeJobs(reply[1], k, gen);
+      for (const id of ids) this.pendingExecIds.delete(id);
       this.wake();
     }
     return String(reply![0]) as Outcome;
@@ -595,14 +608,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const entries: (string | number)[] = [];
       for (const r of this.running.values()) entries.push(r.queue, r.job.id, r.execId);
       const ttl = this.running.size > 0 ? this.hbTtl + 60 : this.o.workerTtl + 60;
-      const lost = (await runScript(this.connection, 'heartbeat', [
+      const pending = [...this.pendingExecIds];
+      const [lost, handed] = (await runScript(this.connection, 'heartbeat', [
         this.name,
         ttl,
         this.hbTtl,
         this.execTtl,
         '',
+        this.o.jobMonitoringInterval,
+        pending.length,
+        ...pending,
         ...entries,
-      ])) as string[];
+      ])) as [string[], string[]];
+      for (const member of handed) {
+        const jobId = member.slice(0, member.lastIndexOf(':'));
+        this.log.warning(`job ${jobId}: handed back to its queue (the reply that gave it to this worker was lost)`);
+        this.emit('job-handed-back', jobId);
+      }
+      if (handed.length > 0) {
+        this.maybeWork = true;
+        this.wake();
+      }
       for (const member of lost) {
         const r = this.running.get(member);
         if (r) {

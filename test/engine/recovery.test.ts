@@ -108,7 +108,10 @@ test('cold shutdown (two SIGTERMs) hands running jobs to recovery at once', asyn
   const job = await q.enqueue('fixtures.sleep', { args: [60_000], retry: new Retry({ max: 1 }) });
   await started;
   const exited = once(child, 'exit');
+  // The second SIGTERM only after the first arrived: two sent back to back can merge into one.
+  const first = waitForEvent(events, 'signal');
   child.kill('SIGTERM');
+  await first;
   child.kill('SIGTERM');
   await exited;
   // the dying worker ran recovery itself: the job is back in its queue

@@ -61,6 +61,21 @@ export class RedisServer {
     }
   }
 
+  /**
+   * A server with append-only persistence as OpenVLE runs it (every write
+   * fsynced before its reply), so that restart() keeps what was acknowledged.
+   */
+  static async startPersistent(extraArgs: string[] = []): Promise<RedisServer> {
+    return RedisServer.start(['--appendonly', 'yes', '--appendfsync', 'always', ...extraArgs]);
+  }
+
+  /** Kills the server (SIGKILL: no shutdown save) and starts it again on the same port and --dir. */
+  async restart(downMs = 0): Promise<void> {
+    await this.stop('SIGKILL');
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.start();
+  }
+
   /** SIGKILL (or SIGTERM) and wait for the exit. */
   async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const p = this.proc;

@@ -4,8 +4,8 @@
  * the one-line error exit every command ends with on failure.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Redis } from 'ioredis';
-import { connectOnce, createRedis, defaultRedisUrl, redactUrl, redisOptionsFromUrl } from '../engine/connection.js';
+import { Redis as IORedis, type Redis } from 'ioredis';
+import { createRedis, defaultRedisUrl, redactUrl, redisOptionsFromUrl } from '../engine/connection.js';
 import { consoleLogger, parseLogLevel, type Logger, type LogLevel } from '../engine/logger.js';
 
 /** An error whose message is printed as is, on one line, before exiting with `code`. */
@@ -57,14 +57,34 @@ export function resolveUrl(url: string | undefined): string {
 
 const open = new Set<Redis>();
 
-/** A connection for a short command: fails at once (one line) when Redis is unreachable. */
-export async function connect(url: string | undefined): Promise<Redis> {
+/**
+ * A connection for a short command: one attempt with a short timeout, so an
+ * unreachable Redis (or a refused password) is a one-line error at once,
+ * naming the cause (engine's connectOnce reports only "Connection is closed").
+ */
+export async function connect(url: string | undefined, timeoutMs = 3000): Promise<Redis> {
   const u = resolveUrl(url);
-  let redis: Redis;
+  const redis = new IORedis({
+    ...redisOptionsFromUrl(u),
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => {
+    cause ??= err;
+  });
   try {
-    redis = await connectOnce(u);
+    await redis.connect();
+    await redis.ping();
   } catch (err) {
-    throw new CliError(oneLine(err));
+    redis.disconnect();
+    const e = cause ?? (err as Error);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message) ? `no answer within ${timeoutMs / 1000} s` : oneLine(e);
+    throw new CliError(`Cannot reach Redis at ${redactUrl(u)}: ${why}`);
   }
   open.add(redis);
   return redis;
@@ -137,10 +157,12 @@ export function intArg(min: number, what = 'an integer'): (v: string) => number 
   };
 }
 
-export function floatArg(minExclusive: number): (v: string) => number {
+export function floatArg(min: number, inclusive = false): (v: string) => number {
   return (v: string) => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n <= minExclusive) throw new InvalidArgumentError(`expected a number > ${minExclusive}`);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || (!inclusive && n === min)) {
+      throw new InvalidArgumentError(`expected a number ${inclusive ? '>=' : '>'} ${min}`);
+    }
     return n;
   };
 }

@@ -253,7 +253,7 @@ export function infoCommand(): Command {
     .summary('show queues and workers')
     .description('Shows queues and workers in rq info\'s format. Only reads: unlike rq info, it cleans nothing up.')
     .argument('[queues...]', 'queues to show (default: every queue in rq:queues)')
-    .option('-i, --interval <seconds>', "update every N seconds (default: don't poll)", floatArg(0))
+    .option('-i, --interval <seconds>', "update every N seconds (default: don't poll)", floatArg(0, true))
     .option('-r, --raw', 'print only the raw numbers, no bar charts')
     .option('-Q, --only-queues', 'show only queue info')
     .option('-W, --only-workers', 'show only worker info')

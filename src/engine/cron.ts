@@ -593,6 +593,10 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
     if (fresh) {
       this.log.info(`Enqueued job ${e.funcName} to queue ${e.queueName} (job ${jobId}, fire time ${new Date(slot).toISOString()})`);
       this.emit('enqueued', e, jobId, slot);
+    } else {
+      // Only after a claim was taken over from a process that had enqueued
+      // but not yet released it: the job id kept it from running twice.
+      this.log.warning(`Fire time ${new Date(slot).toISOString()} of '${e.name}' was already enqueued (job ${jobId})`);
     }
   }
 

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { createRedis, Job, keys, Queue } from '../../src/index.js';
 import { RedisServer } from '../helpers/redis.js';
 import { uniq } from '../helpers/util.js';
-import { killAll, run, tempDir } from './helpers.js';
+import { killAll, run, runMany, tempDir } from './helpers.js';
 
 const ENQUEUED = /^Enqueued (.*) with job-id '([A-Za-z0-9_-]+)'\.\n$/;
 
@@ -99,7 +99,7 @@ describe('admin commands', () => {
       ['tasks.add', '--queue', 'bad queue'],
       ['tasks.add', '--retry-max', 'x'],
     ];
-    const results = await Promise.all(cases.map((args) => run(['enqueue', ...args, '-u', url])));
+    const results = await runMany(cases.map((args) => ['enqueue', ...args, '-u', url]));
     for (const [i, args] of cases.entries()) {
       const r = results[i]!;
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);

@@ -159,3 +159,20 @@ export async function sleepy(ms: number): Promise<string> {
   return 'slept';
 }
 `;
+
+/** Runs many `openvle-rq` invocations, a few at a time (the machine may have two cores). */
+export async function runMany(
+  cases: string[][],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; parallel?: number } = {},
+): Promise<Result[]> {
+  const out: Result[] = new Array(cases.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < cases.length) {
+      const i = next++;
+      out[i] = await run(cases[i]!, opts);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 3, cases.length) }, lane));
+  return out;
+}

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { createRedis, Job, keys, Queue } from '../../src/index.js';
 import { RedisServer } from '../helpers/redis.js';
 import { uniq, until } from '../helpers/util.js';
-import { Cli, killAll, run, tempDir, TASKS_TS } from './helpers.js';
+import { Cli, killAll, run, runMany, tempDir, TASKS_TS } from './helpers.js';
 
 describe('openvle-rq worker', () => {
   let server: RedisServer;
@@ -119,7 +119,7 @@ describe('openvle-rq worker', () => {
       ['worker', '-b', '--logging-level', 'LOUD', '-u', url],
       ['worker', 'bad queue name', '-b', '-u', url],
     ];
-    const results = await Promise.all(cases.map((args) => run(args)));
+    const results = await runMany(cases);
     for (const [i, args] of cases.entries()) {
       const r = results[i]!;
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);

@@ -23,6 +23,7 @@ local n_pending = tonumber(ARGV[7]) or 0
 local pending = {}
 for i = 8, 7 + n_pending do pending[ARGV[i]] = true end
 redis.call('HSET', wk, 'last_heartbeat', NOW_ISO)
+note_heartbeat(hb_ttl)
 if ARGV[5] ~= '' then redis.call('HSET', wk, 'state', ARGV[5]) end
 redis.call('EXPIRE', wk, tonumber(ARGV[2]))
 redis.call('EXPIRE', wek, tonumber(ARGV[2]))

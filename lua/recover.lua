@@ -3,7 +3,9 @@
 -- AbandonedJobError, dependents handled as for any failure.
 -- KEYS: none
 -- ARGV: queue, exc_string for the abandoned message (base64 zlib),
---   failure_ttl default, max entries to handle
+--   failure_ttl default, max entries to handle, hb_ttl (optional: when
+--   given, nothing is recovered while recovery_held says so, i.e. just after
+--   every worker was cut off from Redis)
 --   Also forgets workers of this queue whose key has expired (RQ's
 --   clean_worker_registry), so rq:workers does not fill with the dead.
 -- Returns: a flat list of job id, outcome per recovered execution.
@@ -15,6 +17,7 @@ for _, wk in ipairs(redis.call('SMEMBERS', P .. 'workers:' .. q)) do
     redis.call('SREM', P .. 'workers', wk)
   end
 end
+if ARGV[5] and ARGV[5] ~= '' and recovery_held(tonumber(ARGV[5])) then return out end
 local members = redis.call('ZRANGEBYSCORE', wip_key(q), '-inf', NOW_F, 'LIMIT', 0, tonumber(ARGV[4]))
 for _, member in ipairs(members) do
   local id, e = string.match(member, '^(.*):([^:]*)$')

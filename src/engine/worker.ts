@@ -111,6 +111,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private nudge: (() => void) | undefined;
   private timers: NodeJS.Timeout[] = [];
   private heartbeatBusy = false;
+  private recoveryBusy = false;
   /** Execution ids sent with dequeue calls still awaiting their reply. */
   private readonly pendingExecIds = new Set<string>();
   private scheduler: Scheduler | undefined;
@@ -235,7 +236,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     await this.recoverAbandoned();
     this.timers.push(setInterval(() => void this.heartbeat(), this.o.jobMonitoringInterval * 1000));
-    this.timers.push(setInterval(() => void this.recoverAbandoned(), this.o.recoveryInterval * 1000));
+    this.timers.push(
+      setInterval(() => {
+        // One pass at a time, and none queued up while the connection is down.
+        if (this.recoveryBusy || this.connection.status !== 'ready') return;
+        this.recoveryBusy = true;
+        void this.recoverAbandoned().finally(() => (this.recoveryBusy = false));
+      }, this.o.recoveryInterval * 1000),
+    );
     this.emit('started');
   }
 
@@ -650,7 +658,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const exc = encodeExcString(`Moved to FailedJobRegistry, due to AbandonedJobError, at ${new Date().toISOString()}`);
     for (const q of this.queues) {
       try {
-        const out = (await runScript(this.connection, 'recover', [q, exc, this.o.failureTtl, 100])) as string[];
+        const out = (await runScript(this.connection, 'recover', [q, exc, this.o.failureTtl, 100, this.hbTtl])) as string[];
         for (let i = 0; i + 1 < out.length; i += 2) {
           n++;
           this.log.warning(`${q}: job ${out[i]} was abandoned by its worker: ${out[i + 1]}`);

@@ -1,0 +1,98 @@
+// Chaos 2b: Redis unreachable for 30 s (a TCP proxy refuses and cuts every
+// connection; Redis itself keeps running, as in a network partition) while
+// jobs run, finish, and a producer enqueues. Nobody died: when the network
+// comes back, no running job may be taken for abandoned, none may run twice,
+// and every acknowledged job finishes.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Redis } from 'ioredis';
+import { createRedis, Queue, Retry } from '../../src/index.js';
+import { TcpProxy } from '../helpers/proxy.js';
+import { RedisServer } from '../helpers/redis.js';
+import { uniq, until } from '../helpers/util.js';
+import { FAST, killAllWorkers, runsByJob, settle, summary, WorkerProc } from './helpers.js';
+
+const OUTAGE_MS = Number(process.env.CHAOS_OUTAGE_MS ?? 30_000);
+
+let server: RedisServer;
+let proxy: TcpProxy;
+let redis: Redis;
+before(async () => {
+  server = await RedisServer.startPersistent();
+  proxy = new TcpProxy(server.port);
+  await proxy.start();
+  redis = createRedis(server.url);
+});
+after(async () => {
+  await killAllWorkers();
+  redis.disconnect();
+  await proxy.stop();
+  await server.destroy();
+});
+
+test(`Redis unreachable for ${OUTAGE_MS / 1000} s while jobs run`, { timeout: 300_000 }, async () => {
+  const tag = uniq('outage');
+  const queues = [uniq('a'), uniq('b')];
+  const workers = await Promise.all(
+    [0, 1, 2].map(() => WorkerProc.start(proxy.url, queues, { ...FAST, concurrency: 4 }, { COUNTER_URL: server.url })),
+  );
+  const recovered: string[] = [];
+  let handedBack = 0;
+  for (const w of workers) {
+    w.on('job-recovered', (id: string, outcome: string) => recovered.push(`${id} ${outcome}`));
+    w.on('job-handed-back', () => handedBack++);
+  }
+  const producer = createRedis(proxy.url);
+  producer.on('error', () => {});
+  const expected = new Map<string, string[]>();
+  const enqueue = async (n: number, ms: () => number) => {
+    const jobs = await new Queue(queues[expected.size % 2]!, producer).enqueueMany(
+      Array.from({ length: n }, () => ({ func: 'fixtures.work', args: [tag, ms()], retry: new Retry({ max: 2 }) })),
+    );
+    for (const j of jobs) expected.set(j.id, ['finished']);
+  };
+
+  // Running when the network goes: some end during the outage, some after it.
+  await enqueue(24, () => 1000 + Math.floor(Math.random() * (OUTAGE_MS + 2000)));
+  await until(async () => (await redis.zcard(`rq:wip:${queues[0]}`)) + (await redis.zcard(`rq:wip:${queues[1]}`)) >= 12, 15_000);
+  proxy.refuse(true);
+  const downAt = Date.now();
+  // Enqueued during the outage: the producer holds the call until it can send it.
+  const during = enqueue(20, () => 100);
+  await new Promise((r) => setTimeout(r, OUTAGE_MS));
+  proxy.refuse(false);
+  const upAt = Date.now();
+  await during;
+  await enqueue(40, () => 100);
+  const end = await settle(redis, queues, expected, 60_000);
+  const settleMs = Date.now() - upAt;
+
+  const runs = await runsByJob(redis, tag);
+  const bad: string[] = [];
+  let duplicated = 0;
+  for (const id of expected.keys()) {
+    const n = runs.get(id)?.length ?? 0;
+    if (n === 0) bad.push(`${id} never ran`);
+    if (n > 1) {
+      duplicated += n - 1;
+      bad.push(`${id} ran ${n} times`);
+    }
+  }
+  summary('redis-unreachable', {
+    jobs: expected.size,
+    outage_ms: upAt - downAt,
+    faults: 1,
+    lost: end.wrong.size,
+    duplicated,
+    recovered: recovered.length,
+    handed_back: handedBack,
+    settle_ms: settleMs,
+  });
+  producer.disconnect();
+  assert.deepEqual([...end.wrong].slice(0, 10), [], 'jobs not finished');
+  assert.ok(end.ok, `left in flight: ${JSON.stringify(end.left)}`);
+  assert.deepEqual(bad.slice(0, 10), [], 'jobs lost or run twice');
+  assert.deepEqual(recovered, [], 'executions of live workers recovered as abandoned');
+  for (const w of workers) assert.equal(w.exited, false, `a worker exited:\n${w.stderr.slice(-2000)}`);
+  await Promise.all(workers.map((w) => w.stop()));
+});

@@ -72,7 +72,7 @@ try {
     // our producers schedule and wakes the scheduler early when needed.
     const w = new Worker([queue], { connection: createRedis(server.url), tasks: new TaskRegistry().register('tasks.add', (a: number, b: number) => a + b), withScheduler: true, logger: silentLogger, concurrency: 10 });
     const done = w.work();
-    await new Promise((r) => w.once('started', r));
+    await new Promise<void>((r) => w.once('started', () => r()));
     return async () => {
       w.stop();
       await done;

@@ -1,0 +1,448 @@
+// openvle-rq vs BullMQ on one private Redis, same run, same harness.
+//
+//   npm run bench                 (builds, then runs this file under tsx)
+//
+// Prints one JSON line per figure and system on stdout, then one line with
+// the ratios ours/BullMQ; progress goes to stderr. Knobs (environment):
+//   BENCH_ROUNDS=3          rounds; each runs every figure for both systems,
+//                           alternating which system goes first
+//   BENCH_RETENTION=keep    keep | remove finished jobs (see systems.ts)
+//   BENCH_ONLY=a,b          only these figures: single,bulk,c1,c50,latency
+//   BENCH_SYSTEMS=a,b       only these systems
+//   BENCH_DIAG=1            also print per-job Redis command counts and
+//                           INFO commandstats usec_per_call (stderr)
+//   BENCH_PROF=dir          run worker processes with --cpu-prof into dir
+//   BENCH_SCALE=1           multiply every job count (e.g. 0.2 for a smoke run)
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { ChildConfig, ChildMessage } from './child.js';
+import { BenchRedis } from './redis.js';
+import { engineSource, makeProducer, SYSTEMS, type Payload, type Retention, type SystemName } from './systems.js';
+
+const env = process.env;
+const scale = Number(env.BENCH_SCALE ?? 1);
+const n = (v: number) => Math.max(1, Math.round(v * scale));
+const P = {
+  rounds: Number(env.BENCH_ROUNDS ?? 3),
+  retention: (env.BENCH_RETENTION ?? 'keep') as Retention,
+  singleWarm: n(500),
+  singleN: n(5000),
+  bulkWarm: n(2000),
+  bulkN: n(20000),
+  batch: 1000,
+  drainWarm: n(1000),
+  c1N: n(8000),
+  c50N: n(15000),
+  latWarm: 100,
+  latN: 500,
+  latIntervalMs: 2,
+  diag: env.BENCH_DIAG === '1',
+  prof: env.BENCH_PROF,
+};
+const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c50,latency').split(','));
+const systems = (env.BENCH_SYSTEMS ? env.BENCH_SYSTEMS.split(',') : SYSTEMS) as SystemName[];
+if (P.retention !== 'keep' && P.retention !== 'remove') throw new Error('BENCH_RETENTION must be keep or remove');
+
+const now = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const log = (s: string) => process.stderr.write(s + '\n');
+
+function payloads(from: number, count: number): Payload[] {
+  const out: Payload[] = [];
+  for (let i = 0; i < count; i++) out.push({ i: from + i });
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Nearest-rank percentile. */
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+function parseInfo(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split('\r\n')) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) m.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return m;
+}
+
+async function redisCpuMs(admin: Redis): Promise<number> {
+  const info = parseInfo(await admin.info('cpu'));
+  return (Number(info.get('used_cpu_user')) + Number(info.get('used_cpu_sys'))) * 1000;
+}
+
+interface CmdStat {
+  calls: number;
+  usec: number;
+}
+async function commandStats(admin: Redis): Promise<Map<string, CmdStat>> {
+  const out = new Map<string, CmdStat>();
+  for (const [k, v] of parseInfo(await admin.info('commandstats'))) {
+    const calls = /calls=(\d+)/.exec(v);
+    const usec = /usec=(\d+)/.exec(v);
+    if (calls && usec) out.set(k.replace(/^cmdstat_/, ''), { calls: Number(calls[1]), usec: Number(usec[1]) });
+  }
+  return out;
+}
+
+function formatStats(stats: Map<string, CmdStat>, jobs: number): string {
+  const inner = [...stats].filter(([k]) => !/^(evalsha|eval|info|config|flushall|ping|client|select)$/.test(k));
+  const innerCalls = inner.reduce((a, [, v]) => a + v.calls, 0);
+  const parts = [...stats]
+    .filter(([k]) => !/^(info|config|flushall|ping|client|select)$/.test(k))
+    .sort((a, b) => b[1].usec - a[1].usec)
+    .map(([k, v]) => `${k} ${round2(v.calls / jobs)}/job ${round2(v.usec / v.calls)}us`);
+  return `redis commandstats per job (${round2(innerCalls / jobs)} commands/job besides EVALSHA): ${parts.join(', ')}`;
+}
+
+async function statsLine(admin: Redis, jobs: number): Promise<string> {
+  return formatStats(await commandStats(admin), jobs);
+}
+
+// ------------------------------------------------------------------ children
+
+interface Child {
+  proc: ChildProcess;
+  next(type: ChildMessage['type']): Promise<ChildMessage>;
+  exited: Promise<void>;
+}
+
+let profSeq = 0;
+function spawnChild(cfg: ChildConfig): Child {
+  const execArgv = [...process.execArgv];
+  if (P.prof) {
+    // One directory per process: tsx's loader thread writes a profile too.
+    execArgv.push('--cpu-prof', `--cpu-prof-dir=${P.prof}/${cfg.system}-${cfg.mode}-c${cfg.concurrency}-${++profSeq}`);
+  }
+  const proc = fork(fileURLToPath(new URL('./child.ts', import.meta.url)), [], {
+    env: { ...env, BENCH_CHILD_CONFIG: JSON.stringify(cfg) },
+    execArgv,
+    // Child stdout goes to our stderr: stdout carries only the JSON lines.
+    stdio: ['ignore', 2, 2, 'ipc'],
+  });
+  const waiting = new Map<string, (m: ChildMessage) => void>();
+  const queued: ChildMessage[] = [];
+  proc.on('message', (m: ChildMessage) => {
+    const w = waiting.get(m.type);
+    if (w) {
+      waiting.delete(m.type);
+      w(m);
+    } else queued.push(m);
+  });
+  let failed: ((e: Error) => void) | undefined;
+  const exited = new Promise<void>((resolve) => {
+    proc.on('exit', (code, sig) => {
+      if (code !== 0) failed?.(new Error(`worker process exited with ${code ?? sig}`));
+      resolve();
+    });
+  });
+  return {
+    proc,
+    exited,
+    next(type) {
+      const i = queued.findIndex((m) => m.type === type);
+      if (i >= 0) return Promise.resolve(queued.splice(i, 1)[0]!);
+      return new Promise((resolve, reject) => {
+        failed = reject;
+        const t = setTimeout(() => reject(new Error(`worker process: no '${type}' within 120 s`)), 120_000);
+        waiting.set(type, (m) => {
+          clearTimeout(t);
+          resolve(m);
+        });
+      });
+    },
+  };
+}
+
+async function finishChild(c: Child): Promise<void> {
+  const t = setTimeout(() => c.proc.kill('SIGKILL'), 10_000);
+  await c.exited;
+  clearTimeout(t);
+}
+
+// ------------------------------------------------------------------- figures
+
+interface Sample {
+  system: SystemName;
+  figure: string;
+  value: number;
+  extra?: Record<string, number>;
+  latencies?: number[];
+}
+
+async function benchEnqueue(url: string, admin: Redis, system: SystemName, mode: 'single' | 'bulk'): Promise<Sample> {
+  await admin.flushall();
+  const prod = makeProducer(system, url);
+  try {
+    const run = async (from: number, count: number) => {
+      if (mode === 'single') {
+        for (let i = 0; i < count; i++) await prod.add({ i: from + i });
+      } else {
+        const all = payloads(from, count);
+        for (let i = 0; i < count; i += P.batch) await prod.addMany(all.slice(i, i + P.batch));
+      }
+    };
+    await run(0, mode === 'single' ? P.singleWarm : P.bulkWarm);
+    await admin.flushall();
+    await admin.config('RESETSTAT');
+    const count = mode === 'single' ? P.singleN : P.bulkN;
+    const rcpu0 = await redisCpuMs(admin);
+    const cpu0 = process.cpuUsage();
+    const t0 = now();
+    await run(0, count);
+    const secs = (now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const redisCpu = (await redisCpuMs(admin)) - rcpu0;
+    if (P.diag) log(`  [diag ${system} enqueue ${mode}] ${await statsLine(admin, count)}`);
+    return {
+      system,
+      figure: `enqueue_${mode}`,
+      value: count / secs,
+      extra: {
+        producer_cpu_us_per_job: round2((cpu.user + cpu.system) / count),
+        redis_cpu_us_per_job: round2((redisCpu * 1000) / count),
+      },
+    };
+  } finally {
+    await prod.close();
+  }
+}
+
+async function benchDrain(url: string, admin: Redis, system: SystemName, concurrency: number, count: number): Promise<Sample> {
+  await admin.flushall();
+  const total = P.drainWarm + count;
+  const prod = makeProducer(system, url);
+  const all = payloads(0, total);
+  for (let i = 0; i < total; i += P.batch) await prod.addMany(all.slice(i, i + P.batch));
+  await prod.close();
+  await admin.config('RESETSTAT');
+  const cpu0 = await redisCpuMs(admin);
+  const child = spawnChild({
+    mode: 'drain',
+    system,
+    url,
+    concurrency,
+    retention: P.retention,
+    warm: P.drainWarm,
+    expect: total,
+    countCommands: P.diag,
+  });
+  const r = (await child.next('result')) as Extract<ChildMessage, { type: 'result' }>;
+  await finishChild(child);
+  const redisCpu = (await redisCpuMs(admin)) - cpu0;
+  const stats = await commandStats(admin);
+  const secs = (r.t1 - r.t0) / 1000;
+  const extra: Record<string, number> = {
+    worker_cpu_us_per_job: round2((r.cpuUser + r.cpuSystem) / count),
+    redis_cpu_us_per_job: round2((redisCpu * 1000) / total),
+  };
+  if (P.diag) {
+    const sent = Object.entries(r.commands)
+      .map(([k, v]) => `${k}=${round2(v / count)}`)
+      .join(' ');
+    log(`  [diag ${system} c${concurrency}] client commands per job: ${sent}`);
+    log(`  [diag ${system} c${concurrency}] ${formatStats(stats, total)}`);
+  }
+  return { system, figure: `process_c${concurrency}`, value: count / secs, extra };
+}
+
+async function clockOffset(child: Child): Promise<number> {
+  // child clock - parent clock, from the ping with the shortest round trip.
+  let best = { rtt: Infinity, offset: 0 };
+  for (let i = 0; i < 30; i++) {
+    const sent = now();
+    child.proc.send({ type: 'ping', sent });
+    const m = (await child.next('pong')) as Extract<ChildMessage, { type: 'pong' }>;
+    const back = now();
+    if (back - sent < best.rtt) best = { rtt: back - sent, offset: m.child - (sent + back) / 2 };
+  }
+  return best.offset;
+}
+
+async function benchLatency(url: string, admin: Redis, system: SystemName): Promise<Sample> {
+  await admin.flushall();
+  const total = P.latWarm + P.latN;
+  const child = spawnChild({
+    mode: 'latency',
+    system,
+    url,
+    concurrency: 1,
+    retention: P.retention,
+    warm: 0,
+    expect: total,
+    countCommands: false,
+  });
+  await child.next('ready');
+  const offset = await clockOffset(child);
+  const prod = makeProducer(system, url);
+  await sleep(200);
+  const start = now();
+  for (let i = 0; i < total; i++) {
+    const due = start + i * P.latIntervalMs;
+    const wait = due - now();
+    if (wait > 0) await sleep(wait);
+    await prod.add({ i, t: now() });
+  }
+  const r = (await child.next('result')) as Extract<ChildMessage, { type: 'result' }>;
+  await prod.close();
+  await finishChild(child);
+  const lat = r.latencies.filter(([i]) => i >= P.latWarm).map(([, ms]) => ms - offset);
+  return {
+    system,
+    figure: 'latency',
+    value: percentile(lat, 50),
+    latencies: lat,
+    extra: { clock_offset_ms: Math.round(offset * 1000) / 1000 },
+  };
+}
+
+function gitCommit(): string {
+  try {
+    const dir = fileURLToPath(new URL('..', import.meta.url));
+    const head = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--', 'src', 'lua'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head}+uncommitted src/lua changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const wall0 = now();
+  const load0 = loadavg();
+  const redis = await BenchRedis.start();
+  const admin = new Redis(redis.port, '127.0.0.1');
+  const version = parseInfo(await admin.info('server')).get('redis_version');
+  log(
+    `bench: redis ${version} on :${redis.port}, ${availableParallelism()} CPUs, load ${load0.map((x) => x.toFixed(2)).join(' ')}, ` +
+      `${P.rounds} rounds, retention=${P.retention}, node ${process.version}, openvle-rq from ${engineSource}/`,
+  );
+  const samples: Sample[] = [];
+  try {
+    for (let round = 0; round < P.rounds; round++) {
+      const order = round % 2 === 0 ? systems : [...systems].reverse();
+      for (const system of order) {
+        const add = (s: Sample) => {
+          samples.push(s);
+          const x = s.extra ? ' ' + JSON.stringify(s.extra) : '';
+          log(`round ${round + 1} ${system.padEnd(10)} ${s.figure.padEnd(16)} ${s.value.toFixed(s.figure === 'latency' ? 3 : 0)}${x}`);
+        };
+        if (only.has('single')) add(await benchEnqueue(redis.url, admin, system, 'single'));
+        if (only.has('bulk')) add(await benchEnqueue(redis.url, admin, system, 'bulk'));
+        if (only.has('c1')) add(await benchDrain(redis.url, admin, system, 1, P.c1N));
+        if (only.has('c50')) add(await benchDrain(redis.url, admin, system, 50, P.c50N));
+        if (only.has('latency')) add(await benchLatency(redis.url, admin, system));
+      }
+    }
+  } finally {
+    admin.disconnect();
+    await redis.stop();
+  }
+
+  // One line per figure and system: the median over rounds (latency: the
+  // percentiles of all rounds' samples pooled).
+  const lines: Record<string, unknown>[] = [];
+  const value = new Map<string, number>();
+  const pick = (system: SystemName, figure: string) => samples.filter((s) => s.system === system && s.figure === figure);
+  for (const system of systems) {
+    for (const [figure, mode] of [
+      ['enqueue_single', 'single'],
+      ['enqueue_bulk', 'bulk'],
+    ] as const) {
+      const ss = pick(system, figure);
+      if (ss.length === 0) continue;
+      const v = Math.round(median(ss.map((s) => s.value)));
+      value.set(`${figure}:${system}`, v);
+      lines.push({
+        system,
+        figure: 'enqueue_per_sec',
+        mode,
+        ...(mode === 'bulk' ? { batch: P.batch } : {}),
+        jobs: mode === 'single' ? P.singleN : P.bulkN,
+        value: v,
+        unit: 'jobs/s',
+        samples: ss.map((s) => Math.round(s.value)),
+      });
+    }
+    for (const c of [1, 50]) {
+      const ss = pick(system, `process_c${c}`);
+      if (ss.length === 0) continue;
+      const v = Math.round(median(ss.map((s) => s.value)));
+      value.set(`process_c${c}:${system}`, v);
+      lines.push({
+        system,
+        figure: 'process_per_sec',
+        concurrency: c,
+        jobs: c === 1 ? P.c1N : P.c50N,
+        value: v,
+        unit: 'jobs/s',
+        samples: ss.map((s) => Math.round(s.value)),
+        worker_cpu_us_per_job: round2(median(ss.map((s) => s.extra!.worker_cpu_us_per_job!))),
+        redis_cpu_us_per_job: round2(median(ss.map((s) => s.extra!.redis_cpu_us_per_job!))),
+        retention: P.retention,
+      });
+    }
+    const ls = pick(system, 'latency');
+    if (ls.length > 0) {
+      const pooled = ls.flatMap((s) => s.latencies!);
+      for (const p of [50, 99]) {
+        const v = Math.round(percentile(pooled, p) * 1000) / 1000;
+        value.set(`latency_p${p}:${system}`, v);
+        lines.push({
+          system,
+          figure: `pickup_latency_p${p}`,
+          concurrency: 1,
+          value: v,
+          unit: 'ms',
+          jobs: pooled.length,
+          interval_ms: P.latIntervalMs,
+          samples: ls.map((s) => Math.round(percentile(s.latencies!, p) * 1000) / 1000),
+        });
+      }
+    }
+  }
+  for (const l of lines) process.stdout.write(JSON.stringify(l) + '\n');
+  if (systems.includes('openvle-rq') && systems.includes('bullmq')) {
+    const ratios: Record<string, number> = {};
+    for (const key of ['enqueue_single', 'enqueue_bulk', 'process_c1', 'process_c50', 'latency_p50', 'latency_p99']) {
+      const a = value.get(`${key}:openvle-rq`);
+      const b = value.get(`${key}:bullmq`);
+      if (a !== undefined && b !== undefined && b !== 0) ratios[key] = Math.round((a / b) * 100) / 100;
+    }
+    process.stdout.write(
+      JSON.stringify({
+        figure: 'ratios',
+        of: 'openvle-rq/bullmq',
+        note: 'throughput: higher is better for us; latency: lower is better for us',
+        ...ratios,
+        rounds: P.rounds,
+        retention: P.retention,
+        engine: engineSource,
+        seconds: Math.round((now() - wall0) / 1000),
+        loadavg_at_start: Number(load0[0]!.toFixed(2)),
+        loadavg_at_end: Number(loadavg()[0]!.toFixed(2)),
+        commit: gitCommit(),
+      }) + '\n',
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

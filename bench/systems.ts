@@ -1,0 +1,175 @@
+// The two systems under test behind one small interface, so that every
+// figure is measured by the same code for both.
+//
+// Fairness settings (see bench/README.md):
+// - both use ioredis (the same node_modules/ioredis) against the same Redis;
+// - retention 'keep' (default): openvle-rq keeps finished jobs and results
+//   for its default 500 s (worker resultTtl unset); BullMQ gets
+//   removeOnComplete { age: 500 } on the worker, the same 500 s.
+//   Retention 'remove': openvle-rq resultTtl 0 (hash deleted at finish),
+//   BullMQ removeOnComplete { count: 0 } (what its removeOnComplete: true means).
+// - BullMQ otherwise runs on its defaults (events stream, stalled checker,
+//   lock renewal), with maxRetriesPerRequest: null on its connections as
+//   its docs require for workers.
+import { Queue as BQueue, Worker as BWorker } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type * as Engine from '../src/index.js';
+
+// openvle-rq as users run it: the compiled dist/ that `npm run bench` builds
+// first (tsx's on-the-fly transform adds helpers such as __name() calls to
+// hot functions). Falls back to src/ when dist/ is missing.
+const distEntry = new URL('../dist/src/index.js', import.meta.url);
+export const engineSource = existsSync(fileURLToPath(distEntry)) ? 'dist' : 'src';
+const engineUrl: string = engineSource === 'dist' ? distEntry.href : new URL('../src/index.js', import.meta.url).href;
+const { createRedis, Queue, silentLogger, TaskRegistry, Worker } = (await import(engineUrl)) as typeof Engine;
+
+export type SystemName = 'openvle-rq' | 'bullmq';
+export type Retention = 'keep' | 'remove';
+export const SYSTEMS: SystemName[] = ['openvle-rq', 'bullmq'];
+export const QUEUE = 'bench';
+const RESULT_KEEP_SECONDS = 500;
+
+/** The payload of a job: a sequence number and, for latency, a send stamp (ms). */
+export interface Payload {
+  i: number;
+  t?: number;
+}
+
+export interface Producer {
+  add(p: Payload): Promise<void>;
+  addMany(ps: Payload[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  concurrency: number;
+  retention: Retention;
+  /** Called when the handler starts, with the job's payload. */
+  onStart: (p: Payload) => void;
+  /** Called once the system has recorded the job as finished. */
+  onFinished: () => void;
+}
+
+export interface Consumer {
+  /** Resolves once the worker is registered and listening. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+function hostPort(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port) };
+}
+
+// ---------------------------------------------------------------- openvle-rq
+
+class OursProducer implements Producer {
+  private readonly conn: Redis;
+  private readonly q: Engine.Queue;
+  constructor(url: string) {
+    this.conn = createRedis(url);
+    this.q = new Queue(QUEUE, this.conn);
+  }
+  async add(p: Payload): Promise<void> {
+    await this.q.enqueue('bench.noop', { args: [p] });
+  }
+  async addMany(ps: Payload[]): Promise<void> {
+    await this.q.enqueueMany(ps.map((p) => ({ func: 'bench.noop', args: [p] })));
+  }
+  async close(): Promise<void> {
+    await this.conn.quit();
+  }
+}
+
+/**
+ * Extra ioredis options for openvle-rq's worker connection, for experiments
+ * only (e.g. BENCH_OURS_WORKER_REDIS='{"enableAutoPipelining":true}').
+ * Default: none, like BullMQ's.
+ */
+function oursWorkerRedisOptions(): RedisOptions {
+  const raw = process.env.BENCH_OURS_WORKER_REDIS;
+  return raw ? (JSON.parse(raw) as RedisOptions) : {};
+}
+
+function oursConsumer(url: string, o: ConsumerOptions): Consumer {
+  const conn = createRedis(url, oursWorkerRedisOptions());
+  const tasks = new TaskRegistry().register('bench.noop', (p: Payload) => {
+    o.onStart(p);
+  });
+  const worker = new Worker([QUEUE], {
+    connection: conn,
+    tasks,
+    concurrency: o.concurrency,
+    logger: silentLogger,
+    ...(o.retention === 'remove' ? { resultTtl: 0 } : {}),
+  });
+  worker.on('job-finished', () => o.onFinished());
+  worker.on('error', (err) => {
+    process.stderr.write(`openvle-rq worker error: ${err.message}\n`);
+  });
+  // 'idle' follows the first empty dequeue, which is what arms the
+  // producer's wake-up publish; 'started' would be a few ms too early.
+  const ready = new Promise<void>((resolve) => {
+    worker.once('idle', () => resolve());
+    worker.once('job-started', () => resolve());
+  });
+  const loop = worker.work();
+  return {
+    ready,
+    async close() {
+      worker.stop();
+      await loop;
+      await conn.quit();
+    },
+  };
+}
+
+// -------------------------------------------------------------------- BullMQ
+
+class BullProducer implements Producer {
+  private readonly q: BQueue;
+  constructor(url: string) {
+    this.q = new BQueue(QUEUE, { connection: { ...hostPort(url) } });
+  }
+  async add(p: Payload): Promise<void> {
+    await this.q.add('noop', p);
+  }
+  async addMany(ps: Payload[]): Promise<void> {
+    await this.q.addBulk(ps.map((p) => ({ name: 'noop', data: p })));
+  }
+  close(): Promise<void> {
+    return this.q.close();
+  }
+}
+
+function bullConsumer(url: string, o: ConsumerOptions): Consumer {
+  const worker = new BWorker(
+    QUEUE,
+    async (job) => {
+      o.onStart(job.data as Payload);
+    },
+    {
+      connection: { ...hostPort(url), maxRetriesPerRequest: null },
+      concurrency: o.concurrency,
+      removeOnComplete: o.retention === 'remove' ? { count: 0 } : { age: RESULT_KEEP_SECONDS },
+    },
+  );
+  worker.on('completed', () => o.onFinished());
+  worker.on('error', (err) => {
+    process.stderr.write(`bullmq worker error: ${err.message}\n`);
+  });
+  return {
+    ready: worker.waitUntilReady().then(() => undefined),
+    close: () => worker.close(),
+  };
+}
+
+export function makeProducer(system: SystemName, url: string): Producer {
+  return system === 'openvle-rq' ? new OursProducer(url) : new BullProducer(url);
+}
+
+export function makeConsumer(system: SystemName, url: string, o: ConsumerOptions): Consumer {
+  return system === 'openvle-rq' ? oursConsumer(url, o) : bullConsumer(url, o);
+}

@@ -24,18 +24,30 @@ export class JobTimeoutError extends RQError {
   }
 }
 
-/** Text stored for a failure: the stack when there is one, as RQ stores a traceback. */
+/**
+ * Text stored for a failure: the stack when there is one, as RQ stores a
+ * traceback. Never throws, whatever a task threw: the worker records the
+ * failure with it, and a throw here would leave the job unrecorded.
+ */
 export function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const head = `${err.name}: ${err.message}`;
-    const stack = err.stack ?? '';
-    return stack.startsWith(head) || stack.includes(err.message) ? stack : `${head}\n${stack}`;
+  try {
+    if (err instanceof Error) {
+      const head = `${String(err.name)}: ${String(err.message)}`;
+      const stack = typeof err.stack === 'string' ? err.stack : '';
+      return stack.startsWith(head) || (stack !== '' && stack.includes(String(err.message))) ? stack : `${head}\n${stack}`.trimEnd();
+    }
+  } catch {
+    /* a getter that throws: describe it as a plain value below */
   }
   let text: string;
   try {
     text = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
   } catch {
-    text = String(err);
+    try {
+      text = String(err);
+    } catch {
+      text = `a value of type ${typeof err} that cannot be printed`;
+    }
   }
   return `Non-Error thrown: ${text}`;
 }

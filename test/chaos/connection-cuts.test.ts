@@ -44,7 +44,7 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
   for (const w of workers) {
     w.on('job-handed-back', () => handedBack++);
     w.on('job-recovered', (id: string, outcome: string) => recovered.push(`${id} ${outcome}`));
-    w.on('error', (...m: string[]) => errors.push(m.join(' ')));
+    w.on('worker-error', (...m: string[]) => errors.push(m.join(' ')));
   }
 
   // The producer goes through the proxy too: its enqueues get cut as well.

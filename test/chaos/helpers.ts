@@ -48,7 +48,8 @@ export class WorkerProc extends EventEmitter {
       const [what, ...rest] = l.split(' ');
       if (what === 'started') this.name = rest[0]!;
       if (what === 'job-started') this.started.add(rest[0]!);
-      this.emit(what!, ...rest);
+      // an 'error' event with no listener would throw here
+      this.emit(what === 'error' ? 'worker-error' : what!, ...rest);
       this.emit('line', what, ...rest);
     });
   }

@@ -4,8 +4,7 @@
  * the one-line error exit every command ends with on failure.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Redis as IORedis, type Redis } from 'ioredis';
-import { createRedis, defaultRedisUrl, redactUrl, redisOptionsFromUrl } from '../engine/connection.js';
+import type { Redis } from 'ioredis';
 import { consoleLogger, parseLogLevel, type Logger, type LogLevel } from '../engine/logger.js';
 
 /** An error whose message is printed as is, on one line, before exiting with `code`. */
@@ -44,8 +43,13 @@ export function withUrl(cmd: Command): Command {
   return cmd.addOption(new Option('-u, --url <url>', URL_HELP));
 }
 
+// ioredis is loaded when a command first needs Redis, so that --help and
+// flag errors answer quickly.
+const connection = () => import('../engine/connection.js');
+
 /** The URL to use, validated (a bad URL is a one-line error). */
-export function resolveUrl(url: string | undefined): string {
+export async function resolveUrl(url: string | undefined): Promise<string> {
+  const { defaultRedisUrl, redisOptionsFromUrl } = await connection();
   const u = url ?? defaultRedisUrl();
   try {
     redisOptionsFromUrl(u);
@@ -63,7 +67,9 @@ const open = new Set<Redis>();
  * naming the cause (engine's connectOnce reports only "Connection is closed").
  */
 export async function connect(url: string | undefined, timeoutMs = 3000): Promise<Redis> {
-  const u = resolveUrl(url);
+  const u = await resolveUrl(url);
+  const { redisOptionsFromUrl, redactUrl } = await connection();
+  const { Redis: IORedis } = await import('ioredis');
   const redis = new IORedis({
     ...redisOptionsFromUrl(u),
     lazyConnect: true,
@@ -96,7 +102,8 @@ export async function connect(url: string | undefined, timeoutMs = 3000): Promis
  * single log lines.
  */
 export async function connectLasting(url: string | undefined, log: Logger): Promise<Redis> {
-  const u = resolveUrl(url);
+  const u = await resolveUrl(url);
+  const { createRedis, redactUrl } = await connection();
   const probe = await connect(u);
   open.delete(probe);
   probe.disconnect();

@@ -76,7 +76,7 @@ async function runCron(config: string, flags: CronFlags): Promise<number> {
   if (flags.verbose && flags.quiet) throw new CliError('Flags --verbose and --quiet are mutually exclusive.');
   const level: LogLevel = flags.verbose ? 'debug' : flags.quiet ? 'warning' : (flags.loggingLevel ?? 'info');
   const log = cliLogger(level);
-  const url = resolveUrl(flags.url);
+  const url = await resolveUrl(flags.url);
   let abs: string;
   try {
     abs = userFile(config, 'cron config');

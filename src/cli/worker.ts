@@ -70,7 +70,7 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
   for (const q of queues) {
     if (!QUEUE_NAME_PATTERN.test(q)) throw new CliError(`Invalid queue name '${q}': use letters, digits, '_', '-' and '.'`);
   }
-  const url = resolveUrl(flags.url);
+  const url = await resolveUrl(flags.url);
 
   // Task modules first: a module that does not load is a one-line error
   // before anything touches Redis.

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser as Parser } from 'cron-parser';
 import type { Redis } from 'ioredis';
 import { DuplicateJobError } from './errors.js';
 import { QUEUE_NAME_PATTERN } from './keys.js';
@@ -43,6 +44,14 @@ export interface CronOptions {
   /** Identifies the entry (state and history keys); defaults to the function name. */
   name?: string;
   catchUp?: CatchUp;
+}
+
+// cron-parser (with luxon) is loaded on first use: importing 'openvle-rq'
+// for a queue or a worker should not pay for it.
+let parser: typeof Parser | undefined;
+function cronParser(): typeof Parser {
+  parser ??= (createRequire(import.meta.url)('cron-parser') as { CronExpressionParser: typeof Parser }).CronExpressionParser;
+  return parser;
 }
 
 type FuncRef = string | (TaskFunction & { taskName?: unknown });
@@ -118,7 +127,7 @@ export class CronEntry {
       }
       if (o.tz !== undefined && (typeof o.tz !== 'string' || o.tz === '')) fail('tz must be an IANA time zone name');
       try {
-        CronExpressionParser.parse(expr, { currentDate: new Date(), tz: o.tz ?? 'UTC', strict: false }).next();
+        cronParser().parse(expr, { currentDate: new Date(), tz: o.tz ?? 'UTC', strict: false }).next();
       } catch (err) {
         fail(`invalid cron expression '${o.cron}'${o.tz ? ` in time zone '${o.tz}'` : ''}: ${(err as Error).message}`);
       }
@@ -208,7 +217,7 @@ export class CronEntry {
 
   /** The first fire time strictly after `t` (epoch ms), for cron entries. */
   cronAfter(t: number): number {
-    return CronExpressionParser.parse(this.cron!, { currentDate: new Date(t), tz: this.tz ?? 'UTC' }).next().getTime();
+    return cronParser().parse(this.cron!, { currentDate: new Date(t), tz: this.tz ?? 'UTC' }).next().getTime();
   }
 
   /** The fire time after `slot`. */

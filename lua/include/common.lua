@@ -324,8 +324,9 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
       local id = redis.call('LPOP', qk)
       if not id then break end
       local key = job_key(id)
-      -- RQ skips ids whose hash has expired (ttl) or was deleted.
-      if redis.call('EXISTS', key) == 1 then
+      -- RQ skips ids whose hash has expired (ttl) or was deleted; a key of
+      -- another type is skipped too (its HSET would fail this whole call).
+      if redis.call('TYPE', key).ok == 'hash' then
         taken = taken + 1
         local e = exec_ids[taken]
         local member = id .. ':' .. e

@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { MalformedJobError } from './errors.js';
 
@@ -64,6 +65,8 @@ function pyNumber(n: number): string {
   return String(n);
 }
 
+const MAX_STRING_LENGTH = constants.MAX_STRING_LENGTH;
+
 export interface CallPayload {
   func: string;
   args: unknown[];
@@ -83,8 +86,13 @@ export function decodeCall(data: Buffer | undefined): CallPayload {
   if (!data || data.length === 0) throw new MalformedJobError('job has no data field');
   let raw: Buffer;
   try {
-    raw = inflateSync(data);
-  } catch {
+    // No JSON text longer than a string can hold: a zlib bomb stops there
+    // instead of allocating gigabytes.
+    raw = inflateSync(data, { maxOutputLength: MAX_STRING_LENGTH });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new MalformedJobError(`job data inflates to more than ${MAX_STRING_LENGTH} bytes`);
+    }
     raw = data;
   }
   if (raw[0] === 0x80) {

@@ -580,10 +580,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       if (timeoutSec > 0) {
+        // setTimeout fires at once beyond 2^31-1 ms (24.8 days): cap it there.
         timer = setTimeout(() => {
           const err = new JobTimeoutError(timeoutSec);
           r.controller.abort(err);
-        }, timeoutSec * 1000);
+        }, Math.min(timeoutSec * 1000, 2 ** 31 - 1));
       }
       const done = () => {
         clearTimeout(timer);

@@ -26,6 +26,8 @@ export class WorkerProc extends EventEmitter {
   exited = false;
   readonly exit: Promise<unknown>;
   readonly started = new Set<string>();
+  /** When this worker recovered each job (as abandoned), from the first line on. */
+  readonly recoveredAt = new Map<string, number[]>();
   stderr = '';
 
   constructor(url: string, queues: string[], opts: object = {}, env: NodeJS.ProcessEnv = {}) {
@@ -48,6 +50,7 @@ export class WorkerProc extends EventEmitter {
       const [what, ...rest] = l.split(' ');
       if (what === 'started') this.name = rest[0]!;
       if (what === 'job-started') this.started.add(rest[0]!);
+      if (what === 'job-recovered') this.recoveredAt.set(rest[0]!, [...(this.recoveredAt.get(rest[0]!) ?? []), Date.now()]);
       // an 'error' event with no listener would throw here
       this.emit(what === 'error' ? 'worker-error' : what!, ...rest);
       this.emit('line', what, ...rest);
@@ -166,4 +169,96 @@ export function summary(name: string, fields: Record<string, string | number>): 
   const line = `chaos ${name}: ` + Object.entries(fields).map(([k, v]) => (k.startsWith('(') ? k : `${k}=${v}`)).join(' ');
   console.log(line);
   return line;
+}
+
+/**
+ * SIGKILLs a random worker of `workers` every `paceMs` or so and starts a
+ * replacement in its slot. Records what each killed worker was running (its
+ * executions in Redis, read after its death) and when other workers
+ * recovered those jobs.
+ */
+export class Killer {
+  readonly kills: { at: number; members: string[] }[] = [];
+  /** `${job}|${pid}`: an attempt of job that was on a killed worker. */
+  readonly killedAttempts = new Set<string>();
+  /** Every worker process there was, the killed ones too. */
+  private readonly all: WorkerProc[];
+  private done = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly workers: WorkerProc[],
+    private readonly spawnWorker: () => Promise<WorkerProc>,
+  ) {
+    this.all = [...workers];
+  }
+
+  start(paceMs: [number, number] = [700, 1300], maxMs = 60_000): void {
+    this.loop = (async () => {
+      const deadline = Date.now() + maxMs;
+      while (!this.done && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, paceMs[0] + Math.random() * (paceMs[1] - paceMs[0])));
+        if (this.done) break;
+        const i = Math.floor(Math.random() * this.workers.length);
+        const victim = this.workers[i]!;
+        await victim.kill('SIGKILL');
+        const at = Date.now();
+        const members = await this.redis.smembers(`rq:worker:${victim.name}:executions`);
+        for (const m of members) this.killedAttempts.add(`${m.slice(0, m.lastIndexOf(':'))}|${victim.pid}`);
+        this.kills.push({ at, members });
+        const fresh = await this.spawnWorker();
+        this.all.push(fresh);
+        this.workers[i] = fresh;
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.done = true;
+    await this.loop;
+  }
+
+  /** Killed executions, how many of them another worker recovered, and the slowest recovery. */
+  recovery(): { killedExecutions: number; recovered: number; maxRecoverMs: number } {
+    let killedExecutions = 0;
+    let recovered = 0;
+    let maxRecoverMs = 0;
+    for (const k of this.kills) {
+      for (const m of k.members) {
+        killedExecutions++;
+        const id = m.slice(0, m.lastIndexOf(':'));
+        const times = this.all.flatMap((w) => w.recoveredAt.get(id) ?? []).filter((t) => t >= k.at);
+        const at = times.length ? Math.min(...times) : undefined;
+        if (at !== undefined) {
+          recovered++;
+          maxRecoverMs = Math.max(maxRecoverMs, at - k.at);
+        }
+      }
+    }
+    return { killedExecutions, recovered, maxRecoverMs };
+  }
+}
+
+/**
+ * For jobs that must finish: every run but the last must be an attempt on a
+ * killed worker, and the last must have completed. Returns the extra runs
+ * and anything unexplained.
+ */
+export function checkRuns(ids: Iterable<string>, runs: Map<string, Run[]>, killedAttempts: Set<string>): { duplicated: number; unexpected: string[] } {
+  let duplicated = 0;
+  const unexpected: string[] = [];
+  for (const id of ids) {
+    const list = runs.get(id) ?? [];
+    if (list.length === 0) {
+      unexpected.push(`${id}: never ran`);
+      continue;
+    }
+    if (!list[list.length - 1]!.done) unexpected.push(`${id}: last run did not complete`);
+    for (const r of list.slice(0, -1)) {
+      duplicated++;
+      if (!killedAttempts.has(`${id}|${r.pid}`)) unexpected.push(`${id}: extra run on ${r.pid}, which was not killed while running it`);
+    }
+  }
+  return { duplicated, unexpected };
 }

@@ -69,7 +69,7 @@ test('slow and hung handlers: timeouts, promises that never settle, non-Error th
   const started = () => [...a.started].length;
   await until(() => started() >= checks.length, 20_000);
   // The endless job's wip score moves on while it runs: heartbeats go on.
-  const member = async () => (await redis.zrange(`rq:wip:${qa}`, 0, -1)).find((m) => m.startsWith(forever.id + ':'));
+  const member = async () => (await redis.zrange(`rq:wip:${qa}`, '0', '-1')).find((m) => m.startsWith(forever.id + ':'));
   await until(member, 10_000);
   const score0 = Number(await redis.zscore(`rq:wip:${qa}`, (await member())!));
   const hb0 = await redis.hget(`rq:worker:${a.name}`, 'last_heartbeat');

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { createRedis, Queue, Retry, type EnqueueSpec } from '../../src/index.js';
 import { RedisServer } from '../helpers/redis.js';
 import { uniq } from '../helpers/util.js';
-import { FAST, killAllWorkers, runsByJob, settle, SOAK, summary, WorkerProc } from './helpers.js';
+import { checkRuns, FAST, Killer, killAllWorkers, runsByJob, settle, SOAK, summary, WorkerProc } from './helpers.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -60,16 +60,8 @@ test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', {
   const startWorker = () =>
     WorkerProc.start(server.url, queues, { ...FAST, concurrency: 3, dequeueStrategy: strategies[spawned++ % 3] });
 
-  // Recovery events, from whichever worker ran the recovery pass.
-  const recoveredAt = new Map<string, number>();
-  const watch = (w: WorkerProc) =>
-    w.on('job-recovered', (id: string) => {
-      if (!recoveredAt.has(id)) recoveredAt.set(id, Date.now());
-    });
-
   await enqueue(0, N / 2);
   const workers = await Promise.all(Array.from({ length: WORKERS }, startWorker));
-  workers.forEach(watch);
   const producing = (async () => {
     for (let i = N / 2; i < N; i += 50) {
       await enqueue(i, Math.min(N, i + 50));
@@ -78,72 +70,29 @@ test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', {
   })();
 
   // The faults: every ~second a random live worker is SIGKILLed and replaced.
-  const killedAttempts = new Set<string>(); // `${job}|${pid}`
-  const kills: { at: number; members: string[] }[] = [];
-  const killedPids = new Set<number>();
-  let done = false;
-  const faults = (async () => {
-    const deadline = Date.now() + (SOAK ? 600_000 : 60_000);
-    while (!done && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 700 + Math.random() * 600));
-      if (done) break;
-      const i = Math.floor(Math.random() * workers.length);
-      const victim = workers[i]!;
-      await victim.kill('SIGKILL');
-      const at = Date.now();
-      killedPids.add(victim.pid);
-      // What it was running: its executions, as Redis knows them.
-      const members = await redis.smembers(`rq:worker:${victim.name}:executions`);
-      for (const m of members) killedAttempts.add(`${m.slice(0, m.lastIndexOf(':'))}|${victim.pid}`);
-      kills.push({ at, members });
-      const fresh = await startWorker();
-      watch(fresh);
-      workers[i] = fresh;
-    }
-  })();
+  const killer = new Killer(redis, workers, startWorker);
+  killer.start([700, 1300], SOAK ? 600_000 : 60_000);
 
   await producing;
   const t0 = Date.now();
   const end = await settle(redis, queues, expected, SOAK ? 900_000 : 120_000);
-  done = true;
-  await faults;
+  await killer.stop();
   const settleMs = Date.now() - t0;
 
   // Runs per job, from the task's own records.
   const runs = await runsByJob(redis, tag);
-  let duplicated = 0;
-  const unexpected: string[] = [];
-  for (const [id] of expected) {
-    const list = runs.get(id) ?? [];
-    if (flaky.has(id)) {
-      // one run per attempt; an attempt on a killed worker may never have started
-      if (list.length < 1 || list.length > FLAKY_RETRIES + 1) unexpected.push(`${id}: flaky job ran ${list.length} times`);
-      continue;
-    }
-    if (list.length === 0) {
-      unexpected.push(`${id}: never ran`);
-      continue;
-    }
-    if (!list[list.length - 1]!.done) unexpected.push(`${id}: last run did not complete`);
-    for (const r of list.slice(0, -1)) {
-      duplicated++;
-      if (!killedAttempts.has(`${id}|${r.pid}`)) unexpected.push(`${id}: extra run on ${r.pid}, which was not killed while running it`);
-    }
+  const { duplicated, unexpected } = checkRuns(
+    [...expected.keys()].filter((id) => !flaky.has(id)),
+    runs,
+    killer.killedAttempts,
+  );
+  for (const id of flaky) {
+    // one run per attempt; an attempt on a killed worker may never have started
+    const n = runs.get(id)?.length ?? 0;
+    if (n < 1 || n > FLAKY_RETRIES + 1) unexpected.push(`${id}: flaky job ran ${n} times`);
   }
-  let recovered = 0;
-  let maxRecoverMs = 0;
-  let killedExecutions = 0;
-  for (const k of kills) {
-    for (const m of k.members) {
-      killedExecutions++;
-      const id = m.slice(0, m.lastIndexOf(':'));
-      const at = recoveredAt.get(id);
-      if (at !== undefined && at >= k.at) {
-        recovered++;
-        maxRecoverMs = Math.max(maxRecoverMs, at - k.at);
-      }
-    }
-  }
+  const { killedExecutions, recovered, maxRecoverMs } = killer.recovery();
+  const kills = killer.kills;
   const lost = end.wrong.size;
   summary('worker-kills', {
     jobs: N,

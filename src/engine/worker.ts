@@ -234,6 +234,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (this.o.burst) await this.scheduler.runOnce();
       else this.scheduler.start();
     }
+    // A first heartbeat before the first recovery pass: it tells recovery
+    // that a worker is alive (and, after an outage, starts its hold).
+    await this.heartbeat();
     await this.recoverAbandoned();
     this.timers.push(setInterval(() => void this.heartbeat(), this.o.jobMonitoringInterval * 1000));
     this.timers.push(

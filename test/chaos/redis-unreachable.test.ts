@@ -53,10 +53,16 @@ test(`Redis unreachable for ${OUTAGE_MS / 1000} s while jobs run`, { timeout: 30
   };
 
   // Running when the network goes: some end during the outage, some after it.
-  await enqueue(24, () => 1000 + Math.floor(Math.random() * (OUTAGE_MS + 2000)));
+  // 12 slots (3 workers x 4), all busy; 12 more jobs wait in the queues.
+  await enqueue(12, () => 1000 + Math.floor(Math.random() * (OUTAGE_MS + 2000)));
   await until(async () => (await redis.zcard(`rq:wip:${queues[0]}`)) + (await redis.zcard(`rq:wip:${queues[1]}`)) >= 12, 15_000);
+  await enqueue(12, () => 200);
   proxy.refuse(true);
   const downAt = Date.now();
+  const samples: string[] = [];
+  const sampler = process.env.CHAOS_DEBUG
+    ? setInterval(() => void redis.hgetall('rq:liveness').then((h) => samples.push(`${new Date().toISOString()} ${JSON.stringify(h)}`)), 250)
+    : undefined;
   // Enqueued during the outage: the producer holds the call until it can send it.
   const during = enqueue(20, () => 100);
   await new Promise((r) => setTimeout(r, OUTAGE_MS));
@@ -89,6 +95,9 @@ test(`Redis unreachable for ${OUTAGE_MS / 1000} s while jobs run`, { timeout: 30
     settle_ms: settleMs,
   });
   producer.disconnect();
+  clearInterval(sampler);
+  if (process.env.CHAOS_DEBUG) console.log(samples.join('\n'));
+  if (process.env.CHAOS_DEBUG) for (const w of workers) console.log(`--- ${w.name}\n${w.stderr}`), console.log(`down ${new Date(downAt).toISOString()} up ${new Date(upAt).toISOString()}`);
   assert.deepEqual([...end.wrong].slice(0, 10), [], 'jobs not finished');
   assert.ok(end.ok, `left in flight: ${JSON.stringify(end.left)}`);
   assert.deepEqual(bad.slice(0, 10), [], 'jobs lost or run twice');

@@ -45,6 +45,7 @@ interface PreparedJob {
   id: string;
   spec: string;
   data: Buffer;
+  fields: Record<string, string>;
 }
 
 /** Seconds a call's token is kept when the client never forgets it (it died). */
@@ -152,7 +153,7 @@ export class Queue {
     if (spec.unique) body.unique = true;
     if (deps) body.deps = deps.ids;
     if (spec.at !== undefined) body.scheduleAt = (spec.at / 1000).toFixed(3);
-    return { id, spec: JSON.stringify(body), data: encodeCall(spec.func, args, kwargs) };
+    return { id, spec: JSON.stringify(body), data: encodeCall(spec.func, args, kwargs), fields };
   }
 
   /** Enqueues one job; one round trip. */
@@ -205,8 +206,7 @@ export class Queue {
     for (const r of await Promise.all(calls)) statuses.push(...(r as string[]));
     return prepared.map((p, i) => {
       if (statuses[i] === 'duplicate') throw new DuplicateJobError(`Job ${p.id} already exists`);
-      const parsed = JSON.parse(p.spec) as { fields: Record<string, string> };
-      return new Job(this.connection, p.id, { ...parsed.fields, origin: this.name, status: statuses[i]! }, p.data);
+      return new Job(this.connection, p.id, { ...p.fields, origin: this.name, status: statuses[i]! }, p.data);
     });
   }
 

@@ -22,6 +22,15 @@ test('pyJsonDumps writes what Python json.dumps writes', () => {
 test('data is zlib of the call array, and decodes from zlib or raw JSON', () => {
   const data = encodeCall('tasks.hello', [], { name: 'rq' });
   assert.equal(data[0], 0x78);
+  // big payloads are deflated, small ones stored; zlib reads both
+  const big = encodeCall('tasks.big', ['x'.repeat(10_000)], {});
+  assert.ok(big.length < 1000);
+  assert.equal(inflateSync(big).toString(), `["tasks.big", null, ["${'x'.repeat(10_000)}"], {}]`);
+  assert.deepEqual(decodeCall(big).args, ['x'.repeat(10_000)]);
+  // a stored stream with a wrong checksum is not taken for ours; it is then read as raw bytes and refused
+  const corrupt = Buffer.from(data);
+  corrupt[corrupt.length - 1] ^= 0xff;
+  assert.throws(() => decodeCall(corrupt), /not JSON/);
   assert.equal(inflateSync(data).toString(), '["tasks.hello", null, [], {"name": "rq"}]');
   assert.deepEqual(decodeCall(data), { func: 'tasks.hello', args: [], kwargs: { name: 'rq' } });
   assert.deepEqual(decodeCall(Buffer.from('["tasks.hello",null,[1],{}]')), { func: 'tasks.hello', args: [1], kwargs: {} });

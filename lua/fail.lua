@@ -12,10 +12,10 @@
 local id, e, q, worker, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local wk = worker_key(worker)
 if redis.call('EXISTS', execution_key(id, e)) == 0 and not redis.call('ZSCORE', wip_key(q), id .. ':' .. e) then
-  return { 'stale', dequeue_from_argv(worker, 11) }
+  return { 'stale', dequeue_from_argv(worker, 11, true) }
 end
-end_execution(id, e, q, worker)
+end_execution(id, e, q, worker, true)
 redis.call('HINCRBY', wk, 'failed_job_count', 1)
 redis.call('HINCRBYFLOAT', wk, 'total_working_time', ARGV[10])
 local outcome = fail_job(id, e, q, worker, mode, ARGV[6], ARGV[8], ARGV[9], tonumber(ARGV[7]))
-return { outcome, dequeue_from_argv(worker, 11) }
+return { outcome, dequeue_from_argv(worker, 11, true) }

@@ -12,16 +12,17 @@ local rv = ARGV[5]
 local key = job_key(id)
 local wk = worker_key(worker)
 if redis.call('EXISTS', execution_key(id, e)) == 0 and not redis.call('ZSCORE', wip_key(q), id .. ':' .. e) then
-  return { 'stale', dequeue_from_argv(worker, 10) }
+  return { 'stale', dequeue_from_argv(worker, 10, true) }
 end
-end_execution(id, e, q, worker)
+end_execution(id, e, q, worker, true)
 redis.call('HINCRBY', wk, 'successful_job_count', 1)
 redis.call('HINCRBYFLOAT', wk, 'total_working_time', ARGV[9])
-if redis.call('EXISTS', key) == 1 then
-  local ttl = hget_num(key, 'result_ttl')
+local f = redis.call('HMGET', key, 'status', 'result_ttl', 'dependency_ids')
+if f[1] then
+  local ttl = tonumber(f[2])
   if ttl == nil then ttl = tonumber(ARGV[6]) end
   redis.call('HSET', key, 'status', 'finished', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
-  release_dependents(id, 'finished')
+  local _, had_dependents = release_dependents(id, 'finished')
   if ttl ~= 0 then
     local fields = { 'type', 1, 'worker_name', worker }
     if rv ~= '' then table.insert(fields, 'return_value'); table.insert(fields, rv) end
@@ -37,6 +38,6 @@ if redis.call('EXISTS', key) == 1 then
       redis.call('ZADD', finished_key(q), '+inf', id)
     end
   end
-  expire_job(id, ttl)
+  expire_job(id, ttl, had_dependents, f[3] ~= false and f[3] ~= '')
 end
-return { 'finished', dequeue_from_argv(worker, 10) }
+return { 'finished', dequeue_from_argv(worker, 10, true) }

@@ -72,7 +72,9 @@ end
 
 -- Applies a job's ttl/result_ttl/failure_ttl to the hash and its two
 -- dependency sets, as RQ's Job.cleanup does.
-local function expire_job(id, ttl)
+-- has_dependents / has_dependencies may be false when the caller knows
+-- those sets do not exist, to spare the commands on the hot path.
+local function expire_job(id, ttl, has_dependents, has_dependencies)
   if ttl == nil or ttl < 0 then
     redis.call('PERSIST', job_key(id))
     return
@@ -82,8 +84,8 @@ local function expire_job(id, ttl)
     return
   end
   redis.call('EXPIRE', job_key(id), ttl)
-  redis.call('EXPIRE', dependents_key(id), ttl)
-  redis.call('EXPIRE', dependencies_key(id), ttl)
+  if has_dependents ~= false then redis.call('EXPIRE', dependents_key(id), ttl) end
+  if has_dependencies ~= false then redis.call('EXPIRE', dependencies_key(id), ttl) end
 end
 
 -- Not an RQ key: when some worker of ours last heart-beat, and until when
@@ -195,12 +197,14 @@ end
 -- chain, instead of waiting forever. Returns the number released.
 local function release_dependents(parent, parent_status)
   local released = 0
+  local had_dependents = nil
   local pending = { { parent, parent_status, nil } }
   while #pending > 0 do
     local item = table.remove(pending)
     local pid, pstatus, root = item[1], item[2], item[3]
     local dkey = dependents_key(pid)
     local members = redis.call('SMEMBERS', dkey)
+    if had_dependents == nil then had_dependents = #members > 0 end
     for _, dep in ipairs(members) do
       local f = redis.call('HMGET', job_key(dep), 'status', 'origin', 'allow_dependency_failures', 'dependency_failure_policy')
       local st, q = f[1], f[2]
@@ -229,28 +233,37 @@ local function release_dependents(parent, parent_status)
       end
     end
   end
-  return released
+  return released, had_dependents
 end
 
 -- Removes one execution from wip, the job's executions and the worker's
 -- executions; keeps the worker hash's state fields (RQ 2.10 and HEAD) true.
-local function end_execution(id, e, q, worker)
+-- The worker hash's current_job and state after executions ended, for a
+-- worker known to be alive (its hash exists).
+local function settle_worker_state(worker, idle_state)
+  local wk = worker_key(worker)
+  local other = redis.call('SRANDMEMBER', worker_executions_key(worker))
+  if other then
+    redis.call('HSET', wk, 'current_job', string.match(other, '^(.*):[^:]*$'))
+  else
+    redis.call('HDEL', wk, 'current_job')
+    redis.call('HSET', wk, 'state', idle_state or 'idle', 'current_job_working_time', 0)
+  end
+end
+
+-- Removes one execution from wip, the job's executions and the worker's
+-- executions. Unless defer_state (the caller settles the worker's state
+-- once, after its dequeue tail), keeps the worker hash's state fields
+-- (RQ 2.10 and HEAD) true.
+local function end_execution(id, e, q, worker, defer_state)
   local member = id .. ':' .. e
   redis.call('DEL', execution_key(id, e))
   redis.call('ZREM', wip_key(q), member)
   redis.call('ZREM', executions_key(id), e)
   if worker ~= nil and worker ~= '' then
-    local wk = worker_key(worker)
     redis.call('SREM', worker_executions_key(worker), member)
-    if redis.call('EXISTS', wk) == 1 then
-      local other = redis.call('SRANDMEMBER', worker_executions_key(worker))
-      if other then
-        local jid = string.match(other, '^(.*):[^:]*$')
-        redis.call('HSET', wk, 'current_job', jid)
-      else
-        redis.call('HDEL', wk, 'current_job')
-        redis.call('HSET', wk, 'state', 'idle', 'current_job_working_time', 0)
-      end
+    if not defer_state and redis.call('EXISTS', worker_key(worker)) == 1 then
+      settle_worker_state(worker)
     end
   end
 end
@@ -360,10 +373,16 @@ end
 
 -- Shared ARGV tail of dequeue.lua, finish.lua and fail.lua:
 -- count, hb_ttl, exec_ttl, n_queues, queues..., exec ids...
-local function dequeue_from_argv(worker, start)
+-- settle: the caller ended an execution with defer_state; settle the
+-- worker's state unless new jobs made it busy.
+local function dequeue_from_argv(worker, start, settle)
   local count = tonumber(ARGV[start])
-  if count == nil or count <= 0 then return {} end
+  if count == nil or count <= 0 then
+    if settle then settle_worker_state(worker) end
+    return {}
+  end
   if redis.call('EXISTS', P .. 'suspended') == 1 then
+    if settle then settle_worker_state(worker, 'suspended') end
     redis.call('HSET', worker_key(worker), 'state', 'suspended')
     return { 'suspended' }
   end
@@ -375,5 +394,7 @@ local function dequeue_from_argv(worker, start)
   local exec_ids = {}
   for i = start + 4 + nq, #ARGV do table.insert(exec_ids, ARGV[i]) end
   if count > #exec_ids then count = #exec_ids end
-  return dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
+  local out = dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
+  if settle and #out == 0 then settle_worker_state(worker) end
+  return out
 end

@@ -84,6 +84,14 @@ export interface WorkerEvents {
 
 class Abort extends Error {}
 
+// Execution ids: 32 hex digits as RQ's uuid4().hex, from a random
+// per-process prefix and a counter; unique without a syscall per job.
+const EXEC_PREFIX = randomBytes(10).toString('hex');
+let execCounter = 0;
+function nextExecutionId(): string {
+  return EXEC_PREFIX + (execCounter++).toString(16).padStart(12, '0');
+}
+
 /**
  * Runs jobs from its queues until stopped. Every state change is one script
  * call: a busy worker costs about one round trip per job, since the script
@@ -406,7 +414,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private dequeueTail(k: number): { tail: (string | number)[]; ids: string[] } {
     const order = this.queueOrder();
     const ids: string[] = [];
-    for (let i = 0; i < k; i++) ids.push(randomBytes(16).toString('hex'));
+    for (let i = 0; i < k; i++) ids.push(nextExecutionId());
     for (const id of ids) this.pendingExecIds.add(id);
     return { tail: [k, this.hbTtl, this.execTtl, order.length, ...order, ...ids], ids };
   }

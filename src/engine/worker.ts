@@ -500,13 +500,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     if (!failed) {
-      const outcome = await this.report('finish', r, [encodeReturnValue(value), this.o.resultTtl], endedAt);
-      if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
-      else {
-        this.successfulJobs++;
-        this.log.info(`${queue}: Job OK (${job.id})`);
-      }
-      this.emit('job-finished', job, value);
+      await this.report('finish', r, [encodeReturnValue(value), this.o.resultTtl], endedAt, (outcome) => {
+        if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
+        else {
+          this.successfulJobs++;
+          this.log.info(`${queue}: Job OK (${job.id})`);
+        }
+        this.emit('job-finished', job, value);
+      });
       return;
     }
     const mode = r.stopRequested
@@ -523,23 +524,32 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),
       );
     }
-    const outcome = await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl], endedAt);
-    this.failedJobs++;
-    const firstLine = text.split('\n')[0];
-    if (outcome === 'retried' || outcome === 'scheduled') {
-      this.log.info(`${queue}: ${job.id} failed (${firstLine}); retry ${outcome === 'scheduled' ? 'scheduled' : 'queued'}`);
-    } else {
-      this.log.error(`${queue}: ${job.id} ${outcome === 'stopped' ? 'stopped' : 'failed'}: ${firstLine}`);
-    }
-    this.emit('job-failed', job, text, outcome);
+    await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl], endedAt, (outcome) => {
+      this.failedJobs++;
+      const firstLine = text.split('\n')[0];
+      if (outcome === 'retried' || outcome === 'scheduled') {
+        this.log.info(`${queue}: ${job.id} failed (${firstLine}); retry ${outcome === 'scheduled' ? 'scheduled' : 'queued'}`);
+      } else {
+        this.log.error(`${queue}: ${job.id} ${outcome === 'stopped' ? 'stopped' : 'failed'}: ${firstLine}`);
+      }
+      this.emit('job-failed', job, text, outcome);
+    });
   }
 
   /**
    * Records the end of an execution and, in the same script, takes the
    * next jobs for the slot it frees. The slot stays reserved until those
    * jobs have started, so the main loop never fetches for it too.
+   * `recorded` runs before those jobs start, so logs and events keep
+   * their order (this job's end, then the next one's start).
    */
-  private async report(script: 'finish' | 'fail', r: Running, middle: (string | number)[], endedAt: number): Promise<Outcome> {
+  private async report(
+    script: 'finish' | 'fail',
+    r: Running,
+    middle: (string | number)[],
+    endedAt: number,
+    recorded: (outcome: Outcome) => void,
+  ): Promise<void> {
     this.running.delete(r.member);
     const k = this.available();
     this.reserved += k;
@@ -552,11 +562,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
       reply = (await runScriptBuffer(this.connection, script, [...head, ...times, ...tail])) as [Buffer, unknown[]];
     } finally {
       this.reserved -= k;
+      if (reply) {
+        try {
+          recorded(String(reply[0]) as Outcome);
+        } catch (err) {
+          // a throwing event listener must not keep the next jobs from starting
+          this.log.error(`job event listener failed: ${describeError(err)}`);
+        }
+      }
       if (reply && k > 0) this.takeJobs(reply[1], k, gen);
       for (const id of ids) this.pendingExecIds.delete(id);
       this.wake();
     }
-    return String(reply![0]) as Outcome;
   }
 
   /** Calls the task with the job's timeout and abort signal. */

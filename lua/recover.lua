@@ -7,7 +7,9 @@
 --   given, nothing is recovered while recovery_held says so, i.e. just after
 --   every worker was cut off from Redis)
 --   Also forgets workers of this queue whose key has expired (RQ's
---   clean_worker_registry), so rq:workers does not fill with the dead.
+--   clean_worker_registry), so rq:workers does not fill with the dead, and
+--   recovers executions that a worker holds but wip no longer lists (an
+--   RQ 1.13 cleanup removed them).
 -- Returns: a flat list of job id, outcome per recovered execution.
 local q = ARGV[1]
 local out = {}
@@ -18,7 +20,24 @@ for _, wk in ipairs(redis.call('SMEMBERS', P .. 'workers:' .. q)) do
   end
 end
 if ARGV[5] and ARGV[5] ~= '' and recovery_held(tonumber(ARGV[5])) then return out end
-local members = redis.call('ZRANGEBYSCORE', wip_key(q), '-inf', NOW_F, 'LIMIT', 0, tonumber(ARGV[4]))
+local limit = tonumber(ARGV[4])
+local members = redis.call('ZRANGEBYSCORE', wip_key(q), '-inf', NOW_F, 'LIMIT', 0, limit)
+-- RQ 1.13's registry cleanup (its `rq info`, its workers) drops an expired
+-- wip entry of ours without failing the job: it cannot parse 'job:execution'.
+-- The worker's executions set still names such a job; find it there.
+for _, wk in ipairs(redis.call('SMEMBERS', P .. 'workers:' .. q)) do
+  local wek = wk .. ':executions'
+  local held = redis.call('SMEMBERS', wek)
+  if #held > 0 and #members < limit then
+    local scores = redis.call('ZMSCORE', wip_key(q), unpack(held))
+    for i, member in ipairs(held) do
+      if not scores[i] then
+        local id = string.match(member, '^(.*):[^:]*$')
+        if id and redis.call('HGET', job_key(id), 'origin') == q then table.insert(members, member) end
+      end
+    end
+  end
+end
 for _, member in ipairs(members) do
   local id, e = string.match(member, '^(.*):([^:]*)$')
   if id == nil then

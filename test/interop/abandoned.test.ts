@@ -81,10 +81,6 @@ describe('a TS worker dies mid-job; recovery with Python RQ 1.13 around', () => 
 
   test(
     'queue A: `rq info` (1.13) cleans the expired wip entry first; the job must still end failed',
-    {
-      todo:
-        "RQ 1.13's StartedJobRegistry.cleanup cannot fetch our 'job:execution' wip member, ZREMs it, and our recover.lua (which only scans rq:wip) never sees the job again: it stays 'started' forever",
-    },
     async () => {
       assert.equal((await Job.fetch(redis, jobA.id)).status, 'started');
       const r = await rqCli(['info', '-u', url, qa]);

@@ -98,13 +98,16 @@ export async function connectOnce(url: string, timeoutMs = 3000): Promise<Redis>
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
   });
-  redis.on('error', () => {});
+  // The first error event says why (refused, auth); connect() then only
+  // rejects with "Connection is closed."
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => (cause ??= err));
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new ConnectionConfigError(`Cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}`);
+    throw new ConnectionConfigError(`Cannot reach Redis at ${redactUrl(url)}: ${(cause ?? (err as Error)).message}`);
   }
   return redis;
 }

@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import { createRedis, Queue, Retry } from '../../src/index.js';
+import { createRedis, currentJob, Queue, Retry, silentLogger, Worker } from '../../src/index.js';
+import { scriptSources } from '../../src/engine/scripts.js';
+import { tasks } from '../helpers/engine.js';
 import { TcpProxy } from '../helpers/proxy.js';
 import { RedisServer } from '../helpers/redis.js';
-import { uniq, until } from '../helpers/util.js';
+import { uniq, until, waitForEvent } from '../helpers/util.js';
 import { FAST, killAllWorkers, runsByJob, settle, SOAK, summary, WorkerProc } from './helpers.js';
 
 let server: RedisServer;
@@ -26,6 +28,85 @@ after(async () => {
   redis.disconnect();
   await proxy.stop();
   await server.destroy();
+});
+
+/** Per script: its reply was dropped once, and what came of it. */
+const lostReplies: string[] = [];
+
+test('a lost reply for each worker script: the resend (or the heartbeat) makes it harmless', { timeout: 120_000 }, async () => {
+  // A script call is an EVAL with its text the first time on a connection, then an EVALSHA.
+  const sha = new Map<string, string[]>();
+  for (const [name, lua] of scriptSources()) sha.set(name, [String(await redis.script('LOAD', lua)), `\n-- ${name}.lua\n`]);
+  const q = uniq('lr');
+  const runs = new Map<string, number>();
+  const t = tasks({
+    't.ok': () => {
+      const id = currentJob().job.id;
+      runs.set(id, (runs.get(id) ?? 0) + 1);
+      return new Promise((r) => setTimeout(r, 50));
+    },
+    't.fail': () => {
+      const id = currentJob().job.id;
+      runs.set(id, (runs.get(id) ?? 0) + 1);
+      throw new Error('designed to fail');
+    },
+  });
+  const conns: Redis[] = [];
+  const viaProxy = () => {
+    const c = createRedis(proxy.url);
+    c.on('error', () => {});
+    conns.push(c);
+    return c;
+  };
+  const opts = { ...FAST, logger: silentLogger, connection: viaProxy(), tasks: t };
+  const handed: string[] = [];
+  const dropped0 = proxy.stats.repliesDropped;
+
+  // birth: resent after its reply was lost, it must not take its own worker for a live namesake.
+  proxy.dropReplyTo(...sha.get('birth')!);
+  const w = new Worker([q], opts);
+  w.on('error', () => {});
+  w.on('job-handed-back', (id) => handed.push(id));
+  const done = w.work();
+  await Promise.race([waitForEvent(w, 'started', undefined, 15_000), done]);
+  lostReplies.push('birth');
+
+  const producer = viaProxy();
+  const queue = new Queue(q, producer);
+  const expectRuns = new Map<string, number>();
+  // enqueue, dequeue, finish (its dequeue tail), fail: one lost reply each.
+  for (const [script, func, retry] of [
+    ['enqueue', 't.ok', 0],
+    ['dequeue', 't.ok', 0],
+    ['finish', 't.ok', 0],
+    ['fail', 't.fail', 1],
+    ['heartbeat', 't.ok', 0],
+    ['recover', 't.ok', 0],
+  ] as const) {
+    await until(() => w.runningJobIds().length === 0 && [...expectRuns.keys()].every((id) => runs.has(id)), 15_000);
+    proxy.dropReplyTo(...sha.get(script)!);
+    const jobs = await queue.enqueueMany(
+      Array.from({ length: 3 }, () => ({ func, retry: retry ? new Retry({ max: retry }) : undefined })),
+    );
+    for (const j of jobs) expectRuns.set(j.id, retry + 1);
+    await settle(redis, [q], new Map(jobs.map((j) => [j.id, [func === 't.fail' ? 'failed' : 'finished']])), 20_000);
+    lostReplies.push(script);
+    await until(() => proxy.stats.repliesDropped - dropped0 === lostReplies.length, 10_000);
+  }
+  // death: the worker's last script; its resend must not hang the stop.
+  proxy.dropReplyTo(...sha.get('death')!);
+  w.stop();
+  await done;
+  lostReplies.push('death');
+  for (const c of conns) c.disconnect();
+  proxy.clearDrops();
+
+  assert.equal(proxy.stats.repliesDropped - dropped0, lostReplies.length, 'every armed reply was dropped');
+  const wrong = [...expectRuns].filter(([id, n]) => runs.get(id) !== n).map(([id, n]) => `${id}: ran ${runs.get(id) ?? 0} times, not ${n}`);
+  assert.deepEqual(wrong, []);
+  const left = await settle(redis, [q], new Map(), 5000);
+  assert.ok(left.ok, `left in flight: ${JSON.stringify(left.left)}`);
+  assert.ok((await redis.hget(`rq:worker:${w.name}`, 'death')) !== null, 'death recorded');
 });
 
 test('connection cuts: connections dropped mid-command; no job lost or run twice', { timeout: 300_000 }, async () => {
@@ -83,8 +164,7 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
   await producing;
   await faulting;
   stop = true;
-  proxy.dropNextReplies(-Infinity);
-  proxy.dropNextReplies(0);
+  proxy.clearDrops();
   const cutsEndedAt = Date.now();
 
   // No worker silently stuck: each one runs a job of its own queue now.
@@ -115,6 +195,7 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
     recovered: recovered.length,
     handed_back: handedBack,
     worker_errors: errors.length,
+    lost_reply_scripts: lostReplies.length,
     settle_ms: recoverMs,
   });
   producer.disconnect();

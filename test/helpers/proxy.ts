@@ -11,6 +11,7 @@ export class TcpProxy {
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   private refusing = false;
   private dropReplies = 0;
+  private readonly dropAfter: Buffer[][] = [];
   port = 0;
   /** Connections accepted, cut, and replies dropped, for the summary line. */
   readonly stats = { accepted: 0, cut: 0, repliesDropped: 0 };
@@ -51,11 +52,20 @@ export class TcpProxy {
     };
     client.on('close', close);
     upstream.on('close', close);
-    client.on('data', (d) => upstream.write(d));
+    let dropNext = false;
+    client.on('data', (d) => {
+      const i = this.dropAfter.findIndex((any) => any.some((m) => d.includes(m)));
+      if (i >= 0) {
+        // The command goes through; its reply will not come back.
+        this.dropAfter.splice(i, 1);
+        dropNext = true;
+      }
+      upstream.write(d);
+    });
     upstream.on('data', (d) => {
-      if (this.dropReplies > 0) {
+      if (dropNext || this.dropReplies > 0) {
+        if (!dropNext) this.dropReplies--;
         // The command ran; its reply is lost with the connection.
-        this.dropReplies--;
         this.stats.repliesDropped++;
         this.stats.cut++;
         close();
@@ -77,9 +87,23 @@ export class TcpProxy {
     return n;
   }
 
+  /**
+   * The next command whose bytes contain one of `markers` (a script's SHA1 or text)
+   * reaches Redis, but the reply to it is dropped with its connection.
+   */
+  dropReplyTo(...markers: (string | Buffer)[]): void {
+    this.dropAfter.push(markers.map((m) => Buffer.from(m)));
+  }
+
   /** The next `n` reply chunks from Redis are dropped, each with its connection. */
   dropNextReplies(n: number): void {
     this.dropReplies += n;
+  }
+
+  /** Forgets every pending drop. */
+  clearDrops(): void {
+    this.dropReplies = 0;
+    this.dropAfter.length = 0;
   }
 
   /** While on, new connections are closed at once and open ones are cut: Redis is unreachable. */

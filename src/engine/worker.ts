@@ -226,7 +226,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       'successful_job_count', 0,
       'failed_job_count', 0,
       'total_working_time', 0,
-      // Not an RQ field: tells birth.lua a resend of this call from a live namesake.
+      // Not an RQ field: lets birth.lua tell a resend of this call from a live namesake.
       'birth_token', randomBytes(8).toString('hex'),
     ]);
     this.subscriber = this.connection.duplicate();

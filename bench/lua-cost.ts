@@ -1,8 +1,10 @@
 // Redis-side cost of openvle-rq's per-job scripts, with no worker code in
 // the way: enqueue (bulk), dequeue (one job per call), finish (no next job)
-// and the fused finish+dequeue a busy worker runs. The first three are sent
-// in pipelines of 100 so that Redis never waits on this process; the fused
-// one goes one call at a time, as a concurrency-1 worker does.
+// and the fused finish+dequeue a busy worker runs; dequeue is also run 50
+// jobs per call, which shows the per-call part of its cost. All but the
+// fused phase are sent in pipelines so that Redis never waits on this
+// process; the fused one goes one call at a time, as a concurrency-1 worker
+// does.
 //   node --import tsx bench/lua-cost.ts          (own redis-server)
 //   URL=redis://127.0.0.1:6379 N=5000 ROUNDS=3 RESULT_TTL=500 node --import tsx bench/lua-cost.ts
 // Prints, per phase: EVALSHA usec_per_call (INFO commandstats: wall time in
@@ -80,8 +82,8 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     await admin.flushall();
     await runScript(conn, 'birth', [worker, 480, 1, QUEUE, 'queues', QUEUE]);
-    const specs = Array.from({ length: 2 * N }, (_, i) => ({ func: 'bench.noop', args: [{ i }] }));
-    await phase(admin, 'enqueue (bulk 1000)', 2 * N, async () => {
+    const specs = Array.from({ length: 3 * N }, (_, i) => ({ func: 'bench.noop', args: [{ i }] }));
+    await phase(admin, 'enqueue (bulk 1000)', 3 * N, async () => {
       for (let i = 0; i < specs.length; i += 1000) await q.enqueueMany(specs.slice(i, i + 1000));
     });
     const running: { id: string; e: string }[] = [];
@@ -100,6 +102,27 @@ try {
       for (let i = 0; i < N; i += PIPE) {
         const p = conn.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][]> };
         for (const x of running.slice(i, i + PIPE)) p.rq_finishBuffer!(...fin(x, 0));
+        for (const [err] of await p.exec()) if (err) throw err;
+      }
+    });
+    // The same jobs again, taken 50 per call: the difference to '1 per call'
+    // is the per-call part (prelude, TIME, suspension check, worker hash).
+    const running50: { id: string; e: string }[] = [];
+    await phase(admin, 'dequeue (50 per call)', N, async () => {
+      for (let i = 0; i < N; i += 50 * 10) {
+        const p = conn.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][]> };
+        for (let j = 0; j < 10; j++) p.rq_dequeueBuffer!(worker, ...tail(50));
+        for (const [err, rep] of await p.exec()) {
+          if (err) throw err;
+          const a = rep as Buffer[];
+          for (let k = 0; k + 3 < a.length; k += 4) running50.push({ id: String(a[k]), e: String(a[k + 2]) });
+        }
+      }
+    });
+    await phase(admin, 'finish those (no next)', running50.length, async () => {
+      for (let i = 0; i < running50.length; i += PIPE) {
+        const p = conn.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][]> };
+        for (const x of running50.slice(i, i + PIPE)) p.rq_finishBuffer!(...fin(x, 0));
         for (const [err] of await p.exec()) if (err) throw err;
       }
     });

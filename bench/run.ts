@@ -325,6 +325,7 @@ function gitCommit(): string {
 async function main(): Promise<void> {
   const wall0 = now();
   const load0 = loadavg();
+  const commit = gitCommit();
   const redis = await BenchRedis.start();
   const admin = new Redis(redis.port, '127.0.0.1');
   const version = parseInfo(await admin.info('server')).get('redis_version');
@@ -436,7 +437,7 @@ async function main(): Promise<void> {
         seconds: Math.round((now() - wall0) / 1000),
         loadavg_at_start: Number(load0[0]!.toFixed(2)),
         loadavg_at_end: Number(loadavg()[0]!.toFixed(2)),
-        commit: gitCommit(),
+        commit,
       }) + '\n',
     );
   }

@@ -29,7 +29,7 @@ test('data is zlib of the call array, and decodes from zlib or raw JSON', () => 
   assert.deepEqual(decodeCall(big).args, ['x'.repeat(10_000)]);
   // a stored stream with a wrong checksum is not taken for ours; it is then read as raw bytes and refused
   const corrupt = Buffer.from(data);
-  corrupt[corrupt.length - 1] ^= 0xff;
+  corrupt[corrupt.length - 1] = corrupt[corrupt.length - 1]! ^ 0xff;
   assert.throws(() => decodeCall(corrupt), /not JSON/);
   assert.equal(inflateSync(data).toString(), '["tasks.hello", null, [], {"name": "rq"}]');
   assert.deepEqual(decodeCall(data), { func: 'tasks.hello', args: [], kwargs: { name: 'rq' } });

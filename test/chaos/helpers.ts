@@ -1,5 +1,17 @@
 // Shared pieces of the chaos suite: worker processes that can be SIGKILLed,
 // run counting from the fixture's records, end-state checks, summary lines.
+//
+// The suite (issue 5), one file per scenario, each printing one line
+// `chaos <scenario>: jobs=... faults=... lost=... duplicated=...`:
+//   worker-kills       1,000 jobs, a worker SIGKILLed about every second
+//   redis-restart      Redis (AOF, fsync always) SIGKILLed and restarted, busy and idle
+//   redis-unreachable  Redis cut off for 30 s by a proxy while jobs run
+//   connection-cuts    a proxy cuts connections and drops replies; a lost reply per script
+//   slow-handlers      timeouts, never-settling promises, non-Error throws, event-loop stalls
+//   bad-input          hand-written hashes, bad data, odd ids, pub/sub garbage, bad CLI use
+//   dependencies       chains and fan-ins under worker kills
+// Environment: CHAOS_SOAK=1 runs longer and bigger; CHAOS_OUTAGE_MS sets the
+// unreachable time (default 30000); CHAOS_DEBUG=1 prints worker logs on the outage test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { createInterface } from 'node:readline';

@@ -8,7 +8,11 @@ import { utcformat } from './time.js';
 export interface SchedulerOptions {
   name: string;
   logger: Logger;
-  /** RQ's lock ttl (interval + 60 s). */
+  /**
+   * Lock TTL, s. RQ uses 61; ours is shorter (refreshed every 5 s) so that
+   * the lock of a scheduler that was killed holds up scheduled jobs and
+   * retries of its queues for 15 s at most, not a minute.
+   */
   lockTtl?: number;
   /** How often locks are re-acquired/extended, ms. */
   lockRefreshMs?: number;
@@ -42,8 +46,8 @@ export class Scheduler {
     readonly queues: string[],
     private readonly opts: SchedulerOptions,
   ) {
-    this.lockTtl = opts.lockTtl ?? 61;
-    this.lockRefreshMs = opts.lockRefreshMs ?? 10_000;
+    this.lockTtl = opts.lockTtl ?? 15;
+    this.lockRefreshMs = opts.lockRefreshMs ?? 5_000;
     this.maxSleepMs = opts.maxSleepMs ?? 1000;
   }
 

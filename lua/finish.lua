@@ -11,10 +11,12 @@ local id, e, q, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local rv = ARGV[5]
 local key = job_key(id)
 local wk = worker_key(worker)
-if redis.call('EXISTS', execution_key(id, e)) == 0 and not redis.call('ZSCORE', wip_key(q), id .. ':' .. e) then
+-- Idempotent: an execution neither in wip nor with its key left was
+-- recorded already (a resend) or recovered as abandoned.
+if redis.call('ZREM', wip_key(q), id .. ':' .. e) == 0 and redis.call('EXISTS', execution_key(id, e)) == 0 then
   return { 'stale', dequeue_from_argv(worker, 10, true) }
 end
-end_execution(id, e, q, worker, true)
+end_execution(id, e, q, worker, true, true)
 redis.call('HINCRBY', wk, 'successful_job_count', 1)
 redis.call('HINCRBYFLOAT', wk, 'total_working_time', ARGV[9])
 local f = redis.call('HMGET', key, 'status', 'result_ttl', 'dependency_ids')

@@ -252,13 +252,13 @@ local function settle_worker_state(worker, idle_state)
 end
 
 -- Removes one execution from wip, the job's executions and the worker's
--- executions. Unless defer_state (the caller settles the worker's state
+-- executions (wip_removed: the caller already took it out of wip). Unless defer_state (the caller settles the worker's state
 -- once, after its dequeue tail), keeps the worker hash's state fields
 -- (RQ 2.10 and HEAD) true.
-local function end_execution(id, e, q, worker, defer_state)
+local function end_execution(id, e, q, worker, defer_state, wip_removed)
   local member = id .. ':' .. e
   redis.call('DEL', execution_key(id, e))
-  redis.call('ZREM', wip_key(q), member)
+  if not wip_removed then redis.call('ZREM', wip_key(q), member) end
   redis.call('ZREM', executions_key(id), e)
   if worker ~= nil and worker ~= '' then
     redis.call('SREM', worker_executions_key(worker), member)
@@ -338,12 +338,20 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
       if not id then break end
       local key = job_key(id)
       -- RQ skips ids whose hash has expired (ttl) or was deleted; a key of
-      -- another type is skipped too (its HSET would fail this whole call).
-      if redis.call('TYPE', key).ok == 'hash' then
+      -- another type is skipped too (HGETALL's error is caught, not raised).
+      local hash = redis.pcall('HGETALL', key)
+      if type(hash) == 'table' and hash.err == nil and #hash > 0 then
         taken = taken + 1
         local e = exec_ids[taken]
         local member = id .. ':' .. e
         redis.call('HSET', key, 'status', 'started', 'started_at', NOW_ISO, 'worker_name', worker, 'last_heartbeat', NOW_ISO)
+        -- the reply shows the job as it is now, without reading it twice
+        for i = 1, #hash - 1, 2 do
+          local k = hash[i]
+          if k == 'status' then hash[i + 1] = 'started'
+          elseif k == 'started_at' or k == 'last_heartbeat' then hash[i + 1] = NOW_ISO
+          elseif k == 'worker_name' then hash[i + 1] = worker end
+        end
         redis.call('PERSIST', key)
         redis.call('HSET', execution_key(id, e), 'id', e, 'job_id', id, 'created_at', fmt_float(NOW_F), 'last_heartbeat', fmt_float(NOW_F), 'worker_name', worker)
         redis.call('EXPIRE', execution_key(id, e), exec_ttl)
@@ -354,7 +362,7 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
         table.insert(out, id)
         table.insert(out, q)
         table.insert(out, e)
-        table.insert(out, redis.call('HGETALL', key))
+        table.insert(out, hash)
       end
     end
     if taken >= count then break end

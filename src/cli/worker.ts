@@ -1,4 +1,5 @@
 /** `openvle-rq worker [QUEUES...]`: rq's worker command, running TypeScript/JavaScript task modules. */
+import { describeError } from '../engine/errors.js';
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { keys, QUEUE_NAME_PATTERN } from '../engine/keys.js';
@@ -150,6 +151,10 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
   process.on('SIGTERM', onSignal);
   // Failures the worker recovers from are logged by the worker itself.
   worker.on('error', () => {});
+  // A task that leaves a rejected promise unawaited has a bug, but the job
+  // has ended already: log it rather than take the other jobs down with it.
+  process.removeAllListeners('unhandledRejection');
+  process.on('unhandledRejection', (err) => log.error(`unhandled rejection in a task: ${describeError(err)}`));
   await worker.work();
   return 0;
 }

@@ -472,7 +472,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // Only a Redis failure while reporting gets here: the execution stays
       // in wip and is recovered as abandoned, so nothing is lost.
       this.log.error(`${queue}: could not record the end of ${job.id}: ${(err as Error).message}`);
-      this.emit('error', err as Error);
+      // An 'error' event nobody listens to would throw and end the process.
+      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
       this.running.delete(r.member);
       this.wake();
     });

@@ -14,6 +14,7 @@ describe('openvle-rq worker', () => {
   const tmp = tempDir({
     'tasks.ts': TASKS_TS,
     'more.mjs': 'export function triple(x) { return 3 * x; }\nexport const notATask = 1;\n',
+    'leaky.mjs': "export function leak() { Promise.reject(new Error('nobody awaits me')); return 'done'; }\n",
   });
 
   before(async () => {
@@ -52,6 +53,18 @@ describe('openvle-rq worker', () => {
     assert.match(r.stdout, new RegExp(`Worker ${name} started`));
     // Death registered: out of the worker sets.
     assert.equal(await redis.sismember(keys.workers, keys.worker(name)), 0);
+  });
+
+  test('a task that leaves a rejected promise unawaited: logged, and the worker goes on', async () => {
+    const q = uniq('wq');
+    const queue = new Queue(q, redis);
+    const leak = await queue.enqueue('leaky.leak');
+    const next = await queue.enqueue('more.triple', { args: [2] });
+    const r = await run(['worker', q, '-b', '--import', tmp.path('leaky.mjs'), '--import', tmp.path('more.mjs'), '-u', url], { cwd: tmp.dir });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /unhandled rejection in a task: Error: nobody awaits me/);
+    assert.equal(await (await Job.fetch(redis, leak.id)).getStatus(), 'finished');
+    assert.equal(await (await Job.fetch(redis, next.id)).returnValue(), 6);
   });
 
   test('default queue, --max-jobs, -c/--concurrency, rq spellings -ds and --logging_level, --quiet', async () => {

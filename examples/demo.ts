@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { Dependency, Job, Queue, Retry, TaskRegistry, Worker, consoleLogger, createRedis, defaultRedisUrl } from '../src/index.js';
+import { Dependency, Job, Queue, Retry, TaskRegistry, Worker, consoleLogger, createRedis, defaultRedisUrl } from 'openvle-rq';
 
 async function reachable(url: string): Promise<boolean> {
   const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });

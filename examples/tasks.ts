@@ -1,6 +1,6 @@
 // Example task module: `openvle-rq worker --import examples/tasks.ts demo`
 // registers these as tasks.add, tasks.hello, ... (file base name + export name).
-import { currentJob, UnrecoverableError } from '../src/index.js';
+import { currentJob, UnrecoverableError } from 'openvle-rq';
 
 export function add(a: number, b: number): number {
   return a + b;

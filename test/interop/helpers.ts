@@ -7,8 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import type { Redis } from 'ioredis';
-import { TaskRegistry, Worker, silentLogger, type WorkerOptions } from '../../src/index.js';
+import { TaskRegistry, Worker, createRedis, silentLogger, type WorkerOptions } from '../../src/index.js';
+import { testRedis } from '../helpers/redis.js';
 
 export const PYTHON = '/usr/bin/python3';
 export const HERE = dirname(fileURLToPath(import.meta.url));
@@ -144,4 +146,25 @@ export async function loadTasks(): Promise<TaskRegistry> {
 
 export function tsWorker(connection: Redis, tasks: TaskRegistry, queues: string[], opts: Partial<WorkerOptions> = {}): Worker {
   return new Worker(queues, { connection, tasks, logger: silentLogger, ...opts });
+}
+
+/**
+ * For a describe block: a Redis of its own and a connection to it, closed
+ * after the block together with every Python process the block started.
+ */
+export function interopRedis(): { url: string; redis: Redis } {
+  const fx = { url: '', redis: undefined as unknown as Redis };
+  let close = async () => {};
+  before(async () => {
+    const r = await testRedis();
+    fx.url = r.url;
+    close = r.close;
+    fx.redis = createRedis(r.url);
+  });
+  after(async () => {
+    await killAllPy();
+    fx.redis.disconnect();
+    await close();
+  });
+  return fx;
 }

@@ -7,12 +7,10 @@
 // we write the 2.10 field set).
 import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
-import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis, Dependency, type EnqueueOptions, type Job, Queue, Retry } from '../../src/index.js';
-import { testRedis } from '../helpers/redis.js';
+import { describe, test } from 'node:test';
+import { Dependency, type EnqueueOptions, type Job, Queue, Retry } from '../../src/index.js';
 import { uniq } from '../helpers/util.js';
-import { killAllPy, py1 } from './helpers.js';
+import { py1, interopRedis } from './helpers.js';
 
 /** Fields RQ 2.x writes on every job and 1.13 does not; we write them as 2.10 does, empty. */
 const RQ2_ONLY = new Map([
@@ -23,30 +21,18 @@ const TIMESTAMPS = new Set(['created_at', 'enqueued_at']);
 const UTCFORMAT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
-  let url: string;
-  let close: () => Promise<void>;
-  let redis: Redis;
-
-  before(async () => {
-    ({ url, close } = await testRedis());
-    redis = createRedis(url);
-  });
-  after(async () => {
-    await killAllPy();
-    redis.disconnect();
-    await close();
-  });
+  const fx = interopRedis();
 
   async function hash(id: string): Promise<Map<string, Buffer>> {
-    return new Map(Object.entries(await redis.hgetallBuffer(`rq:job:${id}`)));
+    return new Map(Object.entries(await fx.redis.hgetallBuffer(`rq:job:${id}`)));
   }
 
   /** Where an id sits: the queue list, or a registry of q. */
   async function placement(q: string, id: string): Promise<string[]> {
     const out: string[] = [];
-    if ((await redis.lrange(`rq:queue:${q}`, 0, -1)).includes(id)) out.push('queue');
+    if ((await fx.redis.lrange(`rq:queue:${q}`, 0, -1)).includes(id)) out.push('queue');
     for (const r of ['deferred', 'scheduled', 'wip', 'finished', 'failed', 'canceled']) {
-      if ((await redis.zscore(`rq:${r}:${q}`, id)) !== null) out.push(r);
+      if ((await fx.redis.zscore(`rq:${r}:${q}`, id)) !== null) out.push(r);
     }
     return out;
   }
@@ -57,8 +43,8 @@ describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
    */
   async function compare(pyCmd: Record<string, unknown>, ts: (queue: Queue) => Promise<Job>) {
     const q = uniq('layq');
-    const queue = new Queue(q, redis);
-    const pyJob = await py1<{ id: string }>(url, { op: 'enqueue', queue: q, ...pyCmd });
+    const queue = new Queue(q, fx.redis);
+    const pyJob = await py1<{ id: string }>(fx.url, { op: 'enqueue', queue: q, ...pyCmd });
     const tsJob = await ts(queue);
     const ph = await hash(pyJob.id);
     const th = await hash(tsJob.id);
@@ -91,10 +77,10 @@ describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
       }
     }
 
-    const [pyTtl, tsTtl] = [await redis.ttl(`rq:job:${pyJob.id}`), await redis.ttl(`rq:job:${tsJob.id}`)];
+    const [pyTtl, tsTtl] = [await fx.redis.ttl(`rq:job:${pyJob.id}`), await fx.redis.ttl(`rq:job:${tsJob.id}`)];
     assert.ok(pyTtl === tsTtl || (pyTtl > 0 && Math.abs(pyTtl - tsTtl) <= 2), `key TTL: python ${pyTtl}, ours ${tsTtl}`);
     assert.deepEqual(await placement(q, tsJob.id), await placement(q, pyJob.id), 'same queue/registry');
-    assert.ok((await redis.sismember('rq:queues', `rq:queue:${q}`)) === 1);
+    assert.ok((await fx.redis.sismember('rq:queues', `rq:queue:${q}`)) === 1);
     return { q, pyId: pyJob.id, tsId: tsJob.id, ph, th, pyText };
   }
 
@@ -146,12 +132,12 @@ describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
     assert.equal(th.get('meta')!.toString(), '{"owner": "ts", "nested": {"list": [1, "x"]}, "\\u00fc": true}');
     assert.equal(th.get('timeout')!.toString(), '3600');
     assert.equal(th.get('retry_intervals')!.toString(), '[0, 5]');
-    const ttl = await redis.ttl(`rq:job:${tsId}`);
+    const ttl = await fx.redis.ttl(`rq:job:${tsId}`);
     assert.ok(ttl > 990 && ttl <= 1000, `ttl ${ttl}`);
   });
 
   test('Dependency(jobs=[parent], allow_failure=True) on a queued parent: deferred, same fields and sets', async () => {
-    const parentQ = new Queue(uniq('layparent'), redis);
+    const parentQ = new Queue(uniq('layparent'), fx.redis);
     const parent = await parentQ.enqueue('tasks.add', { args: [1, 1] });
     const { q, pyId, tsId, th } = await compare(
       { func: 'tasks.add', args: [2, 3], dependency: { jobs: [parent.id], allow_failure: true } },
@@ -160,16 +146,16 @@ describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
     assert.equal(th.get('status')!.toString(), 'deferred');
     assert.equal(th.get('allow_dependency_failures')!.toString(), '1');
     assert.equal(th.get('dependency_ids')!.toString(), `["${parent.id}"]`);
-    assert.deepEqual((await redis.smembers(`rq:job:${parent.id}:dependents`)).sort(), [pyId, tsId].sort());
-    assert.deepEqual(await redis.smembers(`rq:job::${tsId}:dependencies`), [parent.id]);
-    assert.deepEqual(await redis.smembers(`rq:job::${pyId}:dependencies`), [parent.id]);
-    assert.deepEqual((await redis.zrange(`rq:deferred:${q}`, '0', '-1')).sort(), [pyId, tsId].sort());
+    assert.deepEqual((await fx.redis.smembers(`rq:job:${parent.id}:dependents`)).sort(), [pyId, tsId].sort());
+    assert.deepEqual(await fx.redis.smembers(`rq:job::${tsId}:dependencies`), [parent.id]);
+    assert.deepEqual(await fx.redis.smembers(`rq:job::${pyId}:dependencies`), [parent.id]);
+    assert.deepEqual((await fx.redis.zrange(`rq:deferred:${q}`, '0', '-1')).sort(), [pyId, tsId].sort());
   });
 
   test(
     'depends_on=<plain id>: RQ writes no allow_dependency_failures / enqueue_at_front',
     async () => {
-      const parent = await new Queue(uniq('layparent'), redis).enqueue('tasks.add', { args: [1, 1] });
+      const parent = await new Queue(uniq('layparent'), fx.redis).enqueue('tasks.add', { args: [1, 1] });
       await compare(
         { func: 'tasks.add', args: [2, 3], depends_on: [parent.id] },
         enqueue('tasks.add', { args: [2, 3], dependsOn: parent.id }),
@@ -184,8 +170,8 @@ describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
     );
     assert.equal(th.get('status')!.toString(), 'scheduled');
     assert.equal(th.has('enqueued_at'), false);
-    const pyScore = Number(await redis.zscore(`rq:scheduled:${q}`, pyId));
-    const tsScore = Number(await redis.zscore(`rq:scheduled:${q}`, tsId));
+    const pyScore = Number(await fx.redis.zscore(`rq:scheduled:${q}`, pyId));
+    const tsScore = Number(await fx.redis.zscore(`rq:scheduled:${q}`, tsId));
     assert.ok(Number.isInteger(pyScore));
     assert.ok(tsScore - pyScore >= 0 && tsScore - pyScore < 2, `python ${pyScore}, ours ${tsScore}`);
   });

@@ -1,35 +1,23 @@
 // (a) Python RQ 1.13 enqueues with the JSON serializer; our Worker runs the
 // jobs in burst mode; Python reads the outcome back through its own API.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis, type Job, type TaskRegistry } from '../../src/index.js';
-import { testRedis } from '../helpers/redis.js';
+import { before, describe, test } from 'node:test';
+import { type Job, type TaskRegistry } from '../../src/index.js';
 import { uniq, waitForEvent } from '../helpers/util.js';
-import { killAllPy, loadTasks, py, tsWorker } from './helpers.js';
+import { loadTasks, py, tsWorker, interopRedis } from './helpers.js';
 
 describe('Python enqueues, TypeScript worker runs', () => {
-  let url: string;
-  let close: () => Promise<void>;
-  let redis: Redis;
+  const fx = interopRedis();
   let tasks: TaskRegistry;
-
   before(async () => {
-    ({ url, close } = await testRedis());
-    redis = createRedis(url);
     tasks = await loadTasks();
-  });
-  after(async () => {
-    await killAllPy();
-    redis.disconnect();
-    await close();
   });
 
   /** Python enqueues `cmds`, one burst TS worker drains the queue; returns the ids and the worker. */
   async function enqueueAndDrain(q: string, cmds: Record<string, unknown>[]) {
-    const enq = await py<{ id: string; status: string }>(url, cmds.map((c) => ({ op: 'enqueue', queue: q, ...c })));
+    const enq = await py<{ id: string; status: string }>(fx.url, cmds.map((c) => ({ op: 'enqueue', queue: q, ...c })));
     for (const e of enq) assert.equal(e.status, 'queued');
-    const worker = tsWorker(redis, tasks, [q], { burst: true });
+    const worker = tsWorker(fx.redis, tasks, [q], { burst: true });
     const seen: string[] = [];
     worker.on('job-finished', (job) => seen.push(job.id));
     worker.on('job-failed', (job) => seen.push(job.id));
@@ -41,7 +29,7 @@ describe('Python enqueues, TypeScript worker runs', () => {
   test('tasks.add(2, 3): Python reads finished and the return value 5', async () => {
     const q = uniq('pyq');
     const { ids, worker } = await enqueueAndDrain(q, [{ func: 'tasks.add', args: [2, 3] }]);
-    const [job, regs] = await py(url, [
+    const [job, regs] = await py(fx.url, [
       { op: 'fetch', id: ids[0] },
       { op: 'registries', queue: q },
     ]);
@@ -68,7 +56,7 @@ describe('Python enqueues, TypeScript worker runs', () => {
       { func: 'tasks.hello', kwargs: { name: 'py' } },
       { func: 'tasks.power', args: [2], kwargs: { exp: 10 } },
     ]);
-    const [hello, power] = await py(url, ids.map((id) => ({ op: 'fetch', id })));
+    const [hello, power] = await py(fx.url, ids.map((id) => ({ op: 'fetch', id })));
     assert.equal(hello.status, 'finished');
     assert.deepEqual(hello.result, { greeting: 'hello py' });
     assert.deepEqual(hello.kwargs, { name: 'py' });
@@ -83,7 +71,7 @@ describe('Python enqueues, TypeScript worker runs', () => {
       { func: 'tasks.echo_meta', meta },
       { func: 'tasks.tag_meta', meta },
     ]);
-    const [echo, tagged] = await py(url, ids.map((id) => ({ op: 'fetch', id })));
+    const [echo, tagged] = await py(fx.url, ids.map((id) => ({ op: 'fetch', id })));
     assert.equal(echo.status, 'finished');
     assert.deepEqual(echo.result, meta, 'the TS task saw the meta Python wrote');
     assert.deepEqual(echo.meta, meta, 'finishing the job left meta alone');
@@ -95,7 +83,7 @@ describe('Python enqueues, TypeScript worker runs', () => {
   test('a failing job: Python reads failed, exc_info and a FAILED latest_result', async () => {
     const q = uniq('pyq');
     const { ids, worker } = await enqueueAndDrain(q, [{ func: 'tasks.boom', args: ['no luck from ts'] }]);
-    const [job, regs] = await py(url, [
+    const [job, regs] = await py(fx.url, [
       { op: 'fetch', id: ids[0] },
       { op: 'registries', queue: q },
     ]);
@@ -115,18 +103,18 @@ describe('Python enqueues, TypeScript worker runs', () => {
     const q = uniq('pyq');
     const counter = uniq('ctr');
     const { ids } = await enqueueAndDrain(q, [{ func: 'tasks.flaky', args: [counter, 1] }]);
-    const [failed, requeued] = await py(url, [
+    const [failed, requeued] = await py(fx.url, [
       { op: 'fetch', id: ids[0] },
       { op: 'requeue', queue: q, id: ids[0] },
     ]);
     assert.equal(failed.status, 'failed');
     assert.equal(requeued.status, 'queued');
-    const worker = tsWorker(redis, tasks, [q], { burst: true });
+    const worker = tsWorker(fx.redis, tasks, [q], { burst: true });
     const finished = waitForEvent<[Job, unknown]>(worker, 'job-finished', (job) => job.id === ids[0]);
     await worker.work();
     const [, value] = await finished;
     assert.equal(value, 2);
-    const [job, regs] = await py(url, [
+    const [job, regs] = await py(fx.url, [
       { op: 'fetch', id: ids[0] },
       { op: 'registries', queue: q },
     ]);
@@ -140,7 +128,7 @@ describe('Python enqueues, TypeScript worker runs', () => {
   test('a Python job naming a task the TS worker lacks fails, and Python reads why', async () => {
     const q = uniq('pyq');
     const { ids } = await enqueueAndDrain(q, [{ func: 'tasks.not_there', args: [1] }]);
-    const job = (await py(url, [{ op: 'fetch', id: ids[0] }]))[0];
+    const job = (await py(fx.url, [{ op: 'fetch', id: ids[0] }]))[0];
     assert.equal(job.status, 'failed');
     assert.match(job.exc_info, /tasks\.not_there/);
   });

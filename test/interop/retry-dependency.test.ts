@@ -4,12 +4,11 @@
 // the intervals list is aligned to its end, read before retries_left is
 // decremented), then releases the dependent. Python reads every step.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import { createRedis, type Job, type TaskRegistry } from '../../src/index.js';
-import { testRedis } from '../helpers/redis.js';
+import { type Job, type TaskRegistry } from '../../src/index.js';
 import { uniq, waitForEvent } from '../helpers/util.js';
-import { killAllPy, loadTasks, py, py1, tsWorker } from './helpers.js';
+import { loadTasks, py, py1, tsWorker, interopRedis } from './helpers.js';
 
 async function redisNow(redis: Redis): Promise<number> {
   const [s, us] = await redis.time();
@@ -17,35 +16,25 @@ async function redisNow(redis: Redis): Promise<number> {
 }
 
 describe('retry and dependency interop (Python enqueues, TS worker retries)', () => {
-  let url: string;
-  let close: () => Promise<void>;
-  let redis: Redis;
+  const fx = interopRedis();
   let tasks: TaskRegistry;
-
   before(async () => {
-    ({ url, close } = await testRedis());
-    redis = createRedis(url);
     tasks = await loadTasks();
-  });
-  after(async () => {
-    await killAllPy();
-    redis.disconnect();
-    await close();
   });
 
   test('Retry(max=3, interval=[1,2,3]): waits 1 s then 2 s, then the dependent runs', async () => {
     const q = uniq('retryq');
     const counter = uniq('ctr');
-    const [flaky] = await py<{ id: string; status: string }>(url, [
+    const [flaky] = await py<{ id: string; status: string }>(fx.url, [
       { op: 'enqueue', queue: q, func: 'tasks.flaky', args: [counter, 2], retry: { max: 3, interval: [1, 2, 3] } },
     ]);
-    const [child] = await py<{ id: string; status: string }>(url, [
+    const [child] = await py<{ id: string; status: string }>(fx.url, [
       { op: 'enqueue', queue: q, func: 'tasks.add', args: [40, 2], depends_on: [flaky!.id] },
     ]);
     assert.equal(flaky!.status, 'queued');
     assert.equal(child!.status, 'deferred');
 
-    const worker = tsWorker(redis, tasks, [q], { withScheduler: true });
+    const worker = tsWorker(fx.redis, tasks, [q], { withScheduler: true });
     const starts: number[] = [];
     const failures: Array<{ at: number; outcome: string; retriesLeft: string | null; status: string | null; scoreAhead: number; score: number }> = [];
     const checks: Promise<void>[] = [];
@@ -57,9 +46,9 @@ describe('retry and dependency interop (Python enqueues, TS worker retries)', ()
       const at = Date.now();
       checks.push(
         (async () => {
-          const now = await redisNow(redis);
-          const [retriesLeft, status] = await redis.hmget(`rq:job:${job.id}`, 'retries_left', 'status');
-          const score = Number(await redis.zscore(`rq:scheduled:${q}`, job.id));
+          const now = await redisNow(fx.redis);
+          const [retriesLeft, status] = await fx.redis.hmget(`rq:job:${job.id}`, 'retries_left', 'status');
+          const score = Number(await fx.redis.zscore(`rq:scheduled:${q}`, job.id));
           failures.push({ at, outcome, retriesLeft: retriesLeft ?? null, status: status ?? null, scoreAhead: score - now, score });
         })(),
       );
@@ -72,7 +61,7 @@ describe('retry and dependency interop (Python enqueues, TS worker retries)', ()
     try {
       await secondFailure;
       await Promise.all(checks);
-      pyView = await py(url, [
+      pyView = await py(fx.url, [
         { op: 'registries', queue: q },
         { op: 'fetch', id: flaky!.id },
         { op: 'fetch', id: child!.id },
@@ -115,12 +104,12 @@ describe('retry and dependency interop (Python enqueues, TS worker retries)', ()
     assert.equal(pyChild.status, 'deferred');
 
     // And after the run.
-    const [endFlaky, endChild, endRegs] = await py(url, [
+    const [endFlaky, endChild, endRegs] = await py(fx.url, [
       { op: 'fetch', id: flaky!.id },
       { op: 'fetch', id: child!.id },
       { op: 'registries', queue: q },
     ]);
-    assert.equal(await redis.get(counter), '3');
+    assert.equal(await fx.redis.get(counter), '3');
     assert.equal(endFlaky.status, 'finished');
     assert.equal(endFlaky.result, 3);
     assert.equal(endFlaky.retries_left, 1);
@@ -135,24 +124,24 @@ describe('retry and dependency interop (Python enqueues, TS worker retries)', ()
 
   test('retries exhausted: Python reads failed with retries_left 0; its dependent stays deferred', async () => {
     const q = uniq('retryq');
-    const [doomed] = await py<{ id: string }>(url, [
+    const [doomed] = await py<{ id: string }>(fx.url, [
       { op: 'enqueue', queue: q, func: 'tasks.boom', args: ['always'], retry: { max: 2, interval: 0 } },
     ]);
-    const [child] = await py<{ id: string; status: string }>(url, [
+    const [child] = await py<{ id: string; status: string }>(fx.url, [
       { op: 'enqueue', queue: q, func: 'tasks.add', args: [1, 1], depends_on: [doomed!.id] },
     ]);
     assert.equal(child!.status, 'deferred');
-    const worker = tsWorker(redis, tasks, [q], { burst: true });
+    const worker = tsWorker(fx.redis, tasks, [q], { burst: true });
     const outcomes: string[] = [];
     worker.on('job-failed', (_job, _e, outcome) => outcomes.push(outcome));
     await worker.work();
     assert.deepEqual(outcomes, ['retried', 'retried', 'failed']);
-    const job = await py1(url, { op: 'fetch', id: doomed!.id });
+    const job = await py1(fx.url, { op: 'fetch', id: doomed!.id });
     assert.equal(job.status, 'failed');
     assert.equal(job.retries_left, 0);
     assert.equal(job.latest_result.type_name, 'FAILED');
     assert.match(job.exc_info, /always/);
     assert.equal(job.results.length, 1);
-    assert.equal((await py1(url, { op: 'fetch', id: child!.id })).status, 'deferred');
+    assert.equal((await py1(fx.url, { op: 'fetch', id: child!.id })).status, 'deferred');
   });
 });

@@ -4,38 +4,24 @@
 // the other way round, Python's enqueue_in (an integer score) is moved by
 // our worker's scheduler.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis, Job, Queue } from '../../src/index.js';
-import { testRedis } from '../helpers/redis.js';
+import { describe, test } from 'node:test';
+import { Job, Queue } from '../../src/index.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
-import { killAllPy, loadTasks, py, py1, startRqWorker, tsWorker } from './helpers.js';
+import { loadTasks, py, py1, startRqWorker, tsWorker, interopRedis } from './helpers.js';
 
 describe('scheduled jobs between the TS engine and Python RQ', () => {
-  let url: string;
-  let close: () => Promise<void>;
-  let redis: Redis;
-
-  before(async () => {
-    ({ url, close } = await testRedis());
-    redis = createRedis(url);
-  });
-  after(async () => {
-    await killAllPy();
-    redis.disconnect();
-    await close();
-  });
+  const fx = interopRedis();
 
   test('queue.enqueueIn(1500): Python reads it as scheduled, its scheduler enqueues it on time, its worker runs it', async () => {
     const q = uniq('schedq');
-    const queue = new Queue(q, redis);
+    const queue = new Queue(q, fx.redis);
     const before = Date.now();
     const job = await queue.enqueueIn(1500, 'tasks.add', { args: [20, 22] });
     assert.equal(job.status, 'scheduled');
-    const score = Number(await redis.zscore(`rq:scheduled:${q}`, job.id));
+    const score = Number(await fx.redis.zscore(`rq:scheduled:${q}`, job.id));
     assert.ok(score * 1000 >= before + 1500 && score * 1000 <= Date.now() + 1500, `score ${score}`);
 
-    const [regs, pyJob] = await py(url, [
+    const [regs, pyJob] = await py(fx.url, [
       { op: 'registries', queue: q },
       { op: 'fetch', id: job.id },
     ]);
@@ -45,25 +31,25 @@ describe('scheduled jobs between the TS engine and Python RQ', () => {
     assert.equal(pyJob.status, 'scheduled');
     assert.equal(pyJob.enqueued_at, null, 'a scheduled job has no enqueued_at yet');
 
-    const w = startRqWorker(url, [q], ['--with-scheduler', '-n', uniq('pysched').replace(/-/g, '')]);
+    const w = startRqWorker(fx.url, [q], ['--with-scheduler', '-n', uniq('pysched').replace(/-/g, '')]);
     try {
-      await until(async () => (await Job.fetchOrNull(redis, job.id))?.status === 'finished' || w.proc.exitCode !== null, 15_000, 50);
+      await until(async () => (await Job.fetchOrNull(fx.redis, job.id))?.status === 'finished' || w.proc.exitCode !== null, 15_000, 50);
       assert.equal(w.proc.exitCode, null, `rq worker exited early:\n${w.output()}`);
     } finally {
       await w.stop();
     }
-    const done = await Job.fetch(redis, job.id);
+    const done = await Job.fetch(fx.redis, job.id);
     assert.equal(done.status, 'finished', w.output());
     assert.equal(await done.returnValue(), 42);
     const enq = done.enqueuedAt!.getTime() / 1000;
     // Python compares whole seconds, so it is never early and at most ~2 s late.
     assert.ok(enq >= score - 0.01 && enq <= score + 2.5, `enqueued at ${enq}, scheduled for ${score}`);
-    assert.equal(await redis.zcard(`rq:scheduled:${q}`), 0);
+    assert.equal(await fx.redis.zcard(`rq:scheduled:${q}`), 0);
   });
 
   test("Python's enqueue_in(1 s) is enqueued by our worker's scheduler and run", async () => {
     const q = uniq('schedq');
-    const r = await py1<{ id: string; status: string }>(url, {
+    const r = await py1<{ id: string; status: string }>(fx.url, {
       op: 'enqueue',
       queue: q,
       func: 'tasks.hello',
@@ -71,9 +57,9 @@ describe('scheduled jobs between the TS engine and Python RQ', () => {
       enqueue_in: 1,
     });
     assert.equal(r.status, 'scheduled');
-    const score = Number(await redis.zscore(`rq:scheduled:${q}`, r.id));
+    const score = Number(await fx.redis.zscore(`rq:scheduled:${q}`, r.id));
     assert.ok(Number.isInteger(score), `Python writes integer seconds, got ${score}`);
-    const worker = tsWorker(redis, await loadTasks(), [q], { withScheduler: true });
+    const worker = tsWorker(fx.redis, await loadTasks(), [q], { withScheduler: true });
     const done = waitForEvent<[Job, unknown]>(worker, 'job-finished', (j) => j.id === r.id, 10_000);
     const working = worker.work();
     let job: Job;
@@ -84,7 +70,7 @@ describe('scheduled jobs between the TS engine and Python RQ', () => {
       await working;
     }
     assert.ok(job.startedAt!.getTime() / 1000 >= score, 'not run before its time');
-    const pyJob = await py1(url, { op: 'fetch', id: r.id });
+    const pyJob = await py1(fx.url, { op: 'fetch', id: r.id });
     assert.equal(pyJob.status, 'finished');
     assert.deepEqual(pyJob.result, { greeting: 'hello later' });
   });

@@ -8,25 +8,13 @@
 import assert from 'node:assert/strict';
 import { deflateRawSync, deflateSync, constants as zc } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis, encodeCall, Job, Queue, Retry } from '../../src/index.js';
-import { RedisServer } from '../helpers/redis.js';
+import { test } from 'node:test';
+import { encodeCall, Job, Queue, Retry } from '../../src/index.js';
 import { uniq, until } from '../helpers/util.js';
 import { runMany, tempDir, type Result } from '../cli/helpers.js';
-import { FAST, killAllWorkers, runsByJob, settle, summary, WorkerProc } from './helpers.js';
+import { FAST, runsByJob, settle, summary, WorkerProc, chaosRedis } from './helpers.js';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await RedisServer.start();
-  redis = createRedis(server.url);
-});
-after(async () => {
-  await killAllWorkers();
-  redis.disconnect();
-  await server.destroy();
-});
+const fx = chaosRedis();
 
 /** zlib data that inflates to `gb` GiB of zeros, in about gb MiB (full-flush blocks repeated, checksum computed). */
 function zlibBomb(gb: number): Buffer {
@@ -43,8 +31,8 @@ const PICKLE = Buffer.from('8004952100000000000000288c0d66697874757265732e776f72
 test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments and cron configs', { timeout: 300_000 }, async () => {
   const tag = uniq('bad');
   const q = uniq('q');
-  const queue = new Queue(q, redis);
-  const w = await WorkerProc.start(server.url, [q], { ...FAST, concurrency: 3, withScheduler: true });
+  const queue = new Queue(q, fx.redis);
+  const w = await WorkerProc.start(fx.server.url, [q], { ...FAST, concurrency: 3, withScheduler: true });
   const ok = (ms = 1) => encodeCall('fixtures.work', [tag, ms], {});
 
   const expected = new Map<string, string[]>();
@@ -54,9 +42,9 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
 
   /** A job hash as someone might write it by hand; `fields` replaces the usual ones. */
   const handWritten = async (id: string, fields: Record<string, string | Buffer>, status: string, exc?: RegExp) => {
-    await redis.del(`rq:job:${id}`);
-    if (Object.keys(fields).length) await redis.hset(`rq:job:${id}`, fields);
-    await redis.rpush(`rq:queue:${q}`, id);
+    await fx.redis.del(`rq:job:${id}`);
+    if (Object.keys(fields).length) await fx.redis.hset(`rq:job:${id}`, fields);
+    await fx.redis.rpush(`rq:queue:${q}`, id);
     expected.set(id, [status]);
     if (exc) excs.set(id, exc);
     faults++;
@@ -66,7 +54,7 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
     expected.set(j.id, ['finished']);
     good.push(j.id);
   };
-  await redis.sadd('rq:queues', `rq:queue:${q}`);
+  await fx.redis.sadd('rq:queues', `rq:queue:${q}`);
   const base = (data: Buffer): Record<string, string | Buffer> => ({ data, origin: q, status: 'queued', timeout: '30', description: 'hand-written' });
 
   // Missing and wrong fields.
@@ -113,29 +101,29 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
   const oddIds = ['sp ace', 'colon:in:id', 'uni-ℂ😀', 'new\nline', 'percent%s%d', 'x'.repeat(5000), 'glob*?[]{}', '', 'lua^$().%+-', `quote'"\\`, 'tab\tid', 'dot.dot/slash'];
   for (const id of oddIds) await handWritten(`${id}${tag.slice(-4)}`, base(ok()), 'finished');
   // Queue entries with no hash, and a job key of the wrong type between two good jobs in one dequeue.
-  await redis.rpush(`rq:queue:${q}`, uniq('ghost'), uniq('ghost'));
+  await fx.redis.rpush(`rq:queue:${q}`, uniq('ghost'), uniq('ghost'));
   faults += 2;
-  await until(async () => (await redis.llen(`rq:queue:${q}`)) === 0, 60_000);
+  await until(async () => (await fx.redis.llen(`rq:queue:${q}`)) === 0, 60_000);
   const wrongType = uniq('wrongtype');
-  await redis.set(`rq:job:${wrongType}`, 'not a hash');
+  await fx.redis.set(`rq:job:${wrongType}`, 'not a hash');
   const [g1, g2] = [uniq('g1'), uniq('g2')];
   for (const id of [g1, g2]) {
-    await redis.hset(`rq:job:${id}`, base(ok()));
+    await fx.redis.hset(`rq:job:${id}`, base(ok()));
     expected.set(id, ['finished']);
     good.push(id);
   }
-  await redis.rpush(`rq:queue:${q}`, g1, wrongType, g2);
+  await fx.redis.rpush(`rq:queue:${q}`, g1, wrongType, g2);
   faults++;
 
-  const end = await settle(redis, [q], expected, 60_000);
+  const end = await settle(fx.redis, [q], expected, 60_000);
   assert.deepEqual([...end.wrong].map(([id, s]) => `${JSON.stringify(id).slice(0, 40)}: ${s}`), [], 'jobs not in the expected end state');
-  assert.equal(await redis.type(`rq:job:${wrongType}`), 'string', 'the key of the wrong type is left alone');
+  assert.equal(await fx.redis.type(`rq:job:${wrongType}`), 'string', 'the key of the wrong type is left alone');
 
   // Malformed pub/sub messages; then the worker must still take jobs, scheduled ones too.
   const garbage = ['not json', '42', 'null', '[]', '"str"', '{"command": 5}', '{"command": "stop-job"}', '{"command": "stop-job", "job_id": {"a": 1}}', '{"command": "explode"}', 'x'.repeat(1 << 20), '\u0000\uffff'];
-  for (const m of garbage) await redis.publish(`rq:pubsub:${w.name}`, m);
-  for (const m of ['NaN', '', '-1e309', 'Infinity']) await redis.publish(`rq:scheduled-wake:${q}`, m);
-  await redis.publish(`rq:wake:${q}`, 'garbage');
+  for (const m of garbage) await fx.redis.publish(`rq:pubsub:${w.name}`, m);
+  for (const m of ['NaN', '', '-1e309', 'Infinity']) await fx.redis.publish(`rq:scheduled-wake:${q}`, m);
+  await fx.redis.publish(`rq:wake:${q}`, 'garbage');
   faults += garbage.length + 5;
   const later = await queue.enqueueIn(300, 'fixtures.work', { args: [tag, 1] });
   expected.set(later.id, ['finished']);
@@ -145,7 +133,7 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
   // Malformed CLI arguments and cron configs, against the same Redis while the worker runs.
   const tmp = tempDir({ 'tasks.ts': 'export function add(a: number, b: number) { return a + b; }\n' });
   const cfg = (name: string, body: string) => tmp.write(name, `import { cron } from 'openvle-rq';\n${body}\n`);
-  const url = server.url;
+  const url = fx.server.url;
   const cli: [string[], RegExp][] = [
     [['worker', '-u', url, '--burst', 'bad queue!'], /Invalid queue name 'bad queue!'/],
     [['worker', '-u', url, '--burst', '-c', 'many', q], /concurrency|many/],
@@ -173,13 +161,13 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
   });
   faults += cli.length;
 
-  const end2 = await settle(redis, [q], expected, 30_000);
+  const end2 = await settle(fx.redis, [q], expected, 30_000);
   const wrongExc: string[] = [];
   for (const [id, re] of excs) {
-    const exc = (await (await Job.fetch(redis, id)).latestResult())?.excString ?? '';
+    const exc = (await (await Job.fetch(fx.redis, id)).latestResult())?.excString ?? '';
     if (!re.test(exc)) wrongExc.push(`${id}: ${JSON.stringify(exc.slice(0, 200))}`);
   }
-  const runs = await runsByJob(redis, tag);
+  const runs = await runsByJob(fx.redis, tag);
   const goodRuns = good.map((id) => runs.get(id)?.length ?? 0);
   const affected = goodRuns.filter((n) => n !== 1).length;
   const stderr = w.stderr;

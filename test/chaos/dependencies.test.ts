@@ -5,29 +5,17 @@
 // policy says so; allow_failure dependents run after a failed parent; plain
 // dependents of a failed parent stay deferred, as in RQ.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis, Dependency, Queue, Retry } from '../../src/index.js';
-import { RedisServer } from '../helpers/redis.js';
+import { test } from 'node:test';
+import { Dependency, Queue, Retry } from '../../src/index.js';
 import { uniq } from '../helpers/util.js';
-import { checkRuns, FAST, Killer, killAllWorkers, runsByJob, settle, SOAK, summary, WorkerProc } from './helpers.js';
+import { checkRuns, FAST, Killer, runsByJob, settle, SOAK, summary, WorkerProc, chaosRedis } from './helpers.js';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await RedisServer.start();
-  redis = createRedis(server.url);
-});
-after(async () => {
-  await killAllWorkers();
-  redis.disconnect();
-  await server.destroy();
-});
+const fx = chaosRedis();
 
 test('dependencies under worker kills: chains and fan-ins released once or canceled per policy', { timeout: 300_000 }, async () => {
   const tag = uniq('deps');
   const queues = [uniq('d1'), uniq('d2')];
-  const qs = queues.map((n) => new Queue(n, redis));
+  const qs = queues.map((n) => new Queue(n, fx.redis));
   const retry = () => new Retry({ max: 8 });
   const ms = () => 300 + Math.floor(Math.random() * 400);
   const expected = new Map<string, string[]>();
@@ -103,25 +91,25 @@ test('dependencies under worker kills: chains and fan-ins released once or cance
     dependents += 4;
   }
 
-  const startWorker = () => WorkerProc.start(server.url, queues, { ...FAST, concurrency: 3 });
+  const startWorker = () => WorkerProc.start(fx.server.url, queues, { ...FAST, concurrency: 3 });
   const workers = await Promise.all([0, 1, 2].map(startWorker));
-  const killer = new Killer(redis, workers, startWorker);
+  const killer = new Killer(fx.redis, workers, startWorker);
   killer.start([600, 1200], SOAK ? 600_000 : 60_000);
   const t0 = Date.now();
-  const end = await settle(redis, queues, expected, SOAK ? 900_000 : 120_000);
+  const end = await settle(fx.redis, queues, expected, SOAK ? 900_000 : 120_000);
   await killer.stop();
   const settleMs = Date.now() - t0;
 
-  const runs = await runsByJob(redis, tag);
+  const runs = await runsByJob(fx.redis, tag);
   const { duplicated, unexpected } = checkRuns(mustFinish, runs, killer.killedAttempts);
   for (const id of neverRun) if (runs.has(id)) unexpected.push(`${id}: ran, though canceled or waiting per its policy`);
   // A dependent must have started only after its parents ended (the task checks when it starts).
-  const early = await redis.hgetall(`chaos:${tag}:early`);
+  const early = await fx.redis.hgetall(`chaos:${tag}:early`);
   // And each one sits in one place: not in a queue or the deferred registry once it finished.
   let misplaced = 0;
   for (const [id, [st]] of expected) {
-    const q = await redis.hget(`rq:job:${id}`, 'origin');
-    const inDeferred = (await redis.zscore(`rq:deferred:${q}`, id)) !== null;
+    const q = await fx.redis.hget(`rq:job:${id}`, 'origin');
+    const inDeferred = (await fx.redis.zscore(`rq:deferred:${q}`, id)) !== null;
     if ((st === 'deferred') !== inDeferred) misplaced++;
   }
   const { killedExecutions, recovered, maxRecoverMs } = killer.recovery();

@@ -16,8 +16,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import type { Redis } from 'ioredis';
+import { createRedis } from '../../src/engine/connection.js';
 import { keys } from '../../src/engine/keys.js';
+import { RedisServer } from '../helpers/redis.js';
 import { waitForEvent } from '../helpers/util.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
@@ -273,4 +276,22 @@ export function checkRuns(ids: Iterable<string>, runs: Map<string, Run[]>, kille
     }
   }
   return { duplicated, unexpected };
+}
+
+/**
+ * For a test file: a redis-server of its own and a connection to it, stopped
+ * after the file together with every worker process the file started.
+ */
+export function chaosRedis(): { server: RedisServer; redis: Redis } {
+  const fx = { server: undefined as unknown as RedisServer, redis: undefined as unknown as Redis };
+  before(async () => {
+    fx.server = await RedisServer.start();
+    fx.redis = createRedis(fx.server.url);
+  });
+  after(async () => {
+    await killAllWorkers();
+    fx.redis.disconnect();
+    await fx.server.destroy();
+  });
+  return fx;
 }

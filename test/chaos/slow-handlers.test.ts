@@ -6,24 +6,12 @@
 // lets another worker retry the job, and the stalled worker then drops its
 // own result and goes on.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis, Job, Queue, Retry } from '../../src/index.js';
-import { RedisServer } from '../helpers/redis.js';
+import { test } from 'node:test';
+import { Job, Queue, Retry } from '../../src/index.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
-import { killAllWorkers, runsByJob, settle, statuses, summary, WorkerProc } from './helpers.js';
+import { runsByJob, settle, statuses, summary, WorkerProc, chaosRedis } from './helpers.js';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await RedisServer.start();
-  redis = createRedis(server.url);
-});
-after(async () => {
-  await killAllWorkers();
-  redis.disconnect();
-  await server.destroy();
-});
+const fx = chaosRedis();
 
 const TIMEOUT_TEXT = /Task exceeded maximum timeout value \(1 seconds\)/;
 
@@ -32,8 +20,8 @@ test('slow and hung handlers: timeouts, promises that never settle, non-Error th
   const qa = uniq('a');
   const qb = uniq('b');
   // A: its own queue; heartbeats every 0.5 s, abandoned after 4 s.
-  const a = await WorkerProc.start(server.url, [qa], { jobMonitoringInterval: 0.5, deadWorkerTimeout: 4, recoveryInterval: 0.25, concurrency: 6 });
-  const qA = new Queue(qa, redis);
+  const a = await WorkerProc.start(fx.server.url, [qa], { jobMonitoringInterval: 0.5, deadWorkerTimeout: 4, recoveryInterval: 0.25, concurrency: 6 });
+  const qA = new Queue(qa, fx.redis);
   const expected = new Map<string, string[]>();
   const checks: [string, RegExp | null, string][] = [];
   const add = async (func: string, opts: Parameters<Queue['enqueue']>[1], status: string, exc: RegExp | null) => {
@@ -69,47 +57,47 @@ test('slow and hung handlers: timeouts, promises that never settle, non-Error th
   const started = () => [...a.started].length;
   await until(() => started() >= checks.length, 20_000);
   // The endless job's wip score moves on while it runs: heartbeats go on.
-  const member = async () => (await redis.zrange(`rq:wip:${qa}`, '0', '-1')).find((m) => m.startsWith(forever.id + ':'));
+  const member = async () => (await fx.redis.zrange(`rq:wip:${qa}`, '0', '-1')).find((m) => m.startsWith(forever.id + ':'));
   await until(member, 10_000);
-  const score0 = Number(await redis.zscore(`rq:wip:${qa}`, (await member())!));
-  const hb0 = await redis.hget(`rq:worker:${a.name}`, 'last_heartbeat');
+  const score0 = Number(await fx.redis.zscore(`rq:wip:${qa}`, (await member())!));
+  const hb0 = await fx.redis.hget(`rq:worker:${a.name}`, 'last_heartbeat');
   await new Promise((r) => setTimeout(r, 5000)); // longer than the dead-worker timeout (pacing, not a wait for state)
-  const score1 = Number(await redis.zscore(`rq:wip:${qa}`, (await member())!));
-  const hb1 = await redis.hget(`rq:worker:${a.name}`, 'last_heartbeat');
+  const score1 = Number(await fx.redis.zscore(`rq:wip:${qa}`, (await member())!));
+  const hb1 = await fx.redis.hget(`rq:worker:${a.name}`, 'last_heartbeat');
   assert.ok(score1 > score0 + 3, `wip score ${score0} -> ${score1}`);
   assert.notEqual(hb1, hb0);
-  await redis.publish(`rq:pubsub:${a.name}`, JSON.stringify({ command: 'stop-job', job_id: forever.id }));
+  await fx.redis.publish(`rq:pubsub:${a.name}`, JSON.stringify({ command: 'stop-job', job_id: forever.id }));
 
   // B: a second worker on qb; A2 on qb blocks its loop for 5 s (> its 2 s dead-worker timeout).
   const fast = { jobMonitoringInterval: 0.5, deadWorkerTimeout: 2, recoveryInterval: 0.25 };
-  const a2 = await WorkerProc.start(server.url, [qb], fast);
-  const stalled = await new Queue(qb, redis).enqueue('fixtures.blockOnce', { args: [tag, 5000], retry: new Retry({ max: 1 }) });
+  const a2 = await WorkerProc.start(fx.server.url, [qb], fast);
+  const stalled = await new Queue(qb, fx.redis).enqueue('fixtures.blockOnce', { args: [tag, 5000], retry: new Retry({ max: 1 }) });
   expected.set(stalled.id, ['finished']);
   await waitForEvent(a2, 'job-started', undefined, 10_000);
   const stallAt = Date.now();
-  const b = new WorkerProc(server.url, [qb], fast);
+  const b = new WorkerProc(fx.server.url, [qb], fast);
   // listening before it starts: its first recovery pass runs before 'started'
   const [, outcome] = await waitForEvent<[string, string]>(b, 'job-recovered', undefined, 20_000);
   const recoverMs = Date.now() - stallAt;
   recovered++;
   assert.equal(outcome, 'retried');
-  const end = await settle(redis, [qa, qb], expected, 30_000);
+  const end = await settle(fx.redis, [qa, qb], expected, 30_000);
 
   // The stalled worker came back, dropped its stale result, and still works.
-  const after = await new Queue(qb, redis).enqueue('fixtures.work', { args: [tag, 1] });
+  const after = await new Queue(qb, fx.redis).enqueue('fixtures.work', { args: [tag, 1] });
   const afterA = await qA.enqueue('fixtures.work', { args: [tag, 1] });
   expected.set(after.id, ['finished']);
   expected.set(afterA.id, ['finished']);
-  const end2 = await settle(redis, [qa, qb], expected, 20_000);
+  const end2 = await settle(fx.redis, [qa, qb], expected, 20_000);
 
   const wrongExc: string[] = [];
   for (const [id, re, what] of checks) {
     if (!re) continue;
-    const exc = (await (await Job.fetch(redis, id)).latestResult())?.excString ?? '';
+    const exc = (await (await Job.fetch(fx.redis, id)).latestResult())?.excString ?? '';
     if (!re.test(exc.trim())) wrongExc.push(`${what}: ${JSON.stringify(exc.slice(0, 200))}`);
   }
-  const retriedStarts = (await redis.hget(`rq:job:${retried.id}`, 'retries_left')) === '0';
-  const stalledRuns = (await runsByJob(redis, tag)).get(stalled.id)?.length ?? 0;
+  const retriedStarts = (await fx.redis.hget(`rq:job:${retried.id}`, 'retries_left')) === '0';
+  const stalledRuns = (await runsByJob(fx.redis, tag)).get(stalled.id)?.length ?? 0;
   const exits = [a, a2, b].filter((w) => w.exited).length;
   summary('slow-handlers', {
     jobs: expected.size,
@@ -128,6 +116,6 @@ test('slow and hung handlers: timeouts, promises that never settle, non-Error th
   assert.ok(retriedStarts, 'the hung job with a retry used it');
   assert.equal(stalledRuns, 2, 'the stalled job ran again elsewhere, once');
   assert.equal(exits, 0);
-  assert.deepEqual(await statuses(redis, [forever.id]), ['stopped']);
+  assert.deepEqual(await statuses(fx.redis, [forever.id]), ['stopped']);
   await Promise.all([a, a2, b].map((w) => w.stop()));
 });

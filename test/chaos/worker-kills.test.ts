@@ -4,24 +4,12 @@
 // started or in wip, and a job may only run twice when an attempt of it was
 // on a killed worker (at-least-once).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis, Queue, Retry, type EnqueueSpec } from '../../src/index.js';
-import { RedisServer } from '../helpers/redis.js';
+import { test } from 'node:test';
+import { Queue, Retry, type EnqueueSpec } from '../../src/index.js';
 import { uniq } from '../helpers/util.js';
-import { checkRuns, FAST, Killer, killAllWorkers, runsByJob, settle, SOAK, summary, WorkerProc } from './helpers.js';
+import { checkRuns, FAST, Killer, runsByJob, settle, SOAK, summary, WorkerProc, chaosRedis } from './helpers.js';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await RedisServer.start();
-  redis = createRedis(server.url);
-});
-after(async () => {
-  await killAllWorkers();
-  redis.disconnect();
-  await server.destroy();
-});
+const fx = chaosRedis();
 
 test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', { timeout: 300_000 }, async () => {
   const N = SOAK ? 10_000 : 1000;
@@ -47,7 +35,7 @@ test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', {
   };
   const enqueue = async (from: number, to: number) => {
     for (const [q, spec] of specs(from, to)) {
-      const job = await new Queue(q, redis).enqueue(spec.func, spec);
+      const job = await new Queue(q, fx.redis).enqueue(spec.func, spec);
       if (spec.func === 'fixtures.flaky') {
         flaky.add(job.id);
         expected.set(job.id, ['failed']);
@@ -58,7 +46,7 @@ test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', {
   const strategies = ['default', 'round_robin', 'random'];
   let spawned = 0;
   const startWorker = () =>
-    WorkerProc.start(server.url, queues, { ...FAST, concurrency: 3, dequeueStrategy: strategies[spawned++ % 3] });
+    WorkerProc.start(fx.server.url, queues, { ...FAST, concurrency: 3, dequeueStrategy: strategies[spawned++ % 3] });
 
   await enqueue(0, N / 2);
   const workers = await Promise.all(Array.from({ length: WORKERS }, startWorker));
@@ -70,17 +58,17 @@ test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', {
   })();
 
   // The faults: every ~second a random live worker is SIGKILLed and replaced.
-  const killer = new Killer(redis, workers, startWorker);
+  const killer = new Killer(fx.redis, workers, startWorker);
   killer.start([700, 1300], SOAK ? 600_000 : 60_000);
 
   await producing;
   const t0 = Date.now();
-  const end = await settle(redis, queues, expected, SOAK ? 900_000 : 120_000);
+  const end = await settle(fx.redis, queues, expected, SOAK ? 900_000 : 120_000);
   await killer.stop();
   const settleMs = Date.now() - t0;
 
   // Runs per job, from the task's own records.
-  const runs = await runsByJob(redis, tag);
+  const runs = await runsByJob(fx.redis, tag);
   const { duplicated, unexpected } = checkRuns(
     [...expected.keys()].filter((id) => !flaky.has(id)),
     runs,

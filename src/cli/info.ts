@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import type { Redis } from 'ioredis';
-import { keys, QUEUE_NAME_PATTERN } from '../engine/keys.js';
+import { keys, QUEUE_NAME_PATTERN, queueNamesFromKeys } from '../engine/keys.js';
 import { action, CliError, connect, floatArg, style, withUrl } from './common.js';
 
 interface InfoFlags {
@@ -62,11 +62,7 @@ export async function snapshot(redis: Redis, queueNames: string[]): Promise<Info
   const at = new Date();
   let names = queueNames;
   if (names.length === 0) {
-    names = (await redis.smembers(keys.queues))
-      .filter((k) => k.startsWith('rq:queue:'))
-      .map((k) => k.slice('rq:queue:'.length))
-      .filter((n) => QUEUE_NAME_PATTERN.test(n))
-      .sort();
+    names = queueNamesFromKeys(await redis.smembers(keys.queues));
   }
   const nowSec = String(Math.floor(at.getTime() / 1000));
   const p = redis.pipeline();

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import type { CronExpressionParser as Parser } from 'cron-parser';
 import type { Redis } from 'ioredis';
 import { DuplicateJobError } from './errors.js';
-import { QUEUE_NAME_PATTERN } from './keys.js';
+import { keys, QUEUE_NAME_PATTERN } from './keys.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { Queue } from './queue.js';
 import { runScript } from './scripts.js';
@@ -361,16 +361,16 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
   }
 
   static stateKey(entry: CronEntry): string {
-    return `rq:cron_job:${entry.name}:state:${entry.key}`;
+    return keys.cronState(entry.name, entry.key);
   }
   static historyKey(entry: CronEntry): string {
-    return `rq:cron_job:${entry.name}:jobs`;
+    return keys.cronJobs(entry.name);
   }
   static jobId(entry: CronEntry, fireTime: number): string {
     return `cron-${entry.key}-${fireTime}`;
   }
   get key(): string {
-    return `rq:cron_scheduler:${this.name}`;
+    return keys.cronScheduler(this.name);
   }
 
   /** Redis' clock, as estimated from the last reply. */
@@ -403,7 +403,7 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
     if (this.hbTimer) clearInterval(this.hbTimer);
     await this.pass?.catch(() => {});
     try {
-      await this.connection.zrem('rq:cron_schedulers', this.name);
+      await this.connection.zrem(keys.cronSchedulers, this.name);
     } catch (err) {
       this.log.warning(`CronScheduler ${this.name}: could not register death: ${(err as Error).message}`);
     }
@@ -448,7 +448,7 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
   private async registerBirth(): Promise<void> {
     await this.connection
       .multi()
-      .zadd('rq:cron_schedulers', 'NX', this.now() / 1000, this.name)
+      .zadd(keys.cronSchedulers, 'NX', this.now() / 1000, this.name)
       .hset(this.key, {
         hostname: hostname(),
         pid: String(process.pid),
@@ -465,7 +465,7 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
     try {
       const res = await this.connection
         .multi()
-        .zadd('rq:cron_schedulers', 'XX', 'CH', this.now() / 1000, this.name)
+        .zadd(keys.cronSchedulers, 'XX', 'CH', this.now() / 1000, this.name)
         .hset(this.key, 'cron_jobs', this.cronJobsJson())
         .expire(this.key, 120)
         .exec();

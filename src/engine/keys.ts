@@ -18,9 +18,24 @@ export const keys = {
   suspended: `${PREFIX}suspended`,
   schedulerLock: (q: string) => `${PREFIX}scheduler-lock:${q}`,
   scheduler: (name: string) => `${PREFIX}scheduler:${name}`,
+  cronSchedulers: `${PREFIX}cron_schedulers`,
+  cronScheduler: (name: string) => `${PREFIX}cron_scheduler:${name}`,
+  cronJobs: (name: string) => `${PREFIX}cron_job:${name}:jobs`,
+  /** Not an RQ key: an entry's next fire time, shared by every cron process. */
+  cronState: (name: string, entryKey: string) => `${PREFIX}cron_job:${name}:state:${entryKey}`,
   wakeChannel: (q: string) => `${PREFIX}wake:${q}`,
   scheduledChannel: (q: string) => `${PREFIX}scheduled-wake:${q}`,
 };
+
+/** Queue names from the members of rq:queues (queue keys), sorted. */
+export function queueNamesFromKeys(members: string[]): string[] {
+  const prefix = keys.queue('');
+  return members
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length))
+    .filter((n) => QUEUE_NAME_PATTERN.test(n))
+    .sort();
+}
 
 export type RegistryKind = 'wip' | 'finished' | 'failed' | 'deferred' | 'scheduled' | 'canceled';
 

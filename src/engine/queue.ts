@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DuplicateJobError } from './errors.js';
 import { Job } from './job.js';
-import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys } from './keys.js';
+import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys, queueNamesFromKeys } from './keys.js';
 import { Callback, normalizeDependencies, type DependsOn, Retry } from './options.js';
 import { Registry } from './registry.js';
 import { runScript } from './scripts.js';
@@ -76,13 +76,7 @@ export class Queue {
 
   /** Every queue in rq:queues, as RQ's Queue.all. */
   static async all(connection: Redis): Promise<Queue[]> {
-    const members = await connection.smembers(keys.queues);
-    return members
-      .filter((k) => k.startsWith('rq:queue:'))
-      .map((k) => k.slice('rq:queue:'.length))
-      .filter((n) => QUEUE_NAME_PATTERN.test(n))
-      .sort()
-      .map((n) => new Queue(n, connection));
+    return queueNamesFromKeys(await connection.smembers(keys.queues)).map((n) => new Queue(n, connection));
   }
 
   private prepare(spec: EnqueueSpec): PreparedJob {

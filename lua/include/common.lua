@@ -379,7 +379,58 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
   return out
 end
 
--- Shared ARGV tail of dequeue.lua, finish.lua and fail.lua:
+-- A successful execution (RQ's handle_job_success): results, finished
+-- registry, TTLs, dependents. Idempotent: an execution neither in wip nor
+-- with its key left was recorded already (a resend) or recovered as
+-- abandoned, and gives 'stale' with nothing written.
+local function record_finish(id, e, q, worker, rv, default_ttl, started, ended, working)
+  if redis.call('ZREM', wip_key(q), id .. ':' .. e) == 0 and redis.call('EXISTS', execution_key(id, e)) == 0 then
+    return 'stale'
+  end
+  local key = job_key(id)
+  local wk = worker_key(worker)
+  end_execution(id, e, q, worker, true, true)
+  redis.call('HINCRBY', wk, 'successful_job_count', 1)
+  redis.call('HINCRBYFLOAT', wk, 'total_working_time', working)
+  local f = redis.call('HMGET', key, 'status', 'result_ttl', 'dependency_ids')
+  if f[1] then
+    local ttl = tonumber(f[2])
+    if ttl == nil then ttl = tonumber(default_ttl) end
+    redis.call('HSET', key, 'status', 'finished', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+    local _, had_dependents = release_dependents(id, 'finished')
+    if ttl ~= 0 then
+      local fields = { 'type', 1, 'worker_name', worker }
+      if rv ~= '' then table.insert(fields, 'return_value'); table.insert(fields, rv) end
+      table.insert(fields, 'execution_id'); table.insert(fields, e)
+      table.insert(fields, 'execution_started_at'); table.insert(fields, started)
+      table.insert(fields, 'execution_ended_at'); table.insert(fields, ended)
+      redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
+      if ttl > 0 then
+        redis.call('EXPIRE', results_key(id), ttl)
+        redis.call('ZADD', finished_key(q), NOW + ttl, id)
+      else
+        redis.call('PERSIST', results_key(id))
+        redis.call('ZADD', finished_key(q), '+inf', id)
+      end
+    end
+    expire_job(id, ttl, had_dependents, f[3] ~= false and f[3] ~= '')
+  end
+  return 'finished'
+end
+
+-- A failed execution (retry-aware, see fail_job); idempotent as record_finish.
+local function record_fail(id, e, q, worker, mode, exc_b64, default_failure_ttl, started, ended, working)
+  if redis.call('ZREM', wip_key(q), id .. ':' .. e) == 0 and redis.call('EXISTS', execution_key(id, e)) == 0 then
+    return 'stale'
+  end
+  local wk = worker_key(worker)
+  end_execution(id, e, q, worker, true, true)
+  redis.call('HINCRBY', wk, 'failed_job_count', 1)
+  redis.call('HINCRBYFLOAT', wk, 'total_working_time', working)
+  return fail_job(id, e, q, worker, mode, exc_b64, started, ended, tonumber(default_failure_ttl))
+end
+
+-- Shared ARGV tail of dequeue.lua, finish.lua, fail.lua and complete.lua:
 -- count, hb_ttl, exec_ttl, n_queues, queues..., exec ids...
 -- settle: the caller ended an execution with defer_state; settle the
 -- worker's state unless new jobs made it busy.

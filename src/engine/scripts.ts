@@ -19,6 +19,7 @@ export const SCRIPT_NAMES = [
   'death',
   'schedule',
   'scheduler-lock',
+  'complete',
   'cron-claim',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

@@ -84,6 +84,19 @@ export interface WorkerEvents {
 
 class Abort extends Error {}
 
+const END_BATCH = Number(process.env.OVRQ_END_BATCH ?? 8);
+
+/** An execution's end, waiting to be recorded with others of the same tick. */
+interface PendingEnd {
+  script: 'finish' | 'fail';
+  r: Running;
+  middle: (string | number)[];
+  endedAt: number;
+  recorded: (outcome: Outcome) => void;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 // Execution ids: 32 hex digits as RQ's uuid4().hex, from a random
 // per-process prefix and a counter; unique without a syscall per job.
 const EXEC_PREFIX = randomBytes(10).toString('hex');
@@ -122,6 +135,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private recoveryBusy = false;
   /** Execution ids sent with dequeue calls still awaiting their reply. */
   private readonly pendingExecIds = new Set<string>();
+  private ends: PendingEnd[] = [];
   private scheduler: Scheduler | undefined;
   private loop: Promise<void> | undefined;
   successfulJobs = 0;
@@ -540,13 +554,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Records the end of an execution and, in the same script, takes the
-   * next jobs for the slot it frees. The slot stays reserved until those
-   * jobs have started, so the main loop never fetches for it too.
-   * `recorded` runs before those jobs start, so logs and events keep
-   * their order (this job's end, then the next one's start).
+   * Records the end of an execution and, in the same script call, takes
+   * the next jobs for the slots it frees. Ends that come in the same tick
+   * (many jobs at once) go in one call (complete.lua), one alone in
+   * finish.lua / fail.lua. Freed slots stay reserved until the next jobs
+   * have started, so the main loop never fetches for them too. `recorded`
+   * runs before those jobs start, so logs and events keep their order.
    */
-  private async report(
+  private report(
     script: 'finish' | 'fail',
     r: Running,
     middle: (string | number)[],
@@ -554,29 +569,71 @@ export class Worker extends EventEmitter<WorkerEvents> {
     recorded: (outcome: Outcome) => void,
   ): Promise<void> {
     this.running.delete(r.member);
+    this.reserved += 1;
+    return new Promise((resolve, reject) => {
+      this.ends.push({ script, r, middle, endedAt, recorded, resolve, reject });
+      if (this.ends.length === 1) queueMicrotask(() => this.flushEnds());
+    });
+  }
+
+  private flushEnds(): void {
+    // Calls of a few ends each, not one for all: while Redis runs one, the
+    // jobs another call handed out run here, so neither side waits for the other.
+    while (this.ends.length > 0) this.flushSome(this.ends.splice(0, END_BATCH));
+  }
+
+  private flushSome(items: PendingEnd[]): void {
+    this.reserved -= items.length;
     const k = this.available();
     this.reserved += k;
     const gen = this.wakeGen;
-    let reply: [Buffer, unknown[]] | undefined;
     const { tail, ids } = this.dequeueTail(k);
-    try {
-      const head = [r.job.id, r.execId, r.queue, this.name, ...middle];
-      const times = [r.startedAt.toFixed(6), endedAt.toFixed(6), (endedAt - r.startedAt).toFixed(6)];
-      reply = (await runScriptBuffer(this.connection, script, [...head, ...times, ...tail])) as [Buffer, unknown[]];
-    } finally {
-      this.reserved -= k;
-      if (reply) {
-        try {
-          recorded(String(reply[0]) as Outcome);
-        } catch (err) {
-          // a throwing event listener must not keep the next jobs from starting
-          this.log.error(`job event listener failed: ${describeError(err)}`);
-        }
+    const times = (e: PendingEnd) => [
+      e.r.startedAt.toFixed(6),
+      e.endedAt.toFixed(6),
+      (e.endedAt - e.r.startedAt).toFixed(6),
+    ];
+    let call: Promise<[Buffer[], unknown[]]>;
+    if (items.length === 1) {
+      const [e] = items as [PendingEnd];
+      const args = [e.r.job.id, e.r.execId, e.r.queue, this.name, ...e.middle, ...times(e), ...tail];
+      call = runScriptBuffer(this.connection, e.script, args).then((reply) => {
+        const [outcome, next] = reply as [Buffer, unknown[]];
+        return [[outcome], next];
+      });
+    } else {
+      // complete.lua's records have 10 fields: a finish's middle has one
+      // field fewer than a fail's, padded with ''.
+      const args: (string | number)[] = [this.name, items.length];
+      for (const e of items) {
+        const middle = e.script === 'finish' ? [...e.middle, ''] : e.middle;
+        args.push(e.script, e.r.job.id, e.r.execId, e.r.queue, ...middle, ...times(e));
       }
-      if (reply && k > 0) this.takeJobs(reply[1], k, gen);
-      for (const id of ids) this.pendingExecIds.delete(id);
-      this.wake();
+      call = runScriptBuffer(this.connection, 'complete', [...args, ...tail]) as Promise<[Buffer[], unknown[]]>;
     }
+    call.then(
+      ([outcomes, next]) => {
+        this.reserved -= k;
+        items.forEach((e, i) => {
+          try {
+            e.recorded(String(outcomes[i]) as Outcome);
+          } catch (err) {
+            // a throwing event listener must not keep the next jobs from starting
+            this.log.error(`job event listener failed: ${describeError(err)}`);
+          }
+        });
+        if (k > 0) this.takeJobs(next, k, gen);
+        for (const id of ids) this.pendingExecIds.delete(id);
+        for (const e of items) e.resolve();
+        this.wake();
+      },
+      (err: unknown) => {
+        this.reserved -= k;
+        for (const id of ids) this.pendingExecIds.delete(id);
+        for (const e of items) e.reject(err);
+        this.wake();
+      },
+    );
   }
 
   /** Calls the task with the job's timeout and abort signal. */

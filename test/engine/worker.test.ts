@@ -377,3 +377,31 @@ test('recovery passes forget workers whose key expired (RQ clean_worker_registry
   w.stop();
   await w.done;
 });
+
+test('complete (ends of one tick in one call) is idempotent: a resend records nothing twice', async () => {
+  const { runScriptBuffer, runScript } = await import('../../src/engine/scripts.js');
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  const [a, b] = await q.enqueueMany([{ func: 't.ok' }, { func: 't.boom', retry: new Retry({ max: 1 }) }]);
+  const worker = uniq('w');
+  await runScript(fx.redis, 'birth', [worker, 480, 1, name]);
+  const taken = (await runScriptBuffer(fx.redis, 'dequeue', [worker, 2, 20, 80, 1, name, 'e1', 'e2'])) as unknown[];
+  assert.deepEqual([String(taken[0]), String(taken[4])], [a!.id, b!.id]);
+  const records = [
+    worker, 2,
+    'finish', a!.id, 'e1', name, 'NQ==', 500, '', '1.0', '2.0', '1.0',
+    'fail', b!.id, 'e2', name, 'failed', 'eJwrSS0uAQAEXQHB', 31536000, '1.0', '2.0', '1.0',
+    0, 20, 80, 1, name,
+  ];
+  const first = (await runScriptBuffer(fx.redis, 'complete', records)) as [Buffer[], unknown[]];
+  assert.deepEqual(first[0].map(String), ['finished', 'retried']);
+  const again = (await runScriptBuffer(fx.redis, 'complete', records)) as [Buffer[], unknown[]];
+  assert.deepEqual(again[0].map(String), ['stale', 'stale']);
+  assert.equal(await fx.redis.xlen(keys.results(a!.id)), 1);
+  assert.equal(await (await Job.fetch(fx.redis, a!.id)).returnValue(), 5);
+  assert.equal((await Job.fetch(fx.redis, b!.id)).retriesLeft, 0);
+  assert.deepEqual(await q.jobIds(), [b!.id], 'the retried job is queued once');
+  const wh = await fx.redis.hgetall(keys.worker(worker));
+  assert.deepEqual([wh.successful_job_count, wh.failed_job_count, wh.state], ['1', '1', 'idle']);
+  assert.equal(await fx.redis.zcard(`rq:wip:${name}`), 0);
+});

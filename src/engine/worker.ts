@@ -84,7 +84,7 @@ export interface WorkerEvents {
 
 class Abort extends Error {}
 
-// Ends per complete.lua call: 8 kept Redis CPU per job lowest at concurrency 50
+// Ends per complete.lua call: 8 cut Redis CPU per job at concurrency 50 as much as 16 did
 // while leaving calls small enough to overlap with the jobs they hand out.
 const END_BATCH = 8;
 

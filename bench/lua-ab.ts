@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { BenchRedis } from './redis.js';
+import { BenchRedis, parseInfo } from './redis.js';
 
 const N = Number(process.env.N ?? 3000);
 const SLICE = 50;
@@ -19,15 +19,6 @@ const RESULT_TTL = process.env.RESULT_TTL ?? '500';
 const QUEUE = 'ab';
 
 type Fn = (...a: unknown[]) => Promise<unknown>;
-
-function parseInfo(text: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const i = line.indexOf(':');
-    if (i > 0 && !line.startsWith('#')) m.set(line.slice(0, i), line.slice(i + 1));
-  }
-  return m;
-}
 
 async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: number }> {
   const c = parseInfo(await r.info('cpu'));

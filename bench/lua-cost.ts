@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { createRedis, Queue } from '../src/index.js';
 import { runScript, runScriptBuffer } from '../src/engine/scripts.js';
-import { BenchRedis } from './redis.js';
+import { BenchRedis, parseInfo, redisCpuUs } from './redis.js';
 
 const N = Number(process.env.N ?? 5000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -23,27 +23,14 @@ const RESULT_TTL = Number(process.env.RESULT_TTL ?? 500);
 const PIPE = 100;
 const QUEUE = 'luacost';
 
-function parseInfo(text: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const i = line.indexOf(':');
-    if (i > 0 && !line.startsWith('#')) m.set(line.slice(0, i), line.slice(i + 1));
-  }
-  return m;
-}
-
-async function cpuUs(admin: Redis): Promise<number> {
-  const i = parseInfo(await admin.info('cpu'));
-  return (Number(i.get('used_cpu_user')) + Number(i.get('used_cpu_sys'))) * 1e6;
-}
 
 async function phase(admin: Redis, label: string, jobs: number, fn: () => Promise<void>): Promise<void> {
   await admin.config('RESETSTAT');
-  const c0 = await cpuUs(admin);
+  const c0 = await redisCpuUs(admin);
   const t0 = performance.now();
   await fn();
   const wall = performance.now() - t0;
-  const c1 = await cpuUs(admin);
+  const c1 = await redisCpuUs(admin);
   let evalCalls = 0;
   let evalUsec = 0;
   let inner = 0;

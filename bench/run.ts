@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { ChildConfig, ChildMessage } from './child.js';
-import { BenchRedis } from './redis.js';
+import { BenchRedis, parseInfo, redisCpuUs } from './redis.js';
 import { engineSource, makeProducer, SYSTEMS, type Payload, type Retention, type SystemName } from './systems.js';
 
 const env = process.env;
@@ -70,18 +70,8 @@ function percentile(xs: number[], p: number): number {
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-function parseInfo(text: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const i = line.indexOf(':');
-    if (i > 0 && !line.startsWith('#')) m.set(line.slice(0, i), line.slice(i + 1));
-  }
-  return m;
-}
-
 async function redisCpuMs(admin: Redis): Promise<number> {
-  const info = parseInfo(await admin.info('cpu'));
-  return (Number(info.get('used_cpu_user')) + Number(info.get('used_cpu_sys'))) * 1000;
+  return (await redisCpuUs(admin)) / 1000;
 }
 
 interface CmdStat {

@@ -278,6 +278,21 @@ export function checkRuns(ids: Iterable<string>, runs: Map<string, Run[]>, kille
   return { duplicated, unexpected };
 }
 
+/** Where no worker was killed, every job must have run exactly once: the ids that did not, and the extra runs. */
+export function exactlyOnce(ids: Iterable<string>, runs: Map<string, Run[]>): { bad: string[]; duplicated: number } {
+  const bad: string[] = [];
+  let duplicated = 0;
+  for (const id of ids) {
+    const n = runs.get(id)?.length ?? 0;
+    if (n === 0) bad.push(`${id} never ran`);
+    if (n > 1) {
+      duplicated += n - 1;
+      bad.push(`${id} ran ${n} times`);
+    }
+  }
+  return { bad, duplicated };
+}
+
 /**
  * For a test file: a redis-server of its own and a connection to it, stopped
  * after the file together with every worker process the file started.

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { createRedis, Queue, Retry } from '../../src/index.js';
 import { RedisServer } from '../helpers/redis.js';
 import { uniq, until } from '../helpers/util.js';
-import { FAST, killAllWorkers, runsByJob, settle, SOAK, summary, WorkerProc } from './helpers.js';
+import { FAST, killAllWorkers, runsByJob, settle, SOAK, summary, WorkerProc, exactlyOnce } from './helpers.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -84,16 +84,7 @@ test('Redis restarts (AOF) while workers are busy and while they wait', { timeou
   const idleMs = Date.now() - t;
 
   const runs = await runsByJob(redis, tag);
-  const bad: string[] = [];
-  let duplicated = 0;
-  for (const id of expected.keys()) {
-    const n = runs.get(id)?.length ?? 0;
-    if (n === 0) bad.push(`${id} never ran`);
-    if (n > 1) {
-      duplicated += n - 1;
-      bad.push(`${id} ran ${n} times`);
-    }
-  }
+  const { bad, duplicated } = exactlyOnce(expected.keys(), runs);
   summary('redis-restart', {
     jobs: expected.size,
     faults: restarts,

@@ -10,7 +10,7 @@ import { createRedis, Queue, Retry } from '../../src/index.js';
 import { TcpProxy } from '../helpers/proxy.js';
 import { RedisServer } from '../helpers/redis.js';
 import { uniq, until } from '../helpers/util.js';
-import { FAST, killAllWorkers, runsByJob, settle, summary, WorkerProc } from './helpers.js';
+import { FAST, killAllWorkers, runsByJob, settle, summary, WorkerProc, exactlyOnce } from './helpers.js';
 
 const OUTAGE_MS = Number(process.env.CHAOS_OUTAGE_MS ?? 30_000);
 
@@ -74,16 +74,7 @@ test(`Redis unreachable for ${OUTAGE_MS / 1000} s while jobs run`, { timeout: 30
   const settleMs = Date.now() - upAt;
 
   const runs = await runsByJob(redis, tag);
-  const bad: string[] = [];
-  let duplicated = 0;
-  for (const id of expected.keys()) {
-    const n = runs.get(id)?.length ?? 0;
-    if (n === 0) bad.push(`${id} never ran`);
-    if (n > 1) {
-      duplicated += n - 1;
-      bad.push(`${id} ran ${n} times`);
-    }
-  }
+  const { bad, duplicated } = exactlyOnce(expected.keys(), runs);
   summary('redis-unreachable', {
     jobs: expected.size,
     outage_ms: upAt - downAt,

@@ -2,12 +2,10 @@
 // across restarts, catch-up policies, and the keys Python tools read.
 import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
-import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis, keys } from '../../src/index.js';
-import { RedisServer } from '../helpers/redis.js';
+import { describe, test } from 'node:test';
+import { keys } from '../../src/index.js';
 import { uniq, until } from '../helpers/util.js';
-import { Cli, killAll, run, tempDir, TASKS_TS } from './helpers.js';
+import { Cli, run, tempDir, TASKS_TS, cliRedis } from './helpers.js';
 
 // Every entry's queue comes from the environment, so each test has its own.
 const CONFIG = `
@@ -22,36 +20,17 @@ cron.register('tasks.add', { queueName: q, args: [0, 0], interval: 1, name: 'cat
 cron.register('tasks.add', { queueName: q, args: [9, 9], cron: '* * * * * *', name: 'skipper', catchUp: 'skip' });
 `;
 
-interface Run {
-  entry: string;
-  slot: number;
-}
-
 describe('openvle-rq cron', () => {
-  let server: RedisServer;
-  let redis: Redis;
-  let url: string;
   const tmp = tempDir({ 'tasks.ts': TASKS_TS, 'cron_config.ts': CONFIG });
-
-  before(async () => {
-    server = await RedisServer.start();
-    url = server.url;
-    redis = createRedis(url);
-  });
-  after(async () => {
-    await killAll();
-    redis.disconnect();
-    await server.destroy();
-    tmp.remove();
-  });
+  const fx = cliRedis(() => tmp.remove());
 
   const start = (q: string, extra: string[] = []) =>
-    new Cli(['cron', tmp.path('cron_config.ts'), '-u', url, ...extra], { cwd: tmp.dir, env: { CRON_Q: q } });
+    new Cli(['cron', tmp.path('cron_config.ts'), '-u', fx.url, ...extra], { cwd: tmp.dir, env: { CRON_Q: q } });
 
   /** The entry key of each entry name, from its state key. */
   async function entryKeys(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    for (const k of await redis.keys('rq:cron_job:*:state:*')) {
+    for (const k of await fx.redis.keys('rq:cron_job:*:state:*')) {
       const m = /^rq:cron_job:(.+):state:([0-9a-fx]+)$/.exec(k);
       if (m) out.set(m[2]!, m[1]!);
     }
@@ -61,7 +40,7 @@ describe('openvle-rq cron', () => {
   /** Runs in the queue, by entry name, from the job ids (cron-<entry key>-<fire time ms>). */
   async function runs(q: string): Promise<Map<string, number[]>> {
     const names = await entryKeys();
-    const ids = await redis.lrange(keys.queue(q), 0, -1);
+    const ids = await fx.redis.lrange(keys.queue(q), 0, -1);
     assert.equal(new Set(ids).size, ids.length, 'an id twice in the queue');
     const out = new Map<string, number[]>();
     for (const id of ids) {
@@ -77,7 +56,7 @@ describe('openvle-rq cron', () => {
   async function keysOf(q: string): Promise<Map<string, string>> {
     const names = await entryKeys();
     const out = new Map<string, string>();
-    for (const id of await redis.lrange(keys.queue(q), 0, -1)) {
+    for (const id of await fx.redis.lrange(keys.queue(q), 0, -1)) {
       const k = /^cron-([0-9a-fx]+)-/.exec(id)?.[1];
       if (k && names.has(k)) out.set(names.get(k)!, k);
     }
@@ -127,22 +106,22 @@ describe('openvle-rq cron', () => {
     assert.equal(all.get('slow')?.length, 1);
 
     // The jobs are JSON jobs with rq cron's options.
-    const hashes = await Promise.all((await redis.lrange(keys.queue(q), 0, -1)).map((i) => redis.hgetall(keys.job(i))));
+    const hashes = await Promise.all((await fx.redis.lrange(keys.queue(q), 0, -1)).map((i) => fx.redis.hgetall(keys.job(i))));
     assert.ok(hashes.every((h) => h.status === 'queued' && h.origin === q));
     assert.equal(hashes.find((h) => h.description === 'tasks.add(2, 2)')!.result_ttl, '60');
     assert.equal(hashes.find((h) => h.description === 'tasks.add(1, 2)')!.result_ttl, '500');
-    const data = await redis.hgetBuffer(keys.job(`cron-${(await keysOf(q)).get('every-second')}-${every[0]}`), 'data');
+    const data = await fx.redis.hgetBuffer(keys.job(`cron-${(await keysOf(q)).get('every-second')}-${every[0]}`), 'data');
     assert.equal(inflateSync(data!).toString(), '["tasks.hello", null, [], {"name": "cron"}]');
     // rq's job history per cron job name.
-    assert.equal(await redis.zcard('rq:cron_job:every-second:jobs'), every.length);
+    assert.equal(await fx.redis.zcard('rq:cron_job:every-second:jobs'), every.length);
     // All three schedulers registered their death.
-    assert.equal(await redis.zcard('rq:cron_schedulers'), 0);
+    assert.equal(await fx.redis.zcard('rq:cron_schedulers'), 0);
 
     // A worker runs them.
-    const ids = await redis.lrange(keys.queue(q), 0, -1);
-    const r = await run(['worker', q, '-b', '--import', tmp.path('tasks.ts'), '-u', url], { cwd: tmp.dir });
+    const ids = await fx.redis.lrange(keys.queue(q), 0, -1);
+    const r = await run(['worker', q, '-b', '--import', tmp.path('tasks.ts'), '-u', fx.url], { cwd: tmp.dir });
     assert.equal(r.code, 0, r.stderr);
-    const statuses = await Promise.all(ids.map((i) => redis.hget(keys.job(i), 'status')));
+    const statuses = await Promise.all(ids.map((i) => fx.redis.hget(keys.job(i), 'status')));
     assert.deepEqual(new Set(statuses), new Set(['finished']), statuses.join());
   });
 
@@ -155,9 +134,9 @@ describe('openvle-rq cron', () => {
     // Every process is down now. The stored next fire times are the first
     // missed ones once Redis' clock has passed them by 3 s.
     const stored = new Map<string, number>();
-    for (const [name, key] of await keysOf(q)) stored.set(name, Number(await redis.hget(`rq:cron_job:${name}:state:${key}`, 'next')));
+    for (const [name, key] of await keysOf(q)) stored.set(name, Number(await fx.redis.hget(`rq:cron_job:${name}:state:${key}`, 'next')));
     const lastDue = Math.max(...['tasks.add', 'every-second', 'catch-all', 'skipper'].map((n) => stored.get(n)!));
-    await until(async () => Number((await redis.time())[0]) * 1000 >= lastDue + 3000, 10_000, 50);
+    await until(async () => Number((await fx.redis.time())[0]) * 1000 >= lastDue + 3000, 10_000, 50);
     const b = start(q);
     await b.waitFor(/started with 6 entries/);
     const grown = (now: Map<string, number[]>, name: string) => (now.get(name)?.length ?? 0) - (before.get(name)?.length ?? 0);
@@ -195,15 +174,15 @@ describe('openvle-rq cron', () => {
     const q = uniq('cronkeys');
     const a = start(q, ['-n', 'sched-a']);
     await a.waitFor(/Enqueued job/);
-    assert.ok((await redis.zscore('rq:cron_schedulers', 'sched-a')) !== null);
-    const h = await redis.hgetall('rq:cron_scheduler:sched-a');
+    assert.ok((await fx.redis.zscore('rq:cron_schedulers', 'sched-a')) !== null);
+    const h = await fx.redis.hgetall('rq:cron_scheduler:sched-a');
     assert.equal(h.name, 'sched-a');
     assert.equal(h.pid, String(a.proc.pid));
     assert.equal(h.config_file, tmp.path('cron_config.ts'));
     assert.match(h.created_at!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
-    const ttl = await redis.ttl('rq:cron_scheduler:sched-a');
+    const ttl = await fx.redis.ttl('rq:cron_scheduler:sched-a');
     assert.ok(ttl > 0 && ttl <= 120, String(ttl));
-    await until(async () => JSON.parse((await redis.hget('rq:cron_scheduler:sched-a', 'cron_jobs'))!).some((j: { latest_enqueue_time: string | null }) => j.latest_enqueue_time), 5000, 50);
+    await until(async () => JSON.parse((await fx.redis.hget('rq:cron_scheduler:sched-a', 'cron_jobs'))!).some((j: { latest_enqueue_time: string | null }) => j.latest_enqueue_time), 5000, 50);
     const jobs = JSON.parse(h.cron_jobs!) as Array<Record<string, unknown>>;
     assert.equal(jobs.length, 6);
     assert.deepEqual(Object.keys(jobs[0]!), ['func_name', 'name', 'queue_name', 'args', 'kwargs', 'interval', 'cron', 'latest_enqueue_time', 'next_enqueue_time', 'result_ttl']);
@@ -212,6 +191,6 @@ describe('openvle-rq cron', () => {
     assert.equal(jobs[2]!.cron, '* * * * * */2');
     assert.equal(jobs[1]!.kwargs, '{"name": "cron"}');
     await a.stop('SIGTERM');
-    assert.equal(await redis.zscore('rq:cron_schedulers', 'sched-a'), null);
+    assert.equal(await fx.redis.zscore('rq:cron_schedulers', 'sched-a'), null);
   });
 });

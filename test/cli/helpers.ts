@@ -7,6 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../../src/engine/connection.js';
+import { RedisServer } from '../helpers/redis.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = join(ROOT, 'bin', 'openvle-rq');
@@ -175,4 +179,25 @@ export async function runMany(
   };
   await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 3, cases.length) }, lane));
   return out;
+}
+
+/**
+ * For a describe block: a redis-server of its own and a connection to it,
+ * stopped after the block with every process it ran; then `cleanup`.
+ */
+export function cliRedis(cleanup: () => void = () => {}): { url: string; redis: Redis } {
+  const fx = { url: '', redis: undefined as unknown as Redis };
+  let server: RedisServer | undefined;
+  before(async () => {
+    server = await RedisServer.start();
+    fx.url = server.url;
+    fx.redis = createRedis(fx.url);
+  });
+  after(async () => {
+    await killAll();
+    fx.redis.disconnect();
+    await server?.destroy();
+    cleanup();
+  });
+  return fx;
 }

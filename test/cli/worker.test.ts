@@ -1,77 +1,61 @@
 // `openvle-rq worker`: the real binary against a Redis of the file's own.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { createRedis, Job, keys, Queue } from '../../src/index.js';
-import { RedisServer } from '../helpers/redis.js';
+import { describe, test } from 'node:test';
+import { Job, keys, Queue } from '../../src/index.js';
 import { uniq, until } from '../helpers/util.js';
-import { Cli, killAll, run, runMany, tempDir, TASKS_TS } from './helpers.js';
+import { Cli, run, runMany, tempDir, TASKS_TS, cliRedis } from './helpers.js';
 
 describe('openvle-rq worker', () => {
-  let server: RedisServer;
-  let url: string;
-  let redis: Redis;
   const tmp = tempDir({
     'tasks.ts': TASKS_TS,
     'more.mjs': 'export function triple(x) { return 3 * x; }\nexport const notATask = 1;\n',
     'leaky.mjs': "export function leak() { Promise.reject(new Error('nobody awaits me')); return 'done'; }\n",
   });
-
-  before(async () => {
-    server = await RedisServer.start();
-    url = server.url;
-    redis = createRedis(url);
-  });
-  after(async () => {
-    await killAll();
-    redis.disconnect();
-    await server.destroy();
-    tmp.remove();
-  });
+  const fx = cliRedis(() => tmp.remove());
 
   test('burst: runs every job of its queues with tasks from .ts and .mjs modules, logs start and end, exits 0', async () => {
     const q = uniq('wq');
-    const queue = new Queue(q, redis);
+    const queue = new Queue(q, fx.redis);
     const a = await queue.enqueue('tasks.add', { args: [2, 3] });
     const h = await queue.enqueue('tasks.hello', { kwargs: { name: 'cli' } });
     const t = await queue.enqueue('more.triple', { args: [7] });
     const w = await queue.enqueue('tasks.whoami');
     const b = await queue.enqueue('tasks.boom');
     const name = uniq('w').replace(/-/g, '');
-    const r = await run(['worker', q, '-b', '-n', name, '--import', tmp.path('tasks.ts'), '--import', tmp.path('more.mjs'), '-u', url], { cwd: tmp.dir });
+    const r = await run(['worker', q, '-b', '-n', name, '--import', tmp.path('tasks.ts'), '--import', tmp.path('more.mjs'), '-u', fx.url], { cwd: tmp.dir });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.equal(await (await Job.fetch(redis, a.id)).returnValue(), 5);
-    assert.equal(await (await Job.fetch(redis, h.id)).returnValue(), 'hello cli');
-    assert.equal(await (await Job.fetch(redis, t.id)).returnValue(), 21);
+    assert.equal(await (await Job.fetch(fx.redis, a.id)).returnValue(), 5);
+    assert.equal(await (await Job.fetch(fx.redis, h.id)).returnValue(), 'hello cli');
+    assert.equal(await (await Job.fetch(fx.redis, t.id)).returnValue(), 21);
     // currentJob() from 'openvle-rq' in a module outside the repo is this package's.
-    assert.equal(await (await Job.fetch(redis, w.id)).returnValue(), w.id);
-    assert.equal(await (await Job.fetch(redis, b.id)).getStatus(), 'failed');
+    assert.equal(await (await Job.fetch(fx.redis, w.id)).returnValue(), w.id);
+    assert.equal(await (await Job.fetch(fx.redis, b.id)).getStatus(), 'failed');
     // rq's log lines: one per job start (`<queue>: <description> (<id>)`) and end.
     assert.match(r.stdout, new RegExp(`${q}: tasks\\.add\\(2, 3\\) \\(${a.id}\\)`));
     assert.match(r.stdout, new RegExp(`${q}: Job OK \\(${a.id}\\)`));
     assert.match(r.stderr, new RegExp(`${b.id}.*boom`));
     assert.match(r.stdout, new RegExp(`Worker ${name} started`));
     // Death registered: out of the worker sets.
-    assert.equal(await redis.sismember(keys.workers, keys.worker(name)), 0);
+    assert.equal(await fx.redis.sismember(keys.workers, keys.worker(name)), 0);
   });
 
   test('a task that leaves a rejected promise unawaited: logged, and the worker goes on', async () => {
     const q = uniq('wq');
-    const queue = new Queue(q, redis);
+    const queue = new Queue(q, fx.redis);
     const leak = await queue.enqueue('leaky.leak');
     const next = await queue.enqueue('more.triple', { args: [2] });
-    const r = await run(['worker', q, '-b', '--import', tmp.path('leaky.mjs'), '--import', tmp.path('more.mjs'), '-u', url], { cwd: tmp.dir });
+    const r = await run(['worker', q, '-b', '--import', tmp.path('leaky.mjs'), '--import', tmp.path('more.mjs'), '-u', fx.url], { cwd: tmp.dir });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stderr, /unhandled rejection in a task: Error: nobody awaits me/);
-    assert.equal(await (await Job.fetch(redis, leak.id)).getStatus(), 'finished');
-    assert.equal(await (await Job.fetch(redis, next.id)).returnValue(), 6);
+    assert.equal(await (await Job.fetch(fx.redis, leak.id)).getStatus(), 'finished');
+    assert.equal(await (await Job.fetch(fx.redis, next.id)).returnValue(), 6);
   });
 
   test('default queue, --max-jobs, -c/--concurrency, rq spellings -ds and --logging_level, --quiet', async () => {
-    const queue = new Queue('default', redis);
+    const queue = new Queue('default', fx.redis);
     const jobs = await Promise.all([1, 2, 3, 4].map((i) => queue.enqueue('tasks.sleepy', { args: [50 * i] })));
     const r = await run(
-      ['worker', '-b', '--max-jobs', '3', '-c', '3', '-ds', 'round_robin', '--logging_level', 'WARNING', '--import', tmp.path('tasks.ts'), '-u', url],
+      ['worker', '-b', '--max-jobs', '3', '-c', '3', '-ds', 'round_robin', '--logging_level', 'WARNING', '--import', tmp.path('tasks.ts'), '-u', fx.url],
       { cwd: tmp.dir },
     );
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -84,9 +68,9 @@ describe('openvle-rq worker', () => {
 
   test('SIGTERM stops a worker warm: the running job finishes, the worker exits 0', async () => {
     const q = uniq('wsig');
-    const queue = new Queue(q, redis);
+    const queue = new Queue(q, fx.redis);
     const job = await queue.enqueue('tasks.sleepy', { args: [600] });
-    const w = new Cli(['worker', q, '--import', tmp.path('tasks.ts'), '-u', url], { cwd: tmp.dir });
+    const w = new Cli(['worker', q, '--import', tmp.path('tasks.ts'), '-u', fx.url], { cwd: tmp.dir });
     await w.waitFor(new RegExp(`${q}: tasks\\.sleepy\\(600\\) \\(${job.id}\\)`));
     const r = await w.stop('SIGTERM');
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -96,9 +80,9 @@ describe('openvle-rq worker', () => {
 
   test('a second signal stops it cold: the running job is handed back at once', async () => {
     const q = uniq('wcold');
-    const queue = new Queue(q, redis);
+    const queue = new Queue(q, fx.redis);
     const job = await queue.enqueue('tasks.sleepy', { args: [60_000] });
-    const w = new Cli(['worker', q, '--import', tmp.path('tasks.ts'), '-u', url], { cwd: tmp.dir });
+    const w = new Cli(['worker', q, '--import', tmp.path('tasks.ts'), '-u', fx.url], { cwd: tmp.dir });
     await w.waitFor(new RegExp(`\\(${job.id}\\)`));
     w.proc.kill('SIGINT');
     await w.waitFor(/warm shut down requested/);
@@ -111,26 +95,26 @@ describe('openvle-rq worker', () => {
   });
 
   test('exits 1 with one line when Redis says the workers are suspended', async () => {
-    await redis.set(keys.suspended, '1');
+    await fx.redis.set(keys.suspended, '1');
     try {
-      const r = await run(['worker', '-b', '--import', tmp.path('tasks.ts'), '-u', url]);
+      const r = await run(['worker', '-b', '--import', tmp.path('tasks.ts'), '-u', fx.url]);
       assert.equal(r.code, 1);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, /suspended/);
     } finally {
-      await redis.del(keys.suspended);
+      await fx.redis.del(keys.suspended);
     }
   });
 
   test('a task module that does not load, or a bad option value, is one line and exit 1', async () => {
     const bad = tmp.write('broken.ts', 'export const x: number = ;\n');
     const cases = [
-      ['worker', '-b', '--import', bad, '-u', url],
-      ['worker', '-b', '--import', tmp.path('missing.ts'), '-u', url],
-      ['worker', '-b', '-c', 'zero', '-u', url],
-      ['worker', '-b', '--dequeue-strategy', 'fastest', '-u', url],
-      ['worker', '-b', '--logging-level', 'LOUD', '-u', url],
-      ['worker', 'bad queue name', '-b', '-u', url],
+      ['worker', '-b', '--import', bad, '-u', fx.url],
+      ['worker', '-b', '--import', tmp.path('missing.ts'), '-u', fx.url],
+      ['worker', '-b', '-c', 'zero', '-u', fx.url],
+      ['worker', '-b', '--dequeue-strategy', 'fastest', '-u', fx.url],
+      ['worker', '-b', '--logging-level', 'LOUD', '-u', fx.url],
+      ['worker', 'bad queue name', '-b', '-u', fx.url],
     ];
     const results = await runMany(cases);
     for (const [i, args] of cases.entries()) {

@@ -4,31 +4,15 @@
 // once: ioredis resends what was in flight, and the scripts must make that
 // harmless (or hand back what a lost reply left behind).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createRedis, currentJob, Queue, Retry, silentLogger, Worker } from '../../src/index.js';
 import { scriptSources } from '../../src/engine/scripts.js';
 import { tasks } from '../helpers/engine.js';
-import { TcpProxy } from '../helpers/proxy.js';
-import { RedisServer } from '../helpers/redis.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
-import { FAST, killAllWorkers, runsByJob, settle, SOAK, summary, WorkerProc } from './helpers.js';
+import { FAST, runsByJob, settle, SOAK, summary, WorkerProc, chaosRedis } from './helpers.js';
 
-let server: RedisServer;
-let proxy: TcpProxy;
-let redis: Redis;
-before(async () => {
-  server = await RedisServer.start();
-  proxy = new TcpProxy(server.port);
-  await proxy.start();
-  redis = createRedis(server.url);
-});
-after(async () => {
-  await killAllWorkers();
-  redis.disconnect();
-  await proxy.stop();
-  await server.destroy();
-});
+const fx = chaosRedis({ proxy: true });
 
 /** Per script: its reply was dropped once, and what came of it. */
 const lostReplies: string[] = [];
@@ -36,7 +20,7 @@ const lostReplies: string[] = [];
 test('a lost reply for each worker script: the resend (or the heartbeat) makes it harmless', { timeout: 120_000 }, async () => {
   // A script call is an EVAL with its text the first time on a connection, then an EVALSHA.
   const sha = new Map<string, string[]>();
-  for (const [name, lua] of scriptSources()) sha.set(name, [String(await redis.script('LOAD', lua)), `\n-- ${name}.lua\n`]);
+  for (const [name, lua] of scriptSources()) sha.set(name, [String(await fx.redis.script('LOAD', lua)), `\n-- ${name}.lua\n`]);
   const q = uniq('lr');
   const runs = new Map<string, number>();
   const t = tasks({
@@ -53,17 +37,17 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
   });
   const conns: Redis[] = [];
   const viaProxy = () => {
-    const c = createRedis(proxy.url);
+    const c = createRedis(fx.proxy.url);
     c.on('error', () => {});
     conns.push(c);
     return c;
   };
   const opts = { ...FAST, logger: silentLogger, connection: viaProxy(), tasks: t };
   const handed: string[] = [];
-  const dropped0 = proxy.stats.repliesDropped;
+  const dropped0 = fx.proxy.stats.repliesDropped;
 
   // birth: resent after its reply was lost, it must not take its own worker for a live namesake.
-  proxy.dropReplyTo(...sha.get('birth')!);
+  fx.proxy.dropReplyTo(...sha.get('birth')!);
   const w = new Worker([q], opts);
   w.on('error', () => {});
   w.on('job-handed-back', (id) => handed.push(id));
@@ -84,29 +68,29 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
     ['recover', 't.ok', 0],
   ] as const) {
     await until(() => w.runningJobIds().length === 0 && [...expectRuns.keys()].every((id) => runs.has(id)), 15_000);
-    proxy.dropReplyTo(...sha.get(script)!);
+    fx.proxy.dropReplyTo(...sha.get(script)!);
     const jobs = await queue.enqueueMany(
       Array.from({ length: 3 }, () => ({ func, retry: retry ? new Retry({ max: retry }) : undefined })),
     );
     for (const j of jobs) expectRuns.set(j.id, retry + 1);
-    await settle(redis, [q], new Map(jobs.map((j) => [j.id, [func === 't.fail' ? 'failed' : 'finished']])), 20_000);
+    await settle(fx.redis, [q], new Map(jobs.map((j) => [j.id, [func === 't.fail' ? 'failed' : 'finished']])), 20_000);
     lostReplies.push(script);
-    await until(() => proxy.stats.repliesDropped - dropped0 === lostReplies.length, 10_000);
+    await until(() => fx.proxy.stats.repliesDropped - dropped0 === lostReplies.length, 10_000);
   }
   // death: the worker's last script; its resend must not hang the stop.
-  proxy.dropReplyTo(...sha.get('death')!);
+  fx.proxy.dropReplyTo(...sha.get('death')!);
   w.stop();
   await done;
   lostReplies.push('death');
   for (const c of conns) c.disconnect();
-  proxy.clearDrops();
+  fx.proxy.clearDrops();
 
-  assert.equal(proxy.stats.repliesDropped - dropped0, lostReplies.length, 'every armed reply was dropped');
+  assert.equal(fx.proxy.stats.repliesDropped - dropped0, lostReplies.length, 'every armed reply was dropped');
   const wrong = [...expectRuns].filter(([id, n]) => runs.get(id) !== n).map(([id, n]) => `${id}: ran ${runs.get(id) ?? 0} times, not ${n}`);
   assert.deepEqual(wrong, []);
-  const left = await settle(redis, [q], new Map(), 5000);
+  const left = await settle(fx.redis, [q], new Map(), 5000);
   assert.ok(left.ok, `left in flight: ${JSON.stringify(left.left)}`);
-  assert.ok((await redis.hget(`rq:worker:${w.name}`, 'death')) !== null, 'death recorded');
+  assert.ok((await fx.redis.hget(`rq:worker:${w.name}`, 'death')) !== null, 'death recorded');
 });
 
 test('connection cuts: connections dropped mid-command; no job lost or run twice', { timeout: 300_000 }, async () => {
@@ -116,7 +100,7 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
   const privateQueues = [uniq('p1'), uniq('p2'), uniq('p3')];
   const workers = await Promise.all(
     privateQueues.map((p, i) =>
-      WorkerProc.start(proxy.url, [...shared, p], { ...FAST, concurrency: 3, dequeueStrategy: i === 1 ? 'round_robin' : 'default' }, { COUNTER_URL: server.url }),
+      WorkerProc.start(fx.proxy.url, [...shared, p], { ...FAST, concurrency: 3, dequeueStrategy: i === 1 ? 'round_robin' : 'default' }, { COUNTER_URL: fx.server.url }),
     ),
   );
   const recovered: string[] = [];
@@ -128,8 +112,8 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
     w.on('worker-error', (...m: string[]) => errors.push(m.join(' ')));
   }
 
-  // The producer goes through the proxy too: its enqueues get cut as well.
-  const producer = createRedis(proxy.url);
+  // The producer goes through the fx.proxy too: its enqueues get cut as well.
+  const producer = createRedis(fx.proxy.url);
   producer.on('error', () => {});
   const expected = new Map<string, string[]>();
   const producing = (async () => {
@@ -154,9 +138,9 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
     while (!stop && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 150 + Math.random() * 350));
       if (Math.random() < 0.5) {
-        if (proxy.cutAll() > 0) faults++;
+        if (fx.proxy.cutAll() > 0) faults++;
       } else {
-        proxy.dropNextReplies(1 + Math.floor(Math.random() * 3));
+        fx.proxy.dropNextReplies(1 + Math.floor(Math.random() * 3));
         faults++;
       }
     }
@@ -164,16 +148,16 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
   await producing;
   await faulting;
   stop = true;
-  proxy.clearDrops();
+  fx.proxy.clearDrops();
   const cutsEndedAt = Date.now();
 
   // No worker silently stuck: each one runs a job of its own queue now.
-  const probes = await Promise.all(privateQueues.map((p) => new Queue(p, redis).enqueue('fixtures.work', { args: [tag, 1] })));
+  const probes = await Promise.all(privateQueues.map((p) => new Queue(p, fx.redis).enqueue('fixtures.work', { args: [tag, 1] })));
   for (const p of probes) expected.set(p.id, ['finished']);
-  const end = await settle(redis, [...shared, ...privateQueues], expected, 60_000);
+  const end = await settle(fx.redis, [...shared, ...privateQueues], expected, 60_000);
   const recoverMs = Date.now() - cutsEndedAt;
 
-  const runs = await runsByJob(redis, tag);
+  const runs = await runsByJob(fx.redis, tag);
   let duplicated = 0;
   const bad: string[] = [];
   for (const id of expected.keys()) {
@@ -188,8 +172,8 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
   summary('connection-cuts', {
     jobs: expected.size,
     faults,
-    connections_cut: proxy.stats.cut,
-    replies_dropped: proxy.stats.repliesDropped,
+    connections_cut: fx.proxy.stats.cut,
+    replies_dropped: fx.proxy.stats.repliesDropped,
     lost: end.wrong.size,
     duplicated,
     recovered: recovered.length,
@@ -205,6 +189,6 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
   assert.deepEqual(bad.slice(0, 10), [], 'jobs lost or run twice');
   assert.deepEqual(recovered, [], 'a live worker had executions recovered as abandoned');
   for (const w of workers) assert.equal(w.exited, false, `worker ${w.name} exited:\n${w.stderr.slice(-2000)}`);
-  await until(async () => (await redis.hget(`rq:worker:${workers[0]!.name}`, 'state')) !== null, 5000);
+  await until(async () => (await fx.redis.hget(`rq:worker:${workers[0]!.name}`, 'state')) !== null, 5000);
   await Promise.all(workers.map((w) => w.stop()));
 });

@@ -20,6 +20,7 @@ import { after, before } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createRedis } from '../../src/engine/connection.js';
 import { keys } from '../../src/engine/keys.js';
+import { TcpProxy } from '../helpers/proxy.js';
 import { RedisServer } from '../helpers/redis.js';
 import { waitForEvent } from '../helpers/util.js';
 
@@ -294,18 +295,33 @@ export function exactlyOnce(ids: Iterable<string>, runs: Map<string, Run[]>): { 
 }
 
 /**
- * For a test file: a redis-server of its own and a connection to it, stopped
- * after the file together with every worker process the file started.
+ * For a test file: a redis-server of its own (with append-only persistence
+ * when asked, for restarts), optionally behind a TcpProxy that cuts
+ * connections, and a direct connection to it; all stopped after the file
+ * together with every worker process the file started.
  */
-export function chaosRedis(): { server: RedisServer; redis: Redis } {
-  const fx = { server: undefined as unknown as RedisServer, redis: undefined as unknown as Redis };
+export function chaosRedis(opts: { persistent?: boolean; proxy?: boolean } = {}): {
+  server: RedisServer;
+  redis: Redis;
+  proxy: TcpProxy;
+} {
+  const fx = {
+    server: undefined as unknown as RedisServer,
+    redis: undefined as unknown as Redis,
+    proxy: undefined as unknown as TcpProxy,
+  };
   before(async () => {
-    fx.server = await RedisServer.start();
+    fx.server = opts.persistent ? await RedisServer.startPersistent() : await RedisServer.start();
+    if (opts.proxy) {
+      fx.proxy = new TcpProxy(fx.server.port);
+      await fx.proxy.start();
+    }
     fx.redis = createRedis(fx.server.url);
   });
   after(async () => {
     await killAllWorkers();
     fx.redis.disconnect();
+    await fx.proxy?.stop();
     await fx.server.destroy();
   });
   return fx;

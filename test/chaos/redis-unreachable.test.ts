@@ -4,37 +4,20 @@
 // comes back, no running job may be taken for abandoned, none may run twice,
 // and every acknowledged job finishes.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Redis } from 'ioredis';
+import { test } from 'node:test';
 import { createRedis, Queue, Retry } from '../../src/index.js';
-import { TcpProxy } from '../helpers/proxy.js';
-import { RedisServer } from '../helpers/redis.js';
 import { uniq, until } from '../helpers/util.js';
-import { FAST, killAllWorkers, runsByJob, settle, summary, WorkerProc, exactlyOnce } from './helpers.js';
+import { FAST, runsByJob, settle, summary, WorkerProc, exactlyOnce, chaosRedis } from './helpers.js';
 
 const OUTAGE_MS = Number(process.env.CHAOS_OUTAGE_MS ?? 30_000);
 
-let server: RedisServer;
-let proxy: TcpProxy;
-let redis: Redis;
-before(async () => {
-  server = await RedisServer.startPersistent();
-  proxy = new TcpProxy(server.port);
-  await proxy.start();
-  redis = createRedis(server.url);
-});
-after(async () => {
-  await killAllWorkers();
-  redis.disconnect();
-  await proxy.stop();
-  await server.destroy();
-});
+const fx = chaosRedis({ persistent: true, proxy: true });
 
 test(`Redis unreachable for ${OUTAGE_MS / 1000} s while jobs run`, { timeout: 300_000 }, async () => {
   const tag = uniq('outage');
   const queues = [uniq('a'), uniq('b')];
   const workers = await Promise.all(
-    [0, 1, 2].map(() => WorkerProc.start(proxy.url, queues, { ...FAST, concurrency: 4 }, { COUNTER_URL: server.url })),
+    [0, 1, 2].map(() => WorkerProc.start(fx.proxy.url, queues, { ...FAST, concurrency: 4 }, { COUNTER_URL: fx.server.url })),
   );
   const recovered: string[] = [];
   let handedBack = 0;
@@ -42,7 +25,7 @@ test(`Redis unreachable for ${OUTAGE_MS / 1000} s while jobs run`, { timeout: 30
     w.on('job-recovered', (id: string, outcome: string) => recovered.push(`${id} ${outcome}`));
     w.on('job-handed-back', () => handedBack++);
   }
-  const producer = createRedis(proxy.url);
+  const producer = createRedis(fx.proxy.url);
   producer.on('error', () => {});
   const expected = new Map<string, string[]>();
   const enqueue = async (n: number, ms: () => number) => {
@@ -55,25 +38,25 @@ test(`Redis unreachable for ${OUTAGE_MS / 1000} s while jobs run`, { timeout: 30
   // Running when the network goes: some end during the outage, some after it.
   // 12 slots (3 workers x 4), all busy; 12 more jobs wait in the queues.
   await enqueue(12, () => 1000 + Math.floor(Math.random() * (OUTAGE_MS + 2000)));
-  await until(async () => (await redis.zcard(`rq:wip:${queues[0]}`)) + (await redis.zcard(`rq:wip:${queues[1]}`)) >= 12, 15_000);
+  await until(async () => (await fx.redis.zcard(`rq:wip:${queues[0]}`)) + (await fx.redis.zcard(`rq:wip:${queues[1]}`)) >= 12, 15_000);
   await enqueue(12, () => 200);
-  proxy.refuse(true);
+  fx.proxy.refuse(true);
   const downAt = Date.now();
   const samples: string[] = [];
   const sampler = process.env.CHAOS_DEBUG
-    ? setInterval(() => void redis.hgetall('rq:liveness').then((h) => samples.push(`${new Date().toISOString()} ${JSON.stringify(h)}`)), 250)
+    ? setInterval(() => void fx.redis.hgetall('rq:liveness').then((h) => samples.push(`${new Date().toISOString()} ${JSON.stringify(h)}`)), 250)
     : undefined;
   // Enqueued during the outage: the producer holds the call until it can send it.
   const during = enqueue(20, () => 100);
   await new Promise((r) => setTimeout(r, OUTAGE_MS));
-  proxy.refuse(false);
+  fx.proxy.refuse(false);
   const upAt = Date.now();
   await during;
   await enqueue(40, () => 100);
-  const end = await settle(redis, queues, expected, 60_000);
+  const end = await settle(fx.redis, queues, expected, 60_000);
   const settleMs = Date.now() - upAt;
 
-  const runs = await runsByJob(redis, tag);
+  const runs = await runsByJob(fx.redis, tag);
   const { bad, duplicated } = exactlyOnce(expected.keys(), runs);
   summary('redis-unreachable', {
     jobs: expected.size,

@@ -12,6 +12,9 @@
 //   BENCH_DIAG=1            also print per-job Redis command counts and
 //                           INFO commandstats usec_per_call (stderr)
 //   BENCH_PROF=dir          run worker processes with --cpu-prof into dir
+//   BENCH_BASE=dir          A/B: also measure the openvle-rq built in that
+//                           checkout (git worktree + npm run build) as
+//                           'openvle-rq@base', instead of BullMQ
 //   BENCH_SCALE=1           multiply every job count (e.g. 0.2 for a smoke run)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -408,17 +411,18 @@ async function main(): Promise<void> {
     }
   }
   for (const l of lines) process.stdout.write(JSON.stringify(l) + '\n');
-  if (systems.includes('openvle-rq') && systems.includes('bullmq')) {
+  const other = systems.includes('bullmq') ? 'bullmq' : systems.includes('openvle-rq@base') ? 'openvle-rq@base' : undefined;
+  if (systems.includes('openvle-rq') && other) {
     const ratios: Record<string, number> = {};
     for (const key of ['enqueue_single', 'enqueue_bulk', 'process_c1', 'process_c50', 'latency_p50', 'latency_p99']) {
       const a = value.get(`${key}:openvle-rq`);
-      const b = value.get(`${key}:bullmq`);
+      const b = value.get(`${key}:${other}`);
       if (a !== undefined && b !== undefined && b !== 0) ratios[key] = Math.round((a / b) * 100) / 100;
     }
     process.stdout.write(
       JSON.stringify({
         figure: 'ratios',
-        of: 'openvle-rq/bullmq',
+        of: `openvle-rq/${other}`,
         note: 'throughput: higher is better for us; latency: lower is better for us',
         ...ratios,
         rounds: P.rounds,

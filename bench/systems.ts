@@ -14,7 +14,8 @@
 import { Queue as BQueue, Worker as BWorker } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as Engine from '../src/index.js';
 
 // openvle-rq as users run it: the compiled dist/ that `npm run bench` builds
@@ -23,11 +24,27 @@ import type * as Engine from '../src/index.js';
 const distEntry = new URL('../dist/src/index.js', import.meta.url);
 export const engineSource = existsSync(fileURLToPath(distEntry)) ? 'dist' : 'src';
 const engineUrl: string = engineSource === 'dist' ? distEntry.href : new URL('../src/index.js', import.meta.url).href;
-const { createRedis, Queue, silentLogger, TaskRegistry, Worker } = (await import(engineUrl)) as typeof Engine;
+const ours = (await import(engineUrl)) as typeof Engine;
 
-export type SystemName = 'openvle-rq' | 'bullmq';
+// BENCH_BASE=<checkout>: a second openvle-rq, built in that checkout (e.g. a
+// git worktree of an older commit), measured as 'openvle-rq@base' in the
+// same run, so that an A/B of two builds shares the machine's noise.
+const baseDir = process.env.BENCH_BASE;
+const base = baseDir
+  ? ((await import(pathToFileURL(join(baseDir, 'dist', 'src', 'index.js')).href)) as typeof Engine)
+  : undefined;
+
+export type SystemName = 'openvle-rq' | 'bullmq' | 'openvle-rq@base';
 export type Retention = 'keep' | 'remove';
-export const SYSTEMS: SystemName[] = ['openvle-rq', 'bullmq'];
+export const SYSTEMS: SystemName[] = base ? ['openvle-rq', 'openvle-rq@base'] : ['openvle-rq', 'bullmq'];
+
+function engineOf(system: SystemName): typeof Engine {
+  if (system === 'openvle-rq@base') {
+    if (!base) throw new Error('openvle-rq@base needs BENCH_BASE=<checkout with dist/ built>');
+    return base;
+  }
+  return ours;
+}
 export const QUEUE = 'bench';
 const RESULT_KEEP_SECONDS = 500;
 
@@ -68,9 +85,9 @@ function hostPort(url: string): { host: string; port: number } {
 class OursProducer implements Producer {
   private readonly conn: Redis;
   private readonly q: Engine.Queue;
-  constructor(url: string) {
-    this.conn = createRedis(url);
-    this.q = new Queue(QUEUE, this.conn);
+  constructor(url: string, engine: typeof Engine) {
+    this.conn = engine.createRedis(url);
+    this.q = new engine.Queue(QUEUE, this.conn);
   }
   async add(p: Payload): Promise<void> {
     await this.q.enqueue('bench.noop', { args: [p] });
@@ -93,7 +110,8 @@ function oursWorkerRedisOptions(): RedisOptions {
   return raw ? (JSON.parse(raw) as RedisOptions) : {};
 }
 
-function oursConsumer(url: string, o: ConsumerOptions): Consumer {
+function oursConsumer(url: string, o: ConsumerOptions, engine: typeof Engine): Consumer {
+  const { createRedis, silentLogger, TaskRegistry, Worker } = engine;
   const conn = createRedis(url, oursWorkerRedisOptions());
   const tasks = new TaskRegistry().register('bench.noop', (p: Payload) => {
     o.onStart(p);
@@ -167,9 +185,9 @@ function bullConsumer(url: string, o: ConsumerOptions): Consumer {
 }
 
 export function makeProducer(system: SystemName, url: string): Producer {
-  return system === 'openvle-rq' ? new OursProducer(url) : new BullProducer(url);
+  return system === 'bullmq' ? new BullProducer(url) : new OursProducer(url, engineOf(system));
 }
 
 export function makeConsumer(system: SystemName, url: string, o: ConsumerOptions): Consumer {
-  return system === 'openvle-rq' ? oursConsumer(url, o) : bullConsumer(url, o);
+  return system === 'bullmq' ? bullConsumer(url, o) : oursConsumer(url, o, engineOf(system));
 }

@@ -86,7 +86,7 @@ try {
       const t0 = performance.now();
       for (let j = 0; j < SLICE; j++) {
         const now = (Date.now() / 1000).toFixed(6);
-        const rep = (await s.f.ab_finishBuffer!(s.hand.id, s.hand.e, QUEUE, s.worker, '', RESULT_TTL, now, now, '0.000100', ...tail(1))) as [
+        const rep = (await s.f.ab_finishBuffer!(s.hand.id, s.hand.e, QUEUE, s.worker, '', RESULT_TTL, '', now, now, '0.000100', ...tail(1))) as [
           Buffer,
           Buffer[],
         ];

@@ -63,7 +63,7 @@ const tail = (k: number): (string | number)[] => {
 };
 const fin = (x: { id: string; e: string }, k: number): (string | number)[] => {
   const now = Date.now() / 1000;
-  return [x.id, x.e, QUEUE, worker, '', RESULT_TTL, now.toFixed(6), now.toFixed(6), '0.000100', ...tail(k)];
+  return [x.id, x.e, QUEUE, worker, '', RESULT_TTL, '', now.toFixed(6), now.toFixed(6), '0.000100', ...tail(k)];
 };
 try {
   for (let r = 0; r < ROUNDS; r++) {

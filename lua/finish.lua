@@ -2,11 +2,13 @@
 -- dependents, then dequeues the worker's next jobs in the same round trip.
 -- KEYS: none
 -- ARGV: id, execution id, queue, worker, return value (base64 JSON, '' for None),
---   result_ttl default, started (float s), ended (float s), working time (s),
+--   result_ttl (the job's, else the worker's default), has dependencies ('1' or ''),
+--   started (float s), ended (float s), working time (s),
 --   then the dequeue tail: count, hb_ttl, exec_ttl, n_queues, queues..., execution ids...
 -- Returns: {outcome, next jobs as in dequeue.lua}; outcome is 'finished', or
 --   'stale' when this execution had already been recovered as abandoned
 --   (nothing is written then).
 local worker = ARGV[4]
-local outcome = record_finish(ARGV[1], ARGV[2], ARGV[3], worker, ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
-return { outcome, dequeue_from_argv(worker, 10, true) }
+local outcome = record_finish(ARGV[1], ARGV[2], ARGV[3], worker, ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8], ARGV[9])
+if outcome ~= 'stale' then count_jobs(worker, 1, 0, tonumber(ARGV[10])) end
+return { outcome, dequeue_from_argv(worker, 11, true) }

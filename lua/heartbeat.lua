@@ -32,7 +32,7 @@ local function renew(q, id, e, member)
   if redis.call('ZADD', wip_key(q), 'XX', 'CH', NOW_F + hb_ttl, member) == 0 and not redis.call('ZSCORE', wip_key(q), member) then
     return false
   end
-  redis.call('HSET', execution_key(id, e), 'last_heartbeat', fmt_float(NOW_F))
+  redis.call('HSET', execution_key(id, e), 'last_heartbeat', NOW_FS)
   redis.call('EXPIRE', execution_key(id, e), exec_ttl)
   redis.call('ZADD', executions_key(id), NOW + exec_ttl + 60, e)
   redis.call('EXPIRE', executions_key(id), exec_ttl + 60)

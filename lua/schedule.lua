@@ -6,7 +6,7 @@
 -- Returns: {moved count, next due score or '', Redis' now}; moved is -1 when
 --   the lock is not ours.
 local q, owner = ARGV[1], ARGV[2]
-if redis.call('GET', P .. 'scheduler-lock:' .. q) ~= owner then return { -1, '', fmt_float(NOW_F) } end
+if redis.call('GET', P .. 'scheduler-lock:' .. q) ~= owner then return { -1, '', NOW_FS } end
 local sk = scheduled_key(q)
 local due = redis.call('ZRANGEBYSCORE', sk, '-inf', NOW_F, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(due) do
@@ -16,4 +16,4 @@ for _, id in ipairs(due) do
   end
 end
 local nxt = redis.call('ZRANGE', sk, 0, 0, 'WITHSCORES')
-return { #due, nxt[2] or '', fmt_float(NOW_F) }
+return { #due, nxt[2] or '', NOW_FS }

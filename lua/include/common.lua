@@ -64,6 +64,8 @@ local function fmt_float(f)
   return string.format('%.6f', f)
 end
 
+local NOW_FS = fmt_float(NOW_F)
+
 local function hget_num(key, field)
   local v = redis.call('HGET', key, field)
   if v == false or v == '' then return nil end
@@ -99,7 +101,7 @@ local LIVENESS = P .. 'liveness'
 local function note_heartbeat(hb_ttl)
   local last = tonumber(redis.call('HGET', LIVENESS, 'last'))
   if last and NOW_F - last > hb_ttl then redis.call('HSET', LIVENESS, 'hold', fmt_float(NOW_F + 2 * hb_ttl)) end
-  redis.call('HSET', LIVENESS, 'last', fmt_float(NOW_F))
+  redis.call('HSET', LIVENESS, 'last', NOW_FS)
   redis.call('EXPIRE', LIVENESS, 86400)
 end
 
@@ -353,7 +355,7 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
           elseif k == 'worker_name' then hash[i + 1] = worker end
         end
         redis.call('PERSIST', key)
-        redis.call('HSET', execution_key(id, e), 'id', e, 'job_id', id, 'created_at', fmt_float(NOW_F), 'last_heartbeat', fmt_float(NOW_F), 'worker_name', worker)
+        redis.call('HSET', execution_key(id, e), 'id', e, 'job_id', id, 'created_at', NOW_FS, 'last_heartbeat', NOW_FS, 'worker_name', worker)
         redis.call('EXPIRE', execution_key(id, e), exec_ttl)
         redis.call('ZADD', executions_key(id), NOW + exec_ttl + 60, e)
         redis.call('EXPIRE', executions_key(id), exec_ttl + 60)
@@ -380,30 +382,32 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
 end
 
 -- A successful execution (RQ's handle_job_success): results, finished
--- registry, TTLs, dependents. Idempotent: an execution neither in wip nor
--- with its key left was recorded already (a resend) or recovered as
--- abandoned, and gives 'stale' with nothing written.
-local function record_finish(id, e, q, worker, rv, default_ttl, started, ended, working)
+-- registry, TTLs, dependents. ttl is the job's result_ttl (the worker's
+-- default when the job has none; RQ's worker also takes it from the job it
+-- holds); has_deps: the job has dependency_ids. Idempotent: an execution
+-- neither in wip nor with its key left was recorded already (a resend) or
+-- recovered as abandoned, and gives 'stale' with nothing written.
+-- The worker's job counters are the caller's (count_jobs), once per call.
+local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended)
   if redis.call('ZREM', wip_key(q), id .. ':' .. e) == 0 and redis.call('EXISTS', execution_key(id, e)) == 0 then
     return 'stale'
   end
-  local key = job_key(id)
-  local wk = worker_key(worker)
   end_execution(id, e, q, worker, true, true)
-  redis.call('HINCRBY', wk, 'successful_job_count', 1)
-  redis.call('HINCRBYFLOAT', wk, 'total_working_time', working)
-  local f = redis.call('HMGET', key, 'status', 'result_ttl', 'dependency_ids')
-  if f[1] then
-    local ttl = tonumber(f[2])
-    if ttl == nil then ttl = tonumber(default_ttl) end
+  local key = job_key(id)
+  -- The job may have been deleted while it ran: then only the execution
+  -- ends. With a positive ttl, EXPIRE both applies it and tells.
+  local exists
+  if ttl > 0 then exists = redis.call('EXPIRE', key, ttl) == 1 else exists = redis.call('EXISTS', key) == 1 end
+  if exists then
     redis.call('HSET', key, 'status', 'finished', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
     local _, had_dependents = release_dependents(id, 'finished')
     if ttl ~= 0 then
       local fields = { 'type', 1, 'worker_name', worker }
-      if rv ~= '' then table.insert(fields, 'return_value'); table.insert(fields, rv) end
-      table.insert(fields, 'execution_id'); table.insert(fields, e)
-      table.insert(fields, 'execution_started_at'); table.insert(fields, started)
-      table.insert(fields, 'execution_ended_at'); table.insert(fields, ended)
+      if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
+      local n = #fields
+      fields[n + 1] = 'execution_id'; fields[n + 2] = e
+      fields[n + 3] = 'execution_started_at'; fields[n + 4] = started
+      fields[n + 5] = 'execution_ended_at'; fields[n + 6] = ended
       redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
       if ttl > 0 then
         redis.call('EXPIRE', results_key(id), ttl)
@@ -413,21 +417,32 @@ local function record_finish(id, e, q, worker, rv, default_ttl, started, ended, 
         redis.call('ZADD', finished_key(q), '+inf', id)
       end
     end
-    expire_job(id, ttl, had_dependents, f[3] ~= false and f[3] ~= '')
+    if ttl > 0 then
+      if had_dependents then redis.call('EXPIRE', dependents_key(id), ttl) end
+      if has_deps then redis.call('EXPIRE', dependencies_key(id), ttl) end
+    else
+      expire_job(id, ttl, had_dependents, has_deps)
+    end
   end
   return 'finished'
 end
 
 -- A failed execution (retry-aware, see fail_job); idempotent as record_finish.
-local function record_fail(id, e, q, worker, mode, exc_b64, default_failure_ttl, started, ended, working)
+local function record_fail(id, e, q, worker, mode, exc_b64, default_failure_ttl, started, ended)
   if redis.call('ZREM', wip_key(q), id .. ':' .. e) == 0 and redis.call('EXISTS', execution_key(id, e)) == 0 then
     return 'stale'
   end
-  local wk = worker_key(worker)
   end_execution(id, e, q, worker, true, true)
-  redis.call('HINCRBY', wk, 'failed_job_count', 1)
-  redis.call('HINCRBYFLOAT', wk, 'total_working_time', working)
   return fail_job(id, e, q, worker, mode, exc_b64, started, ended, tonumber(default_failure_ttl))
+end
+
+-- RQ's per-worker counters, for the executions one call recorded (summed:
+-- a call that records many ends writes them once).
+local function count_jobs(worker, ok, failed, working)
+  local wk = worker_key(worker)
+  if ok > 0 then redis.call('HINCRBY', wk, 'successful_job_count', ok) end
+  if failed > 0 then redis.call('HINCRBY', wk, 'failed_job_count', failed) end
+  if ok + failed > 0 then redis.call('HINCRBYFLOAT', wk, 'total_working_time', working) end
 end
 
 -- Shared ARGV tail of dequeue.lua, finish.lua, fail.lua and complete.lua:

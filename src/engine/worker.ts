@@ -53,12 +53,38 @@ export interface WorkerOptions {
   disableJobDescLogging?: boolean;
 }
 
+/**
+ * Abort state of one execution. Most tasks never look at their signal, so
+ * an AbortController is made only when one does; the guard hears of an
+ * abort through `listener` instead of an event listener per job.
+ */
+class LazyAbort {
+  reason: Error | undefined;
+  listener: ((reason: Error) => void) | undefined;
+  private controller: AbortController | undefined;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.listener?.(reason);
+  }
+}
+
 interface Running {
   job: Job;
   queue: string;
   execId: string;
   member: string;
-  controller: AbortController;
+  aborter: LazyAbort;
   startedAt: number;
   /** Set when the job must end as 'stopped' (stop-job) rather than failed. */
   stopRequested?: boolean;
@@ -198,7 +224,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.stopping = 'cold';
       for (const r of this.running.values()) {
         r.detached = true;
-        r.controller.abort(new Abort('cold shutdown'));
+        r.aborter.abort(new Abort('cold shutdown'));
       }
     } else if (this.stopping === 'no') {
       this.stopping = 'warm';
@@ -320,14 +346,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
         break;
       case 'kill-horse':
         this.log.info('Received kill-horse command: aborting the running job(s)');
-        for (const r of this.running.values()) r.controller.abort(new Abort('Work-horse terminated unexpectedly (kill-horse command)'));
+        for (const r of this.running.values()) r.aborter.abort(new Abort('Work-horse terminated unexpectedly (kill-horse command)'));
         break;
       case 'stop-job': {
         const target = [...this.running.values()].filter((r) => r.job.id === cmd.job_id);
         if (target.length === 0) this.log.info(`stop-job: job ${String(cmd.job_id)} is not running here`);
         for (const r of target) {
           r.stopRequested = true;
-          r.controller.abort(new Abort('Job stopped by user, work-horse terminated.'));
+          r.aborter.abort(new Abort('Job stopped by user, work-horse terminated.'));
         }
         break;
       }
@@ -479,7 +505,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       queue,
       execId,
       member: `${job.id}:${execId}`,
-      controller: new AbortController(),
+      aborter: new LazyAbort(),
       startedAt: Date.now() / 1000,
     };
     this.running.set(r.member, r);
@@ -519,7 +545,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     if (!failed) {
-      await this.report('finish', r, [encodeReturnValue(value), this.o.resultTtl], endedAt, (outcome) => {
+      const hasDeps = job.fields.dependency_ids !== undefined && job.fields.dependency_ids !== '' ? '1' : '';
+      await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
         else {
           this.successfulJobs++;
@@ -604,13 +631,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         return [[outcome], next];
       });
     } else {
-      // complete.lua's records have 10 fields: a finish's middle has one
-      // field fewer than a fail's, padded with ''.
+      // complete.lua's records: 10 fields, finish and fail alike
       const args: (string | number)[] = [this.name, items.length];
-      for (const e of items) {
-        const middle = e.script === 'finish' ? [...e.middle, ''] : e.middle;
-        args.push(e.script, e.r.job.id, e.r.execId, e.r.queue, ...middle, ...times(e));
-      }
+      for (const e of items) args.push(e.script, e.r.job.id, e.r.execId, e.r.queue, ...e.middle, ...times(e));
       call = runScriptBuffer(this.connection, 'complete', [...args, ...tail]) as Promise<[Buffer[], unknown[]]>;
     }
     call.then(
@@ -644,15 +667,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const call = job.call();
     const fn = this.tasks.get(call.func);
     const timeout = job.timeout ?? DEFAULT_JOB_TIMEOUT;
-    const ctx: JobContext = { job, signal: r.controller.signal, workerName: this.name };
+    const ctx = this.context(r);
     const argv = Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args;
     return this.guard(r, timeout, () => runInJobContext(ctx, () => fn.apply(ctx, argv)));
   }
 
   private runCallback(r: Running, name: string, timeout: number, args: unknown[]): Promise<unknown> {
     const fn = this.tasks.get(name);
-    const ctx: JobContext = { job: r.job, signal: r.controller.signal, workerName: this.name };
+    const ctx = this.context(r);
     return this.guard(r, timeout, () => runInJobContext(ctx, () => fn.apply(ctx, args)));
+  }
+
+  private context(r: Running): JobContext {
+    const { aborter } = r;
+    return {
+      job: r.job,
+      workerName: this.name,
+      get signal() {
+        return aborter.signal;
+      },
+    };
   }
 
   /**
@@ -661,24 +695,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private guard(r: Running, timeoutSec: number, fn: () => unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      const { aborter } = r;
+      if (aborter.reason) return reject(aborter.reason);
       let timer: NodeJS.Timeout | undefined;
-      const signal = r.controller.signal;
-      const onAbort = () => {
+      aborter.listener = (reason) => {
         clearTimeout(timer);
-        reject(signal.reason instanceof Error ? signal.reason : new Abort(String(signal.reason)));
+        reject(reason);
       };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
       if (timeoutSec > 0) {
         // setTimeout fires at once beyond 2^31-1 ms (24.8 days): cap it there.
-        timer = setTimeout(() => {
-          const err = new JobTimeoutError(timeoutSec);
-          r.controller.abort(err);
-        }, Math.min(timeoutSec * 1000, 2 ** 31 - 1));
+        timer = setTimeout(() => aborter.abort(new JobTimeoutError(timeoutSec)), Math.min(timeoutSec * 1000, 2 ** 31 - 1));
       }
       const done = () => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
+        aborter.listener = undefined;
       };
       let out: unknown;
       try {
@@ -733,7 +763,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (r) {
           this.log.warning(`${r.queue}: ${r.job.id} was recovered elsewhere while it ran here (missed heartbeats); abandoning it`);
           r.detached = true;
-          r.controller.abort(new Abort('recovered by another worker'));
+          r.aborter.abort(new Abort('recovered by another worker'));
         }
       }
     } catch (err) {

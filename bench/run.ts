@@ -12,6 +12,7 @@
 //   BENCH_DIAG=1            also print per-job Redis command counts and
 //                           INFO commandstats usec_per_call (stderr)
 //   BENCH_PROF=dir          run worker processes with --cpu-prof into dir
+//   BENCH_REDIS_CONFIG='name value, ...'  CONFIG SET on the bench Redis first
 //   BENCH_BASE=dir          A/B: also measure the openvle-rq built in that
 //                           checkout (git worktree + npm run build) as
 //                           'openvle-rq@base', instead of BullMQ
@@ -45,6 +46,12 @@ const P = {
   diag: env.BENCH_DIAG === '1',
   prof: env.BENCH_PROF,
 };
+// BENCH_REDIS_CONFIG='stream-node-max-bytes 512, ...': CONFIG SET on the bench Redis.
+const redisConfig = (env.BENCH_REDIS_CONFIG ?? '')
+  .split(',')
+  .map((c) => c.trim().split(/\s+/))
+  .filter((c) => c[0] !== '')
+  .map((c) => [c[0]!, c.slice(1).join(' ')] as const);
 const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c50,latency').split(','));
 const systems = (env.BENCH_SYSTEMS ? env.BENCH_SYSTEMS.split(',') : SYSTEMS) as SystemName[];
 if (P.retention !== 'keep' && P.retention !== 'remove') throw new Error('BENCH_RETENTION must be keep or remove');
@@ -322,9 +329,11 @@ async function main(): Promise<void> {
   const redis = await BenchRedis.start();
   const admin = new Redis(redis.port, '127.0.0.1');
   const version = parseInfo(await admin.info('server')).get('redis_version');
+  for (const [name, value] of redisConfig) await admin.config('SET', name, value);
   log(
     `bench: redis ${version} on :${redis.port}, ${availableParallelism()} CPUs, load ${load0.map((x) => x.toFixed(2)).join(' ')}, ` +
-      `${P.rounds} rounds, retention=${P.retention}, node ${process.version}, openvle-rq from ${engineSource}/`,
+      `${P.rounds} rounds, retention=${P.retention}, node ${process.version}, openvle-rq from ${engineSource}/` +
+      (redisConfig.length ? `, redis config ${redisConfig.map((c) => c.join(' ')).join(', ')}` : ''),
   );
   const samples: Sample[] = [];
   try {
@@ -432,6 +441,7 @@ async function main(): Promise<void> {
         loadavg_at_start: Number(load0[0]!.toFixed(2)),
         loadavg_at_end: Number(loadavg()[0]!.toFixed(2)),
         commit,
+        ...(redisConfig.length ? { redis_config: Object.fromEntries(redisConfig) } : {}),
       }) + '\n',
     );
   }

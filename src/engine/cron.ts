@@ -9,6 +9,7 @@ import { keys, QUEUE_NAME_PATTERN } from './keys.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { Queue } from './queue.js';
 import { runScript } from './scripts.js';
+import { ReplyWatch } from './reply-watch.js';
 import { pyJsonDumps } from './serializer.js';
 import type { TaskFunction } from './tasks.js';
 import { parseDuration, utcformat } from './time.js';
@@ -55,6 +56,9 @@ function cronParser(): typeof Parser {
 }
 
 type FuncRef = string | (TaskFunction & { taskName?: unknown });
+
+// How often a running cron process checks that Redis still answers (see ReplyWatch).
+const WATCH_MS = 5000;
 
 export class CronConfigError extends Error {
   override name = 'CronConfigError';
@@ -325,6 +329,7 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
   private offset = 0;
   private timer: NodeJS.Timeout | undefined;
   private hbTimer: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private running = false;
   private dirty = false;
@@ -392,6 +397,10 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
     this.log.info(`CronScheduler ${this.name}: started with ${this.entries.length} entries${this.o.configFile ? ` from '${this.o.configFile}'` : ''}`);
     await this.recoverPending();
     this.hbTimer = setInterval(() => void this.heartbeat(), this.o.heartbeatMs);
+    const watch = new ReplyWatch(this.connection, 2 * WATCH_MS, (ms) =>
+      this.log.warning(`CronScheduler ${this.name}: Redis has not answered for ${(ms / 1000).toFixed(1)} s: reconnecting`),
+    );
+    this.watchTimer = setInterval(() => watch.tick(WATCH_MS), WATCH_MS);
     this.pass = this.tick().finally(() => (this.pass = undefined));
     await this.pass;
   }
@@ -401,6 +410,7 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.hbTimer) clearInterval(this.hbTimer);
+    if (this.watchTimer) clearInterval(this.watchTimer);
     await this.pass?.catch(() => {});
     try {
       await this.connection.zrem(keys.cronSchedulers, this.name);

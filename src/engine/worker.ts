@@ -9,6 +9,7 @@ import { consoleLogger, type Logger } from './logger.js';
 import { runScript, runScriptBuffer } from './scripts.js';
 import { Scheduler } from './scheduler.js';
 import { encodeExcString, encodeReturnValue } from './serializer.js';
+import { ReplyWatch } from './reply-watch.js';
 import { runInJobContext, type JobContext, type TaskRegistry } from './tasks.js';
 import { utcformat } from './time.js';
 import { DEFAULT_JOB_TIMEOUT } from './queue.js';
@@ -290,7 +291,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // that a worker is alive (and, after an outage, starts its hold).
     await this.heartbeat();
     await this.recoverAbandoned();
-    this.timers.push(setInterval(() => void this.heartbeat(), this.o.jobMonitoringInterval * 1000));
+    const tickMs = this.o.jobMonitoringInterval * 1000;
+    // Twice the heartbeat interval, at least 2 s: a live Redis answers a PING
+    // well within that even behind a burst of scripts.
+    const stallMs = Math.max(2 * tickMs, 2000);
+    const watches = [
+      new ReplyWatch(this.connection, stallMs, (ms) => this.log.warning(`Redis has not answered for ${(ms / 1000).toFixed(1)} s: reconnecting`)),
+      new ReplyWatch(this.subscriber, stallMs, (ms) => this.log.warning(`Redis pub/sub has not answered for ${(ms / 1000).toFixed(1)} s: reconnecting`)),
+    ];
+    this.timers.push(
+      setInterval(() => {
+        void this.heartbeat();
+        for (const w of watches) w.tick(tickMs);
+      }, tickMs),
+    );
     this.timers.push(
       setInterval(() => {
         // One pass at a time, and none queued up while the connection is down.

@@ -7,6 +7,7 @@
 //   redis-restart      Redis (AOF, fsync always) SIGKILLed and restarted, busy and idle
 //   redis-unreachable  Redis cut off for 30 s by a proxy while jobs run
 //   connection-cuts    a proxy cuts connections and drops replies; a lost reply per script
+//   half-open          a proxy freezes every worker connection (open, nothing gets through)
 //   slow-handlers      timeouts, never-settling promises, non-Error throws, event-loop stalls
 //   bad-input          hand-written hashes, bad data, odd ids, pub/sub garbage, bad CLI use
 //   dependencies       chains and fan-ins under worker kills

@@ -3,18 +3,19 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 /**
  * A TCP proxy in front of a Redis, for connection faults: cut every
  * connection at once (mid-stream: whatever is in flight is lost), drop the
- * next replies (the command ran on Redis, its reply never arrives), or
- * refuse connections for a while (Redis unreachable).
+ * next replies (the command ran on Redis, its reply never arrives), freeze
+ * connections (half-open: open, but nothing gets through), or refuse
+ * connections for a while (Redis unreachable).
  */
 export class TcpProxy {
   private server: Server | undefined;
-  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket; frozen: boolean }>();
   private refusing = false;
   private dropReplies = 0;
   private readonly dropAfter: Buffer[][] = [];
   port = 0;
   /** Connections accepted, cut, and replies dropped, for the summary line. */
-  readonly stats = { accepted: 0, cut: 0, repliesDropped: 0 };
+  readonly stats = { accepted: 0, cut: 0, repliesDropped: 0, frozen: 0 };
 
   constructor(
     readonly targetPort: number,
@@ -43,7 +44,7 @@ export class TcpProxy {
     this.stats.accepted++;
     const upstream = createConnection(this.targetPort, this.targetHost);
     upstream.on('error', () => {});
-    const pair = { client, upstream };
+    const pair = { client, upstream, frozen: false };
     this.pairs.add(pair);
     const close = () => {
       client.destroy();
@@ -54,6 +55,7 @@ export class TcpProxy {
     upstream.on('close', close);
     let dropNext = false;
     client.on('data', (d) => {
+      if (pair.frozen) return;
       const i = this.dropAfter.findIndex((any) => any.some((m) => d.includes(m)));
       if (i >= 0) {
         // The command goes through; its reply will not come back.
@@ -63,6 +65,7 @@ export class TcpProxy {
       upstream.write(d);
     });
     upstream.on('data', (d) => {
+      if (pair.frozen) return;
       if (dropNext || this.dropReplies > 0) {
         if (!dropNext) this.dropReplies--;
         // The command ran; its reply is lost with the connection.
@@ -84,6 +87,21 @@ export class TcpProxy {
       this.pairs.delete(p);
     }
     this.stats.cut += n;
+    return n;
+  }
+
+  /**
+   * Every open connection stops carrying data, both ways, but stays open: as
+   * when the peer vanished without a FIN or RST. Connections made after
+   * this work. Returns how many were frozen.
+   */
+  freezeAll(): number {
+    let n = 0;
+    for (const p of this.pairs) {
+      if (!p.frozen) n++;
+      p.frozen = true;
+    }
+    this.stats.frozen += n;
     return n;
   }
 

@@ -504,7 +504,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const id = String(reply[i]);
       const queue = String(reply[i + 1]);
       const execId = String(reply[i + 2]);
-      const job = Job.fromFlat(this.connection, id, reply[i + 3] as Buffer[]);
+      const job = Job.fromPacked(this.connection, id, reply[i + 3] as Buffer);
       got++;
       this.afterDequeueFrom(queue);
       this.start(job, queue, execId);

@@ -559,7 +559,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     if (!failed) {
-      const hasDeps = job.fields.dependency_ids !== undefined && job.fields.dependency_ids !== '' ? '1' : '';
+      const hasDeps = job.fields.dependency_ids ? '1' : '';
       await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
         else {

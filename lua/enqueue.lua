@@ -1,25 +1,17 @@
 -- enqueue: writes one or more jobs and queues, defers or schedules each.
 -- KEYS: none (keys are built from ids and queue names, as RQ's Lua does)
 -- ARGV: n, then per job: spec (JSON), data (zlib bytes; binary, so kept out of the JSON),
---   then optionally: call token, token ttl (s), tokens of earlier calls to forget...
---   A client resends a call whose reply a dropped connection lost (ioredis
---   does so by default); the token makes the resend return the first run's
---   statuses instead of pushing every job a second time. The client forgets
---   a token in its next call, once the reply has arrived.
+--   then the call token, its ttl (s) and tokens to forget (see call_token):
+--   a resend returns the first run's statuses instead of pushing every job
+--   a second time.
 --   spec = { id, origin, fields = {name = value, ...}, atFront?, ttl?, unique?,
 --            deps? = [ids], scheduleAt? = float epoch seconds }
 -- Returns: one status per job: 'queued', 'deferred', 'scheduled', 'canceled'
 --   (a dependency had already failed and the job asked to be canceled then)
 --   or 'duplicate' (unique job whose id exists; nothing was written).
 local n = tonumber(ARGV[1])
-local token = ARGV[2 + n * 2]
-local token_key
-if token ~= nil and token ~= '' then
-  token_key = P .. 'enqueue-call:' .. token
-  local seen = redis.call('GET', token_key)
-  if seen then return cjson.decode(seen) end
-  for i = 4 + n * 2, #ARGV do redis.call('DEL', P .. 'enqueue-call:' .. ARGV[i]) end
-end
+local seen, remember = call_token(2 + n * 2)
+if seen then return seen end
 local out = {}
 for i = 0, n - 1 do
   local spec = cjson.decode(ARGV[2 + i * 2])
@@ -72,5 +64,5 @@ for i = 0, n - 1 do
     table.insert(out, status)
   end
 end
-if token_key then redis.call('SET', token_key, cjson.encode(out), 'EX', tonumber(ARGV[3 + n * 2])) end
+remember(out)
 return out

@@ -2,9 +2,12 @@
 -- FailedJobRegistry.requeue): out of the registry, started_at/ended_at and
 -- exc_info cleared, status queued. retries_left is kept, as in RQ.
 -- KEYS: none
--- ARGV: id, at_front ('1' or '0')
+-- ARGV: id, at_front ('1' or '0'), then the call token, its ttl and tokens to
+--   forget (see call_token: a resend is answered 'queued' again)
 -- Returns: 'queued', or an error reply when the job is missing or in no
 --   failed/canceled registry.
+local seen, remember = call_token(3)
+if seen then return seen end
 local id = ARGV[1]
 local key = job_key(id)
 local q = redis.call('HGET', key, 'origin')
@@ -17,4 +20,5 @@ redis.call('HSET', key, 'started_at', '', 'ended_at', '')
 redis.call('HDEL', key, 'exc_info', 'cancel_reason')
 redis.call('PERSIST', key)
 push_job(id, q, ARGV[2] == '1')
+remember('queued')
 return 'queued'

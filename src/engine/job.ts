@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { InvalidJobOperation, MalformedJobError, NoSuchJobError } from './errors.js';
+import { callToken } from './call-token.js';
 import { keys } from './keys.js';
 import { runScript } from './scripts.js';
 import { decodeCall, decodeExcString, decodeReturnValue, pyJsonDumps, type CallPayload } from './serializer.js';
@@ -300,10 +301,17 @@ export class Job {
   }
 }
 
-/** Maps the scripts' error replies to the engine's error classes. */
+/**
+ * Runs cancel.lua / requeue.lua with a call token (a resend after a lost
+ * reply is answered as the first run was, not refused as a second cancel),
+ * mapping their error replies to the engine's error classes.
+ */
 export async function callJobScript(connection: Redis, name: 'cancel' | 'requeue', args: string[]): Promise<unknown> {
+  const token = callToken(connection);
   try {
-    return await runScript(connection, name, args);
+    const reply = await runScript(connection, name, [...args, ...token.args]);
+    token.answered();
+    return reply;
   } catch (err) {
     const msg = (err as Error).message ?? '';
     const m = /(NoSuchJobError|InvalidJobOperation): (.*)$/.exec(msg);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { callToken } from './call-token.js';
 import { DuplicateJobError } from './errors.js';
 import { Job } from './job.js';
 import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys, queueNamesFromKeys } from './keys.js';
@@ -47,11 +48,6 @@ interface PreparedJob {
   data: Buffer;
   fields: Record<string, string>;
 }
-
-/** Seconds a call's token is kept when the client never forgets it (it died). */
-const ENQUEUE_TOKEN_TTL = 3600;
-/** Per connection: tokens of enqueue calls whose replies arrived, forgotten by the next call. */
-const answeredTokens = new WeakMap<Redis, string[]>();
 
 function toCallback(c: Callback | string | undefined): Callback | undefined {
   return c === undefined ? undefined : typeof c === 'string' ? new Callback(c) : c;
@@ -184,15 +180,12 @@ export class Queue {
       const chunk = prepared.slice(i, i + CHUNK);
       const args: (string | Buffer)[] = [String(chunk.length)];
       for (const p of chunk) args.push(p.spec, p.data);
-      // A token per call: a resend after a dropped connection is answered
-      // from it instead of pushing the jobs again (see lua/enqueue.lua).
-      const token = randomUUID();
-      let answered = answeredTokens.get(this.connection);
-      if (!answered) answeredTokens.set(this.connection, (answered = []));
-      args.push(token, String(ENQUEUE_TOKEN_TTL), ...answered.splice(0, 100));
+      // A resend after a dropped connection must not push the jobs again.
+      const token = callToken(this.connection);
+      args.push(...token.args);
       calls.push(
         runScript(this.connection, 'enqueue', args).then((r) => {
-          answered.push(token);
+          token.answered();
           return r;
         }),
       );

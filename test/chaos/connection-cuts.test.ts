@@ -58,7 +58,7 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
   const producer = viaProxy();
   const queue = new Queue(q, producer);
   const expectRuns = new Map<string, number>();
-  // enqueue, dequeue, finish (its dequeue tail), fail: one lost reply each.
+  // enqueue, dequeue, finish (its dequeue tail), fail, heartbeat, recover: one lost reply each.
   for (const [script, func, retry] of [
     ['enqueue', 't.ok', 0],
     ['dequeue', 't.ok', 0],
@@ -77,6 +77,22 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
     lostReplies.push(script);
     await until(() => fx.proxy.stats.repliesDropped - dropped0 === lostReplies.length, 10_000);
   }
+  // cancel and requeue (a user's calls): the resend must be answered as the
+  // first run was, not refused because the job is already canceled / queued.
+  const idle = uniq('idle');
+  const [victim] = await new Queue(idle, producer).enqueueMany([{ func: 't.ok' }]);
+  for (const [script, act, status] of [
+    ['cancel', () => victim!.cancel(), 'canceled'],
+    ['requeue', () => victim!.requeue(), 'queued'],
+  ] as const) {
+    fx.proxy.dropReplyTo(...sha.get(script)!);
+    await act();
+    lostReplies.push(script);
+    assert.equal(await victim!.getStatus(), status, `${script} after a lost reply`);
+  }
+  assert.deepEqual(await fx.redis.lrange(`rq:queue:${idle}`, 0, -1), [victim!.id], 'requeued once');
+  assert.equal(await fx.redis.zcard(`rq:canceled:${idle}`), 0);
+
   // death: the worker's last script; its resend must not hang the stop.
   fx.proxy.dropReplyTo(...sha.get('death')!);
   w.stop();

@@ -400,18 +400,25 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
   return out
 end
 
+-- Ends a worker's execution for finish/fail, once: false when it is neither
+-- in wip nor has its key left, i.e. it was recorded already (a resend) or
+-- recovered as abandoned; the caller then writes nothing ('stale').
+local function end_reported_execution(id, e, q, worker)
+  if redis.call('ZREM', wip_key(q), id .. ':' .. e) == 0 and redis.call('EXISTS', execution_key(id, e)) == 0 then
+    return false
+  end
+  end_execution(id, e, q, worker, true, true)
+  return true
+end
+
 -- A successful execution (RQ's handle_job_success): results, finished
 -- registry, TTLs, dependents. ttl is the job's result_ttl (the worker's
 -- default when the job has none; RQ's worker also takes it from the job it
--- holds); has_deps: the job has dependency_ids. Idempotent: an execution
--- neither in wip nor with its key left was recorded already (a resend) or
--- recovered as abandoned, and gives 'stale' with nothing written.
--- The worker's job counters are the caller's (count_jobs), once per call.
+-- holds); has_deps: the job has dependency_ids. Idempotent (see
+-- end_reported_execution). The worker's job counters are the caller's
+-- (count_jobs), once per call.
 local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended)
-  if redis.call('ZREM', wip_key(q), id .. ':' .. e) == 0 and redis.call('EXISTS', execution_key(id, e)) == 0 then
-    return 'stale'
-  end
-  end_execution(id, e, q, worker, true, true)
+  if not end_reported_execution(id, e, q, worker) then return 'stale' end
   local key = job_key(id)
   -- The job may have been deleted while it ran: then only the execution
   -- ends. With a positive ttl, EXPIRE both applies it and tells.
@@ -448,10 +455,7 @@ end
 
 -- A failed execution (retry-aware, see fail_job); idempotent as record_finish.
 local function record_fail(id, e, q, worker, mode, exc_b64, default_failure_ttl, started, ended)
-  if redis.call('ZREM', wip_key(q), id .. ':' .. e) == 0 and redis.call('EXISTS', execution_key(id, e)) == 0 then
-    return 'stale'
-  end
-  end_execution(id, e, q, worker, true, true)
+  if not end_reported_execution(id, e, q, worker) then return 'stale' end
   return fail_job(id, e, q, worker, mode, exc_b64, started, ended, tonumber(default_failure_ttl))
 end
 

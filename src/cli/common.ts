@@ -64,33 +64,16 @@ const open = new Set<Redis>();
 /**
  * A connection for a short command: one attempt with a short timeout, so an
  * unreachable Redis (or a refused password) is a one-line error at once,
- * naming the cause (engine's connectOnce reports only "Connection is closed").
+ * naming the cause (the engine's connectOnce).
  */
 export async function connect(url: string | undefined, timeoutMs = 3000): Promise<Redis> {
   const u = await resolveUrl(url);
-  const { redisOptionsFromUrl, redactUrl } = await connection();
-  const { Redis: IORedis } = await import('ioredis');
-  const redis = new IORedis({
-    ...redisOptionsFromUrl(u),
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
-  let cause: Error | undefined;
-  redis.on('error', (err: Error) => {
-    cause ??= err;
-  });
+  const { connectOnce } = await connection();
+  let redis: Redis;
   try {
-    await redis.connect();
-    await redis.ping();
+    redis = await connectOnce(u, timeoutMs);
   } catch (err) {
-    redis.disconnect();
-    const e = cause ?? (err as Error);
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message) ? `no answer within ${timeoutMs / 1000} s` : oneLine(e);
-    throw new CliError(`Cannot reach Redis at ${redactUrl(u)}: ${why}`);
+    throw new CliError(oneLine(err));
   }
   open.add(redis);
   return redis;

@@ -89,14 +89,18 @@ export function createRedis(url: string = defaultRedisUrl(), extra: RedisOptions
   return redis;
 }
 
-/** Fails fast (one attempt, short timeout), for CLIs that must say "unreachable" and exit. */
+/**
+ * Fails fast (one attempt, short timeout, no offline queue), for CLIs that
+ * must say "unreachable" and exit. The error names the cause.
+ */
 export async function connectOnce(url: string, timeoutMs = 3000): Promise<Redis> {
   const redis = new Redis({
     ...redisOptionsFromUrl(url),
     lazyConnect: true,
     connectTimeout: timeoutMs,
-    maxRetriesPerRequest: 1,
+    maxRetriesPerRequest: 0,
     retryStrategy: () => null,
+    enableOfflineQueue: false,
   });
   // The first error event says why (refused, auth); connect() then only
   // rejects with "Connection is closed."
@@ -107,7 +111,10 @@ export async function connectOnce(url: string, timeoutMs = 3000): Promise<Redis>
     await redis.ping();
   } catch (err) {
     redis.disconnect();
-    throw new ConnectionConfigError(`Cannot reach Redis at ${redactUrl(url)}: ${(cause ?? (err as Error)).message}`);
+    const e = cause ?? (err as Error);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message) ? `no answer within ${timeoutMs / 1000} s` : e.message;
+    throw new ConnectionConfigError(`Cannot reach Redis at ${redactUrl(url)}: ${why}`);
   }
   return redis;
 }

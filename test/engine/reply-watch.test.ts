@@ -62,8 +62,8 @@ test('a live connection is never dropped, nor one whose process was blocked past
   // The event loop is held for longer than the limit, with a PING out: the
   // next tick is late, so its silence proves nothing.
   watch.tick(20);
-  const until = Date.now() + 200;
-  while (Date.now() < until);
+  const blockedUntil = Date.now() + 200;
+  while (Date.now() < blockedUntil);
   watch.tick(20);
   assert.equal(stalls, 0);
   assert.equal(conn.status, 'ready');

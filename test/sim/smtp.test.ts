@@ -1,6 +1,7 @@
 // The SMTP simulator on its own, spoken to in raw SMTP over a socket, so
 // that a simulator bug cannot hide behind a client bug (or the reverse).
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, test } from 'node:test';
@@ -275,4 +276,39 @@ test('a bad scenario is refused with a clear error and the old one stays', async
   assert.throws(() => s.setScenario({ kind: 'reject-data', code: 250 }), /between 400 and 599/);
   assert.throws(() => checkScenario({ kind: 'refuse-greeting', code: 500 as never }), /421 or 554/);
   assert.deepEqual(s.scenario, { kind: 'accept' });
+});
+
+test('size: a message over the SIZE limit gets 552 after DATA', async () => {
+  const s = await sim({ tls: 'none', size: 1024 });
+  const w = await Wire.open(s.port);
+  await w.reply();
+  assert.match((await w.cmd('EHLO client.test'))!, /SIZE 1024/);
+  const replies = await transaction(w, 'noreply@openvle.test', ['alice@example.org'], `Subject: big\n\n${'x'.repeat(2000)}`);
+  assert.match(replies[3]!, /^552 /);
+  assert.equal(s.messages.length, 0);
+  w.end();
+});
+
+test('main.ts: started by hand it listens, reports what it accepts, and refuses bad arguments', async () => {
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/sim/smtp/main.ts', '--tls', 'ssl'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--tls must be none, starttls or implicit \(got 'ssl'\)/);
+
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/sim/smtp/main.ts', '--port', '0', '--tls', 'none'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(await until(() => (/listening on 127\.0\.0\.1:\d+/.test(out) ? out : ''), 30_000))![1]);
+    const w = await Wire.open(port);
+    await w.reply();
+    await w.cmd('EHLO client.test');
+    await transaction(w, 'noreply@openvle.test', ['alice@example.org'], 'Message-ID: <by-hand@openvle.test>\nSubject: x\n\nx');
+    w.end();
+    await until(() => out.includes('accepted'), 10_000);
+    assert.match(out, /accepted [0-9A-F]+ <by-hand@openvle\.test> from <noreply@openvle\.test> to <alice@example\.org>/);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0);
 });

@@ -159,6 +159,7 @@ test('config: describeSmtpConfig masks the password', () => {
 
 test('mailMessageId: <mail-<id>@<from-domain>>, and ids that would break the header are refused', () => {
   assert.equal(mailMessageId(42, 'NoReply@OpenVLE.Example.org'), '<mail-42@openvle.example.org>');
+  assert.equal(client(config({ port: 25 }, { SMTP_SECURITY: 'none' })).messageIdFor('a-1'), '<mail-a-1@openvle.test>');
   assert.throws(() => mailMessageId('4 2>', 'a@b.org'), /letters, digits/);
 });
 
@@ -372,6 +373,15 @@ test('SMTP_SECURITY=starttls against a server without STARTTLS: refused before a
   const err = await failureOf(client(config(s)).send(mail()));
   assert.equal(err.failureClass, 'permanent_config');
   assert.equal(err.details.operation, 'STARTTLS');
+  assert.equal(s.messages.length, 0);
+});
+
+test('verify: checks connection, STARTTLS and AUTH; a bad password is permanent_config', async () => {
+  const s = await sim({ tls: 'starttls', auth: { username: 'mailer', password: 'right-one' } });
+  await client(config(s, { SMTP_USER: 'mailer', SMTP_PASSWORD: 'right-one' })).verify();
+  const err = await failureOf(client(config(s, { SMTP_USER: 'mailer', SMTP_PASSWORD: PASSWORD })).verify());
+  assert.equal(err.failureClass, 'permanent_config');
+  assert.equal(err.details.status, 535);
   assert.equal(s.messages.length, 0);
 });
 

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import nodemailer from 'nodemailer';
 import { silentLogger, type Logger } from '../../../index.js';
 import { failure, redactSecrets, clip, type ExternalError, type PermanentExternalError } from '../failure.js';
@@ -87,7 +88,8 @@ export class SmtpClient {
       tls: {
         rejectUnauthorized: config.verifySsl,
         minVersion: 'TLSv1.2',
-        ...(config.ca ? { ca: config.ca } : {}),
+        // A `ca` option replaces Node's bundled CAs; SMTP_CA_FILE adds to them.
+        ...(config.ca ? { ca: [...rootCertificates, config.ca] } : {}),
         ...(isIP(config.host) === 0 ? { servername: config.host } : {}),
       },
       connectionTimeout: config.connectionTimeoutMs,
@@ -180,6 +182,11 @@ export class SmtpClient {
       this.log.warning(`smtp: verify ${this.config.host}:${this.config.port}: ${e.message}${e.details.code ? ` [${e.details.code}]` : ''}`);
       throw e;
     }
+  }
+
+  /** The Message-ID for an OpenVLE mail record, in this client's From domain (see `mailMessageId`). */
+  messageIdFor(mailId: string | number): string {
+    return mailMessageId(mailId, this.config.from.address);
   }
 
   /** Closes the pool; a message being sent finishes first. */

@@ -17,7 +17,8 @@ export type SmtpScenario =
   /**
    * Greylisting: the first RCPT for a sender/recipient pair is deferred
    * (451 by default; postgrey uses 450), later attempts are accepted once
-   * `retryAfterMs` (default 0) has passed since the first one.
+   * `retryAfterMs` (default 0) has passed since the first one. Setting a
+   * greylist scenario again forgets the pairs seen so far.
    */
   | { kind: 'greylist'; code?: 450 | 451; retryAfterMs?: number }
   /**

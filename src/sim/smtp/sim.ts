@@ -52,7 +52,11 @@ export interface SimMessage {
   receivedAt: Date;
 }
 
-/** A negative reply the server gave, or a cut connection; for tests that count attempts. */
+/**
+ * A refusal the scenario or the credentials produced, or a cut connection;
+ * for tests that count attempts. smtp-server's own protocol replies (530
+ * before AUTH, 538 AUTH without TLS, 5xx syntax errors) are not listed.
+ */
 export interface SimRejection {
   stage: 'greeting' | 'auth' | 'mail' | 'rcpt' | 'data';
   /** The reply code, or 0 when the connection was cut instead. */
@@ -123,7 +127,6 @@ export async function startSmtpSim(opts: SmtpSimOptions = {}): Promise<SmtpSim> 
     secure: tlsMode === 'implicit',
     key: cert.key,
     cert: cert.cert,
-    hideSTARTTLS: false,
     disabledCommands: [...(tlsMode === 'none' ? ['STARTTLS'] : []), ...(opts.auth ? [] : ['AUTH'])],
     authOptional: !opts.auth,
     allowInsecureAuth: opts.allowInsecureAuth ?? false,

@@ -53,7 +53,7 @@ function config(s: { port: number; ca?: string }, env: Env = {}, over: Partial<S
   });
   const cfg = smtpConfigFromEnv(reader);
   reader.check();
-  return { ...cfg, connectionTimeoutMs: 5_000, greetingTimeoutMs: 1_000, socketTimeoutMs: 5_000, ...over };
+  return { ...cfg, connectionTimeoutMs: 10_000, greetingTimeoutMs: 10_000, socketTimeoutMs: 10_000, ...over };
 }
 
 function logLines(): Logger & { lines: string[] } {

@@ -104,7 +104,7 @@ describe('Moodle simulator', () => {
   });
 
   test('a slow duplicate still makes its copy after the client has gone', async () => {
-    sim.setDuplicateDelayMs(1500);
+    sim.setDuplicateDelayMs(3000);
     const ac = new AbortController();
     const p = fetch(sim.endpoint, {
       method: 'POST', signal: ac.signal, headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -113,8 +113,11 @@ describe('Moodle simulator', () => {
     await until(() => sim.pendingDuplicates === 1, 10_000);
     ac.abort();
     await assert.rejects(p);
+    // The backup half: no course yet. Then the course row appears, hidden until the restore is done.
     assert.equal(sim.courses().some((c) => c.shortname === 'SLOW-1'), false);
     await until(() => sim.courses().some((c) => c.shortname === 'SLOW-1'), 10_000);
+    await until(() => sim.pendingDuplicates === 0, 10_000);
+    assert.equal(sim.courses().find((c) => c.shortname === 'SLOW-1')!.visible, 1);
     sim.setDuplicateDelayMs(0);
   });
 

@@ -14,11 +14,15 @@ export interface MoodleSimOptions {
   port?: number;
   /** Path Moodle is installed under ('' = the web root, '/moodle' = a sub directory). */
   basePath?: string;
-  /** Tokens and what each may call. Default: the token 'sim-moodle-token' for every function. */
-  tokens?: Record<string, { functions?: string[] }>;
+  /**
+   * Tokens, the functions each may call (all when omitted) and whether its
+   * user may see hidden courses (moodle/course:viewhiddencourses; default
+   * true). Default: the token 'sim-moodle-token', allowed everything.
+   */
+  tokens?: Record<string, { functions?: string[]; viewHidden?: boolean }>;
   /** Adds `debuginfo` to error bodies (site developer debugging). Default false. */
   debug?: boolean;
-  /** Time core_course_duplicate_course takes; the copy is made even if the client left. */
+  /** Time core_course_duplicate_course takes (the new course appears half-way); the copy is made even if the client left. */
   duplicateDelayMs?: number;
   /** Site setting allowaccountssameemail. Default false. */
   allowAccountsSameEmail?: boolean;
@@ -196,7 +200,8 @@ export async function startMoodleSim(opts: MoodleSimOptions = {}): Promise<Moodl
     };
   }
 
-  const fns: Record<string, (p: Record<string, PhpValue>) => Promise<unknown> | unknown> = {
+  type Caller = { functions?: string[]; viewHidden?: boolean };
+  const fns: Record<string, (p: Record<string, PhpValue>, caller: Caller) => Promise<unknown> | unknown> = {
     core_webservice_get_site_info: (p) => {
       topLevel(p, []);
       return { sitename: 'Simulated Moodle', username: 'admin', userid: 2, release: '4.5 (Build: sim)', version: '2024100700', functions: ALL_FUNCTIONS.map((name) => ({ name, version: '2024100700' })) };
@@ -221,22 +226,30 @@ export async function startMoodleSim(opts: MoodleSimOptions = {}): Promise<Moodl
       if (!categories.has(categoryid)) throw missingRecord('course_categories');
       const taken = [...courses.values()].filter((c) => c.shortname === shortname);
       if (taken.length) throw new MoodleError('moodle_exception', 'shortnametaken', `Short name is already used for another course (${taken.map((c) => c.fullname).join(', ')})`);
+      // As in course/externallib.php: the backup runs first, then the new
+      // course row is created (hidden), then the restore fills it. The
+      // shortname was checked only at the start, so two overlapping calls
+      // make two courses, and a look-up during the restore finds one.
       pendingDuplicates++;
       try {
-        if (duplicateDelayMs > 0) await sleep(duplicateDelayMs);
+        const half = Math.floor(duplicateDelayMs / 2);
+        if (half > 0) await sleep(half);
+        const id = ++seq.course;
+        const course: SimCourse = { id, fullname, shortname, categoryid, visible: 0, idnumber: '', summary: source.summary, manualEnrol: true };
+        courses.set(id, course);
+        if (duplicateDelayMs - half > 0) await sleep(duplicateDelayMs - half);
+        course.visible = visible ? 1 : 0;
+        return { id, shortname };
       } finally {
         pendingDuplicates--;
       }
-      const id = ++seq.course;
-      courses.set(id, { id, fullname, shortname, categoryid, visible: visible ? 1 : 0, idnumber: '', summary: source.summary, manualEnrol: true });
-      return { id, shortname };
     },
 
-    core_course_get_courses_by_field: (p) => {
+    core_course_get_courses_by_field: (p, caller) => {
       topLevel(p, ['field', 'value']);
       const field = str(p.field, 'field', false) ?? '';
       const value = str(p.value, 'value', false) ?? '';
-      const all = [...courses.values()].filter((c) => c.id !== 1);
+      const all = [...courses.values()].filter((c) => c.id !== 1 && (c.visible === 1 || caller.viewHidden !== false));
       let found: SimCourse[];
       switch (field) {
         case '': found = all; break;
@@ -456,7 +469,7 @@ export async function startMoodleSim(opts: MoodleSimOptions = {}): Promise<Moodl
       return replyError(new MoodleError('webservice_access_exception', 'accessexception', 'Access control exception', `Access to the function ${wsfunction}() is not allowed. There could be multiple reasons for this: 1. The service linked to the user token does not contain the function. 2. The service is user-restricted and the user is not listed. 3. The service is IP-restricted and the user IP is not listed. 4. The service is time-restricted and the time has expired. 5. The token is time-restricted and the time has expired. 6. The user has no capability to do it. 7. The service is disabled.`));
     }
     try {
-      reply(await fn(parseBracketParams(pairs)));
+      reply(await fn(parseBracketParams(pairs), service));
     } catch (e) {
       if (e instanceof MoodleError) return replyError(e);
       throw e;

@@ -222,11 +222,19 @@ describe('Guacamole simulator', () => {
     assert.deepEqual(sim.permissionsOf('sim-p1')!.connectionPermissions, { [conn]: ['READ'] });
   });
 
-  test('a user without ADMINISTER gets 403 "Permission denied." on the admin API', async () => {
+  test('a user without ADMINISTER sees only what it may READ and gets 403 "Permission denied." for changes', async () => {
     sim.addUser('sim-plain', 'plain-pass');
+    const mine = (await api('POST', '/connections', { name: 'sim-mine', parentIdentifier: 'ROOT', protocol: 'rdp', parameters: { password: 'pw' }, attributes: {} })).json.identifier as string;
+    const other = (await api('POST', '/connections', { name: 'sim-other', parentIdentifier: 'ROOT', protocol: 'rdp', parameters: {}, attributes: {} })).json.identifier as string;
+    assert.equal((await api('PATCH', '/users/sim-plain/permissions', [{ op: 'add', path: `/connectionPermissions/${mine}`, value: 'READ' }])).status, 204);
     const t = (await login(sim, 'sim-plain', 'plain-pass')).json.authToken as string;
-    guacError(await api('GET', '/connections', undefined, t), 403, 'PERMISSION_DENIED', 'Permission denied.');
+    assert.deepEqual(Object.keys((await api('GET', '/connections', undefined, t)).json), [mine]);
+    guacError(await api('GET', `/connections/${other}`, undefined, t), 404, 'NOT_FOUND', `Not found: "${other}"`);
+    guacError(await api('GET', `/connections/${mine}/parameters`, undefined, t), 403, 'PERMISSION_DENIED', 'Permission denied.');
+    guacError(await api('POST', '/connections', { name: 'sim-x', parentIdentifier: 'ROOT', protocol: 'rdp', parameters: {}, attributes: {} }, t), 403, 'PERMISSION_DENIED', 'Permission denied.');
+    guacError(await api('DELETE', `/connections/${mine}`, undefined, t), 403, 'PERMISSION_DENIED', 'Permission denied.');
     assert.equal((await api('GET', '/users/sim-plain', undefined, t)).status, 200);
+    assert.deepEqual((await api('GET', '/users/sim-plain/permissions', undefined, t)).json.connectionPermissions, { [mine]: ['READ'] });
   });
 
   test('injected faults: a 500, a proxy 502 page, a delay, a second factor', async () => {

@@ -514,6 +514,34 @@ export async function startGuacamoleSim(opts: GuacamoleSimOptions = {}): Promise
     return sendJerseyError(res, 405);
   }
 
+  /**
+   * What a user without ADMINISTER sees: directories list only the objects
+   * it may READ, other objects are not found, and every change or
+   * `/parameters` read is 403 "Permission denied." (delegated CREATE and
+   * UPDATE rights are not modelled).
+   */
+  function restrictedView(user: SimUser, method: string, kind: string, rest: string[], res: ServerResponse): void {
+    const denied = new GuacError(403, 'PERMISSION_DENIED', 'Permission denied.');
+    const perms = user.permissions;
+    const readable = (set: Record<string, string[]>, id: string): boolean => (set[id] ?? []).includes('READ');
+    const views: Record<string, { all: () => Array<[string, Record<string, unknown>]>; may: (id: string) => boolean }> = {
+      connections: { all: () => [...connections.values()].map((c) => [c.identifier, publicConnection(c)]), may: (id) => readable(perms.connectionPermissions, id) },
+      connectionGroups: { all: () => [...groups.values()].map((g) => [g.identifier, publicGroup(g)]), may: (id) => readable(perms.connectionGroupPermissions, id) },
+      sharingProfiles: { all: () => [...profiles.values()].map((p) => [p.identifier, publicProfile(p)]), may: (id) => readable(perms.sharingProfilePermissions, id) },
+      users: { all: () => [...users.values()].map((x) => [x.username, publicUser(x)]), may: (id) => id === user.username || readable(perms.userPermissions, id) },
+    };
+    const view = views[kind];
+    if (!view) return sendJerseyError(res, 404);
+    if (method !== 'GET') throw denied;
+    if (rest.length === 0) return send(res, 200, Object.fromEntries(view.all().filter(([id]) => view.may(id))));
+    const [id, sub] = rest as [string, string | undefined];
+    const found = view.all().find(([x]) => x === id);
+    if (!found || !view.may(id)) throw notFound(id);
+    if (rest.length === 1) return send(res, 200, found[1]);
+    if (kind === 'users' && id === user.username && rest.length === 2 && (sub === 'permissions' || sub === 'effectivePermissions')) return send(res, 200, perms);
+    throw denied;
+  }
+
   function tokenOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
     const header = req.headers['guacamole-token'];
     if (typeof header === 'string' && header !== '') return header;
@@ -604,8 +632,7 @@ export async function startGuacamoleSim(opts: GuacamoleSimOptions = {}): Promise
         throw new GuacError(403, 'PERMISSION_DENIED', 'Permission denied.');
       }
       const rest = parts.slice(4);
-      const selfRead = parts[3] === 'users' && rest[0] === user.username && method === 'GET';
-      if (!isAdmin(user) && !selfRead) throw new GuacError(403, 'PERMISSION_DENIED', 'Permission denied.');
+      if (!isAdmin(user)) return restrictedView(user, method, parts[3]!, rest, res);
       switch (parts[3]) {
         case 'connections':
           return handleConnections(method, rest, body, res);

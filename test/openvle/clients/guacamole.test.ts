@@ -155,7 +155,10 @@ describe('Guacamole client', () => {
     try {
       await c.login();
       const before = sim.logins;
-      const err = await rejectsWith(c.listConnections(), 'permanent', /Permission denied\./);
+      const err = await rejectsWith(
+        c.createConnection({ name: uniq('nope'), parentIdentifier: 'ROOT', protocol: 'rdp', parameters: {}, attributes: {} }),
+        'permanent', /Permission denied\./,
+      );
       assert.ok(err instanceof PermanentExternalError && err instanceof UnrecoverableError);
       assert.equal(sim.logins, before + 1);
     } finally {

@@ -116,6 +116,8 @@ export class SimState {
   readonly faults = new SimFaults();
   /** Task run time per task type (ms); `default` for the others. */
   readonly taskDurationMs: Record<string, number> = { default: DEFAULT_TASK_MS };
+  /** Serialize nextid as a JSON number; real servers usually send a string (§1.4.1), some send a number. */
+  nextIdAsNumber = false;
   /** Clone calls that created a VM, per new VM name: how tests see duplicate clones. */
   readonly clonesByName = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -197,7 +199,7 @@ export class SimState {
 
   // ---- cluster ----
 
-  nextId(vmid?: number): string {
+  nextId(vmid?: number): string | number {
     if (vmid !== undefined) {
       if (this.vms.has(vmid)) throw new PveError(400, 'Parameter verification failed.', { vmid: `VM ${vmid} already exists` });
       return String(vmid);
@@ -211,7 +213,7 @@ export class SimState {
       this.addVm({ vmid: id, node, name: `other-${id}` });
     }
     // Perl serializes this integer as a string (§1.4.1).
-    return String(id);
+    return this.nextIdAsNumber ? id : String(id);
   }
 
   resources(type?: string): unknown[] {

@@ -20,7 +20,9 @@ export interface CloneSpec {
   node?: string;
   /** Node the clone should live on (needs shared storage); default the template's node. */
   targetNode?: string;
-  full: boolean;
+  /** Default: the client's PVE_VMS_FULL_CLONE_DEFAULT. */
+  full?: boolean;
+  /** Default: the client's PVE_VMS_POOL; '' for no pool. */
   pool?: string;
   storage?: string;
 }
@@ -82,6 +84,8 @@ export async function cloneVmIdempotent(client: ProxmoxClient, spec: CloneSpec, 
   }
 
   const maxReplans = hooks.maxReplans ?? 5;
+  const full = spec.full ?? client.config.fullCloneDefault;
+  const pool = (spec.pool ?? client.config.vmsPool) || undefined;
   for (let attempt = 0; ; attempt++) {
     const vmid = await client.nextId(opts);
     await hooks.onReserved?.(vmid);
@@ -94,10 +98,10 @@ export async function cloneVmIdempotent(client: ProxmoxClient, spec: CloneSpec, 
           newid: vmid,
           name: spec.name,
           description: spec.description,
-          full: spec.full,
-          pool: spec.pool,
+          full,
+          pool,
           target: spec.targetNode && spec.targetNode !== template.node ? spec.targetNode : undefined,
-          storage: spec.full ? spec.storage : undefined,
+          storage: full ? spec.storage : undefined,
         },
         opts,
       );

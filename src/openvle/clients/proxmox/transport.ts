@@ -21,7 +21,8 @@ export class FingerprintMismatchError extends Error {
 export function proxmoxDispatcher(config: ProxmoxConfig, connectTimeoutMs: number): Dispatcher {
   if (config.fingerprint) {
     const pin = config.fingerprint.toUpperCase();
-    const base = buildConnector({ rejectUnauthorized: false, timeout: connectTimeoutMs });
+    // No session resumption: a resumed TLS session carries no peer certificate to check against the pin.
+    const base = buildConnector({ rejectUnauthorized: false, timeout: connectTimeoutMs, maxCachedSessions: 0 });
     const connect: buildConnector.connector = (opts, callback) => {
       base(opts, (err, socket) => {
         if (err || !socket) return callback(err ?? new Error('no socket'), null);

@@ -218,6 +218,26 @@ describe('Proxmox simulator', () => {
     assert.equal((await raw(sim, 'GET', '/nodes/pve-a/qemu/500/status/current')).status, 500);
   });
 
+  it('ends a task on its Nth status poll when so configured, and logs TASK WARNINGS for a warnings exit', async () => {
+    sim.state.taskPolls.qmstart = 3;
+    try {
+      sim.state.addVm({ vmid: 510, node: 'pve-b', name: 'polled' });
+      sim.faults.failNextTask('qmstart', 'WARNINGS: 1');
+      const r = await raw(sim, 'POST', '/nodes/pve-b/qemu/510/status/start');
+      const path = `/nodes/pve-b/tasks/${encodeURIComponent(r.json.data)}/status`;
+      assert.equal((await raw(sim, 'GET', path)).json.data.status, 'running');
+      assert.equal((await raw(sim, 'GET', path)).json.data.status, 'running');
+      const third = (await raw(sim, 'GET', path)).json.data;
+      assert.equal(third.status, 'stopped');
+      assert.equal(third.exitstatus, 'WARNINGS: 1');
+      const log = await raw(sim, 'GET', `/nodes/pve-b/tasks/${encodeURIComponent(r.json.data)}/log?start=0&limit=50`);
+      assert.deepEqual(log.json.data, [{ n: 1, t: 'TASK WARNINGS: 1' }]);
+      assert.equal(log.json.total, 1);
+    } finally {
+      delete sim.state.taskPolls.qmstart;
+    }
+  });
+
   it('answers 400 no such task / unable to parse worker upid', async () => {
     const unknown = await raw(sim, 'GET', `/nodes/pve-a/tasks/${encodeURIComponent('UPID:pve-a:00000001:00000001:00000001:qmstart:1:x@pve:')}/status`);
     assert.equal(unknown.status, 400);

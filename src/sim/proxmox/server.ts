@@ -163,7 +163,7 @@ const ROUTES: Route[] = [
     s.setConfig(p.node as string, p.vmid as number, configChanges(p), c, true),
   ),
   route('GET', '/nodes/{node}/tasks/{upid}/status', { node: S.node, upid: { type: 'string', required: true } }, (p, _c, s) => {
-    const t = s.task(p.node as string, p.upid as string);
+    const t = s.pollTask(p.node as string, p.upid as string);
     const out: Record<string, unknown> = {
       upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user, status: t.status,
     };

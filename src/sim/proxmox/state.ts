@@ -116,6 +116,9 @@ export class SimState {
   readonly faults = new SimFaults();
   /** Task run time per task type (ms); `default` for the others. */
   readonly taskDurationMs: Record<string, number> = { default: DEFAULT_TASK_MS };
+  /** Tasks of these types end on their Nth status poll instead of after a duration. */
+  readonly taskPolls: Record<string, number> = {};
+  private readonly pollsLeft = new Map<string, { left: number; finish: () => void }>();
   /** Serialize nextid as a JSON number; real servers usually send a string (§1.4.1), some send a number. */
   nextIdAsNumber = false;
   /** Clone calls that created a VM, per new VM name: how tests see duplicate clones. */
@@ -274,10 +277,8 @@ export class SimState {
     const upid = `UPID:${node}:${hex8(pid)}:${hex8(pstart)}:${hex8(now)}:${type}:${id}:${user}:`;
     const task: SimTask = { upid, node, type, id, user: caller.user, tokenid: caller.tokenid, pid, pstart, starttime: now, status: 'running', log: [...log] };
     this.tasks.set(upid, task);
-    const ms = this.taskDurationMs[type] ?? this.taskDurationMs.default ?? DEFAULT_TASK_MS;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (this.closed) return;
+    const finish = () => {
+      if (this.closed || task.status === 'stopped') return;
       let exit: string;
       try {
         exit = this.faults.takeTaskExit(type) ?? body();
@@ -287,6 +288,16 @@ export class SimState {
       task.status = 'stopped';
       task.exitstatus = exit;
       task.log.push(exit === 'OK' ? 'TASK OK' : exit.startsWith('WARNINGS: ') ? `TASK ${exit}` : `TASK ERROR: ${exit}`);
+    };
+    const polls = this.taskPolls[type];
+    if (polls !== undefined) {
+      this.pollsLeft.set(upid, { left: polls, finish });
+      return upid;
+    }
+    const ms = this.taskDurationMs[type] ?? this.taskDurationMs.default ?? DEFAULT_TASK_MS;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      finish();
     }, ms);
     timer.unref();
     this.timers.add(timer);
@@ -299,6 +310,17 @@ export class SimState {
     }
     const t = this.tasks.get(upid);
     if (!t || t.node !== node) throw new PveError(400, 'Parameter verification failed.', { upid: 'no such task' });
+    return t;
+  }
+
+  /** A status poll: counts towards tasks that end after a number of polls. */
+  pollTask(node: string, upid: string): SimTask {
+    const t = this.task(node, upid);
+    const p = this.pollsLeft.get(upid);
+    if (p && --p.left <= 0) {
+      this.pollsLeft.delete(upid);
+      p.finish();
+    }
     return t;
   }
 

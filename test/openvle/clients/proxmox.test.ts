@@ -185,6 +185,15 @@ describe('Proxmox client against the simulator', () => {
     assert.equal(tpl.details.code, TASK_FAILED);
   });
 
+  it('treats a task ending WARNINGS: n as success', async () => {
+    sim.state.addVm({ vmid: 315, node: 'pve-b', name: 'warn' });
+    sim.faults.failNextTask('qmstart', 'WARNINGS: 2');
+    const r = await client.startVm('pve-b', 315);
+    assert.deepEqual([r.outcome, r.exitstatus], ['done', 'WARNINGS: 2']);
+    const log = await client.taskLog(r.upid!);
+    assert.equal(log.at(-1)?.t, 'TASK WARNINGS: 2');
+  });
+
   it('classifies a shutdown that times out in the guest as replan, and a paused VM as replan', async () => {
     sim.state.addVm({ vmid: 320, node: 'pve-a', name: 'hung', status: 'running' });
     sim.faults.failNextTask('qmshutdown', 'VM quit/powerdown failed - got timeout');

@@ -490,9 +490,12 @@ describe('cloneVmIdempotent', () => {
       assert.equal((await rejection(first)).message, 'worker killed');
       assert.equal(sim.state.vms.get(persisted.vmid!)?.lock, 'clone');
       const posts = clonePosts();
+      const polls = () => sim.requests.filter((q) => q.path.endsWith(`/tasks/${encodeURIComponent(persisted.upid!)}/status`)).length;
+      const polled = polls();
       const r = await cloneVmIdempotent(client, spec('lab-b'), { knownVmid: persisted.vmid, knownUpid: persisted.upid });
       assert.deepEqual(r, { vmid: persisted.vmid, node: 'pve-a', adopted: true });
       assert.equal(clonePosts(), posts, 'no second clone call');
+      assert.ok(polls() > polled, 'the persisted UPID was polled');
       assert.equal(sim.state.clonesNamed('lab-b'), 1);
     } finally {
       sim.state.setTaskDuration('qmclone', 30);

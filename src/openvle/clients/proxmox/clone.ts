@@ -59,7 +59,7 @@ export async function cloneVmIdempotent(client: ProxmoxClient, spec: CloneSpec, 
   if (hooks.knownUpid) {
     try {
       await client.waitTask(hooks.knownUpid, { signal, deadlineMs: hooks.deadlineMs });
-      const vm = await findOurs(client, spec.name, hooks.knownVmid, signal);
+      const vm = findOurs(await client.listVms(opts), spec.name, hooks.knownVmid);
       if (vm) return { vmid: vm.vmid, node: vm.node, adopted: true };
     } catch (err) {
       // The earlier clone ended failed with a lock timeout or a lost id race: the
@@ -72,12 +72,13 @@ export async function cloneVmIdempotent(client: ProxmoxClient, spec: CloneSpec, 
     }
   }
 
-  const template = (await client.listVms(opts)).find((v) => v.vmid === spec.templateVmid && Number(v.template) === 1);
+  const vms = await client.listVms(opts);
+  const template = vms.find((v) => v.vmid === spec.templateVmid && Number(v.template) === 1);
   if (!template) {
     throw failure('permanent', `Proxmox template ${spec.templateVmid} not found`, { system: 'proxmox', operation: 'clone' });
   }
 
-  const existing = await findOurs(client, spec.name, hooks.knownVmid, signal);
+  const existing = findOurs(vms, spec.name, hooks.knownVmid);
   if (existing) {
     const vm = await waitUnlocked(client, existing, hooks, spec);
     if (vm) return { vmid: vm.vmid, node: vm.node, adopted: true };
@@ -127,8 +128,8 @@ function replanExhausted(err: unknown): unknown {
   return failure('transient', `${err.message} (gave up after repeated VMID collisions)`, err.details, err);
 }
 
-async function findOurs(client: ProxmoxClient, name: string, knownVmid: number | undefined, signal?: AbortSignal): Promise<VmResource | undefined> {
-  const vms = await client.listVms({ signal });
+/** The job's VM: the persisted VMID if it still carries the job's name, else the lowest VMID with that name. */
+function findOurs(vms: VmResource[], name: string, knownVmid: number | undefined): VmResource | undefined {
   const byId = knownVmid !== undefined ? vms.find((v) => v.vmid === knownVmid && v.name === name) : undefined;
   return byId ?? vms.filter((v) => v.name === name).sort((a, b) => a.vmid - b.vmid)[0];
 }

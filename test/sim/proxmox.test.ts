@@ -320,6 +320,19 @@ describe('Proxmox simulator', () => {
     }
   });
 
+  it('delays 401 answers when asked to, as pveproxy does', async () => {
+    const s4 = await startProxmoxSim({ authFailureDelayMs: 300 });
+    try {
+      const t0 = Date.now();
+      const r = await raw(s4, 'GET', '/version', { auth: 'PVEAPIToken=a@pve!b=c' });
+      assert.equal(r.status, 401);
+      assert.ok(Date.now() - t0 >= 250, 'the answer waited');
+      assert.equal((await raw(s4, 'GET', '/version')).json.data.version, '8.4.1');
+    } finally {
+      await s4.close();
+    }
+  });
+
   it('serves HTTPS with the simulators certificate and lists pools with members', async () => {
     const s3 = await startProxmoxSim({ https: true });
     try {

@@ -49,7 +49,7 @@ export interface ProxmoxSim {
   tls?: { cert: string; fingerprint256: string };
   state: SimState;
   faults: SimState['faults'];
-  /** Every request received, in order: what tests count (e.g. clone calls). */
+  /** Requests received, in order (the latest 10,000 at least): what tests count (e.g. clone calls). */
   requests: Array<{ method: string; path: string }>;
   close(): Promise<void>;
 }
@@ -320,6 +320,8 @@ export async function startProxmoxSim(options: ProxmoxSimOptions = {}): Promise<
     const method = req.method ?? 'GET';
     const u = new URL(req.url ?? '/', 'http://sim');
     requests.push({ method, path: u.pathname });
+    // Bounded, so a simulator left running for a demo does not grow without end.
+    if (requests.length > 20_000) requests.splice(0, 10_000);
     const bodyText = await readBody(req);
     for (const [prefix, ms] of state.faults.slow) {
       if (u.pathname.slice(API.length).startsWith(prefix)) await sleep(ms);

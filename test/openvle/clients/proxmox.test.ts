@@ -79,8 +79,8 @@ describe('proxmoxConfigFromEnv', () => {
 
   it('reports every bad variable at once, one line each, never echoing the token', () => {
     const r = new EnvReader({
-      PVE_USER: 'labsvc@pve!provisioner', PVE_TOKEN_VALUE: 'sekrit-value', PVE_VERIFY_SSL: 'maybe',
-      PVE_FINGERPRINT: 'AA:BB', PVE_CA_FILE: '/nonexistent/ca.pem',
+      PVE_USER: 'labsvc@pve!provisioner', PVE_TOKEN_VALUE: 'sekrit value', PVE_VERIFY_SSL: 'maybe',
+      PVE_FINGERPRINT: 'AA:BB', PVE_CA_FILE: '/nonexistent/ca.pem', PVE_TOKEN_NAME: 'has space',
     });
     proxmoxConfigFromEnv(r);
     const err = (() => {
@@ -93,10 +93,10 @@ describe('proxmoxConfigFromEnv', () => {
     })();
     assert.ok(err instanceof ConfigError);
     const text = err.problems.join('\n');
-    for (const name of ['PVE_HOSTNAME or PVE_URL', 'PVE_USER', 'PVE_TOKEN_NAME', 'PVE_VERIFY_SSL', 'PVE_FINGERPRINT', 'PVE_CA_FILE']) {
+    for (const name of ['PVE_HOSTNAME or PVE_URL', 'PVE_USER', 'PVE_TOKEN_NAME', 'PVE_TOKEN_VALUE', 'PVE_VERIFY_SSL', 'PVE_FINGERPRINT', 'PVE_CA_FILE']) {
       assert.match(text, new RegExp(name), name);
     }
-    assert.equal(err.problems.length, 6);
+    assert.equal(err.problems.length, 7);
     assert.doesNotMatch(text, /sekrit/);
   });
 });

@@ -99,10 +99,12 @@ export function classifyProxmoxFailure(f: ProxmoxFailure): FailureClass {
   return 'permanent';
 }
 
-/** Network-level failures (no HTTP answer): refused, reset, timed out are transient; certificate problems are configuration. */
-export function classifyNetworkError(err: unknown): 'transient' | 'permanent_config' {
+/** Failures without an HTTP answer: refused, reset, timed out are transient; certificate problems are configuration; a request undici will not send is permanent. */
+export function classifyNetworkError(err: unknown): 'transient' | 'permanent' | 'permanent_config' {
   const code = String((err as { code?: unknown })?.code ?? '');
   const message = String((err as Error)?.message ?? err);
+  // undici refused to send the request at all (a bad header or URL): sending it again cannot help.
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_URL') return 'permanent';
   if (
     /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME|DEPTH_ZERO|UNABLE_TO_GET_ISSUER/.test(code) ||
     /certificate|fingerprint/i.test(message)

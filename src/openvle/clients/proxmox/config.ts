@@ -58,6 +58,8 @@ export function proxmoxConfigFromEnv(reader: EnvReader): ProxmoxConfig {
     reader.problems.push(`PVE_TOKEN_NAME must be a Proxmox token id (letters, digits, . _ -), got '${tokenName}'`);
   }
   const tokenValue = reader.required('PVE_TOKEN_VALUE');
+  // It goes into an HTTP header: spaces or control characters would fail every call.
+  if (tokenValue && !/^[\x21-\x7e]+$/.test(tokenValue)) reader.problems.push('PVE_TOKEN_VALUE must not contain spaces or control characters');
   const verifySsl = reader.bool('PVE_VERIFY_SSL', true);
   const caFile = reader.string('PVE_CA_FILE');
   if (caFile && !existsSync(caFile)) reader.problems.push(`PVE_CA_FILE ${caFile} does not exist`);

@@ -11,6 +11,7 @@ import { ExternalError, failureClassOf, PermanentExternalError } from '../../../
 import {
   classifyProxmoxFailure,
   cloneVmIdempotent,
+  deleteVmIdempotent,
   parseUpid,
   ProxmoxClient,
   proxmoxConfigFromEnv,
@@ -555,6 +556,16 @@ describe('cloneVmIdempotent', () => {
     const r = await cloneVmIdempotent(client, spec('lab-h'), { knownVmid: persisted.vmid, knownUpid: persisted.upid });
     assert.equal(r.adopted, false);
     assert.equal(sim.state.vmsNamed('lab-h').length, 1);
+  });
+
+  it('deletes a running VM wherever it now is (stop, then delete), and a second deletion is already_done', async () => {
+    sim.state.addVm({ vmid: 800, node: 'pve-b', name: 'to-delete', status: 'running' });
+    const tasks: string[] = [];
+    const r = await deleteVmIdempotent(client, 800, { onTask: (u) => void tasks.push(parseUpid(u).type) });
+    assert.deepEqual(r, { outcome: 'deleted', node: 'pve-b' });
+    assert.deepEqual(tasks, ['qmstop', 'qmdestroy']);
+    assert.equal(sim.state.vms.has(800), false);
+    assert.deepEqual(await deleteVmIdempotent(client, 800), { outcome: 'already_done' });
   });
 
   it('a missing template is permanent', async () => {

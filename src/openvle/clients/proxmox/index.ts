@@ -16,3 +16,4 @@ export { classifyProxmoxFailure, classifyNetworkError, opOfTaskType, type Proxmo
 export { proxmoxConfigFromEnv, apiUrlOf, type ProxmoxConfig } from './config.js';
 export { parseUpid, type Upid } from './upid.js';
 export { proxmoxDispatcher, FingerprintMismatchError } from './transport.js';
+export { deleteVmIdempotent, type DeleteResult } from './delete.js';

@@ -80,30 +80,15 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * How a lasting connection follows a Sentinel failover. A killed master drops
- * the connection and the reconnect asks the sentinels again; a master demoted
- * while alive (SENTINEL FAILOVER, a partition that heals) keeps the socket
- * open, so the sentinels' +switch-master is watched too, and a write that
- * still reaches a demoted master (READONLY: nothing was written) reconnects
- * and is sent again.
- */
-const SENTINEL_FOLLOW: RedisOptions = {
-  failoverDetector: true,
-  reconnectOnError: (err) => (/^READONLY/.test(err.message) ? 2 : false),
-};
-
-/**
  * A connection that keeps retrying with back-off (capped at 2 s) and
  * resends what was in flight when it comes back: the worker's scripts are
  * idempotent for exactly that reason.
  */
 export function createRedis(url: string = defaultRedisUrl(), extra: RedisOptions = {}): Redis {
-  const fromUrl = redisOptionsFromUrl(url);
   const options: RedisOptions = {
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     maxRetriesPerRequest: null,
-    ...(fromUrl.sentinels ? SENTINEL_FOLLOW : {}),
-    ...fromUrl,
+    ...redisOptionsFromUrl(url),
     ...extra,
   };
   const redis = new Redis(options);

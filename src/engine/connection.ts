@@ -28,6 +28,10 @@ export function redisOptionsFromUrl(url: string, env: NodeJS.ProcessEnv = proces
     };
   }
   const sentinel = /^redis\+sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/]+)\/([^/]+)(?:\/(\d+))?\/?$/.exec(url);
+  // Rather than a master named 'mymaster?ssl_ca_certs=...', or "Invalid Redis URL".
+  if (url.startsWith('redis+sentinel://') && url.slice(url.lastIndexOf('@') + 1).includes('?')) {
+    throw new ConnectionConfigError('redis+sentinel:// URLs take no parameters (TLS to the sentinels and the master is not supported)');
+  }
   if (sentinel) {
     return {
       sentinels: parseHosts(sentinel[3]!),

@@ -78,6 +78,11 @@ test('sentinels that do not know the master name, or a server that is no sentine
   assert.match(plain, /unknown command 'sentinel'/i);
 });
 
+test('a redis+sentinel:// URL with parameters is refused, not read as part of the master name', async () => {
+  const line = await failsWithOneLine(['info', '-u', `${cluster.url}?ssl_ca_certs=/tmp/ca.pem`]);
+  assert.equal(line, 'error: redis+sentinel:// URLs take no parameters (TLS to the sentinels and the master is not supported)');
+});
+
 test('the CLI and the engine reach the master through redis+sentinel:// and RQ_SENTINELS, past a dead sentinel', async () => {
   const r = await run(['info', '--json', '-u', cluster.url], { timeoutMs: 30_000 });
   assert.equal(r.code, 0, r.stderr);

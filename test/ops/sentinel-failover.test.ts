@@ -87,6 +87,17 @@ test('workers follow a Sentinel failover when the master is SIGKILLed; acknowled
   await until(() => ackedAfter().length >= 200, 60_000, 50).catch(() => {
     throw new Error(`the producer did not get through to the new master (${acked.size} acknowledged, ${enqueueErrors} errors)`);
   });
+  // Keep jobs coming until every worker has run one on the new master: each
+  // reconnects on its own back-off (up to 2 s), so the first back may take all.
+  const promotedAt = killedAt + failoverMs;
+  const idleWorkers = async () => {
+    const ran = new Set([...(await runsByJob(counter, tag)).values()].flat().filter((r) => r.startedAt > promotedAt && r.done).map((r) => r.pid));
+    return workers.filter((w) => !ran.has(w.pid));
+  };
+  await until(async () => (await idleWorkers()).length === 0, 60_000, 250).catch(async () => {
+    const idle = await idleWorkers();
+    throw new Error(`worker(s) ${idle.map((w) => w.name).join(', ')} ran no job after the failover:\n${idle.map((w) => w.stderr).join('\n')}`);
+  });
   producing = false;
   await produced;
   for (const w of workers) assert.equal(w.exited, false, `worker ${w.name} exited:\n${w.stderr}`);
@@ -139,7 +150,6 @@ test('workers follow a Sentinel failover when the master is SIGKILLed; acknowled
   });
   assert.deepEqual(unexplained, [], 'jobs lost that asynchronous replication cannot explain');
   // every worker followed the failover, not just one of them
-  const promotedAt = killedAt + failoverMs;
   for (const w of workers) {
     assert.equal(w.exited, false, `worker ${w.name} exited:\n${w.stderr}`);
     const after = [...end.runs.values()].flat().filter((r) => r.pid === w.pid && r.startedAt > promotedAt && r.done);

@@ -124,7 +124,9 @@ export class SentinelCluster {
         },
         30_000,
         200,
-      );
+      ).catch(() => {
+        throw new Error(`the sentinels did not find each other and the replica:\n${c.logs()}`);
+      });
     } catch (err) {
       await c.destroy();
       throw err;

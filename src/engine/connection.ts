@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { describeTlsError, tlsFromQuery } from './redis-tls.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -11,7 +12,9 @@ export class ConnectionConfigError extends Error {}
 
 /**
  * Redis options from a URL: redis://[user:password@]host:port/db,
- * rediss:// for TLS, and redis+sentinel://[user:password@]host:port[,host:port...]/master[/db]
+ * rediss:// for TLS (CA and client certificate from redis-py's query parameters
+ * ?ssl_ca_certs=&ssl_certfile=&ssl_keyfile= or RQ_TLS_CA_FILE, RQ_TLS_CERT_FILE,
+ * RQ_TLS_KEY_FILE: see redis-tls.ts), and redis+sentinel://[user:password@]host:port[,host:port...]/master[/db]
  * for Sentinel. RQ_SENTINELS (host:port,...) with RQ_SENTINEL_MASTER does the
  * same from the environment.
  */
@@ -25,6 +28,10 @@ export function redisOptionsFromUrl(url: string, env: NodeJS.ProcessEnv = proces
     };
   }
   const sentinel = /^redis\+sentinel:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/]+)\/([^/]+)(?:\/(\d+))?\/?$/.exec(url);
+  // Rather than a master named 'mymaster?ssl_ca_certs=...', or "Invalid Redis URL".
+  if (url.startsWith('redis+sentinel://') && url.slice(url.lastIndexOf('@') + 1).includes('?')) {
+    throw new ConnectionConfigError('redis+sentinel:// URLs take no parameters (TLS to the sentinels and the master is not supported)');
+  }
   if (sentinel) {
     return {
       sentinels: parseHosts(sentinel[3]!),
@@ -47,13 +54,19 @@ export function redisOptionsFromUrl(url: string, env: NodeJS.ProcessEnv = proces
   }
   const db = parsed.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d+$/.test(db)) throw new ConnectionConfigError(`Invalid Redis URL '${redactUrl(url)}': bad db '${db}'`);
+  let tls: RedisOptions['tls'];
+  try {
+    tls = tlsFromQuery(parsed.protocol === 'rediss:', parsed.searchParams, env);
+  } catch (err) {
+    throw new ConnectionConfigError(`Redis TLS settings: ${(err as Error).message}`);
+  }
   return {
     host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
     port: parsed.port ? Number(parsed.port) : 6379,
     username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
     password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
     db: db ? Number(db) : 0,
-    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+    tls,
   };
 }
 
@@ -91,30 +104,65 @@ export function createRedis(url: string = defaultRedisUrl(), extra: RedisOptions
 
 /**
  * Fails fast (one attempt, short timeout, no offline queue), for CLIs that
- * must say "unreachable" and exit. The error names the cause.
+ * must say "unreachable" and exit. The error names the cause. With Sentinel,
+ * each sentinel is asked once (ioredis would retry the list forever) and the
+ * whole attempt is bounded too, so a sentinel or server that accepts the
+ * connection and then says nothing cannot hang the caller.
  */
 export async function connectOnce(url: string, timeoutMs = 3000): Promise<Redis> {
+  const options = redisOptionsFromUrl(url);
   const redis = new Redis({
-    ...redisOptionsFromUrl(url),
+    ...options,
     lazyConnect: true,
     connectTimeout: timeoutMs,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
+    sentinelRetryStrategy: () => null,
+    sentinelCommandTimeout: timeoutMs,
     enableOfflineQueue: false,
   });
-  // The first error event says why (refused, auth); connect() then only
+  // The first error event says why (refused, auth, TLS); connect() then only
   // rejects with "Connection is closed."
   let cause: Error | undefined;
   redis.on('error', (err: Error) => (cause ??= err));
-  try {
+  // A sentinel that answers but does not know the master is not an error event.
+  const sentinelErrors: string[] = [];
+  redis.on('sentinelError', (err: Error) => sentinelErrors.push(err.message));
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = (async () => {
     await redis.connect();
     await redis.ping();
+  })();
+  attempt.catch(() => {}); // when the deadline wins, its later rejection is expected
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeoutMs + 500);
+  });
+  try {
+    await Promise.race([attempt, deadline]);
   } catch (err) {
     redis.disconnect();
     const e = cause ?? (err as Error);
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message) ? `no answer within ${timeoutMs / 1000} s` : e.message;
+    const why =
+      code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message)
+        ? `no answer within ${timeoutMs / 1000} s`
+        : (describeTlsError(e, options.tls) ?? sentinelFailure(e, sentinelErrors) ?? e.message);
     throw new ConnectionConfigError(`Cannot reach Redis at ${redactUrl(url)}: ${why}`);
+  } finally {
+    clearTimeout(timer);
   }
   return redis;
+}
+
+/** ioredis' "all sentinels are unreachable" said with what each sentinel answered. */
+function sentinelFailure(err: Error, sentinelErrors: string[]): string | undefined {
+  if (!/All sentinels are unreachable/.test(err.message)) return undefined;
+  const each = sentinelErrors.map((m) =>
+    m
+      .replace(/^connected to sentinel (\S+) successfully, but got an invalid reply: null$/, 'sentinel $1 does not know that master')
+      .replace(/^failed to connect to sentinel (\S+) because (.*)$/, 'sentinel $1: $2')
+      // ioredis keeps the socket's own error (ECONNREFUSED) to itself
+      .replace(/: Connection is closed\.$/, ': connection refused or closed'),
+  );
+  return `no sentinel gave the master's address (${[...new Set(each)].join('; ') || err.message})`;
 }

@@ -26,7 +26,7 @@ export interface Result {
 /** The environment children get: no Redis URL leaking in from the caller. */
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', COLUMNS: '80' };
-  for (const k of ['RQ_REDIS_URL', 'REDIS_URL', 'RQ_SENTINELS', 'RQ_SENTINEL_MASTER', 'NODE_OPTIONS', 'OPENVLE_RQ_DEBUG']) delete env[k];
+  for (const k of ['RQ_REDIS_URL', 'REDIS_URL', 'RQ_SENTINELS', 'RQ_SENTINEL_MASTER', 'RQ_TLS_CA_FILE', 'RQ_TLS_CERT_FILE', 'RQ_TLS_KEY_FILE', 'NODE_OPTIONS', 'OPENVLE_RQ_DEBUG']) delete env[k];
   return { ...env, ...extra };
 }
 

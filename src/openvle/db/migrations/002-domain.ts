@@ -68,7 +68,7 @@ export const migration002: Migration = {
        UNIQUE KEY events_short_name (short_name),
        KEY events_status_start (status, start_date),
        KEY events_status_end (status, end_date),
-       CONSTRAINT events_short_name_format CHECK (short_name REGEXP '^[a-z0-9_-]{4,8}$'),
+       CONSTRAINT events_short_name_format CHECK (short_name REGEXP '(?-i)^[a-z0-9_-]{4,8}$'),
        CONSTRAINT events_environment FOREIGN KEY (environment_id) REFERENCES environments (id) ON DELETE SET NULL
      ) ${TABLE}`,
     `CREATE TABLE IF NOT EXISTS event_participants (

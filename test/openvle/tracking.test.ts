@@ -262,6 +262,32 @@ test('a worker that dies mid-attempt: its SubTask ends "worker died", the Task w
   await second.done;
 });
 
+test('a job stopped while it runs (stop-job): SubTask error, Task canceled', async () => {
+  const reg = handlers({
+    'openvle.test.long': [
+      'Migrate VM',
+      async () => {
+        const { signal } = currentJob();
+        await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+    ],
+  });
+  const job = await new Queue('pve_vm_actions', fx.redis).enqueue('openvle.test.long', { retry: new Retry({ max: 3 }) });
+  const w = trackedWorker(['pve_vm_actions'], reg);
+  const taskId = await value(async () => {
+    const t = await store().findByJobId(job.id);
+    return t && (await store().subTasks(t.id))[0]?.status === 'processing' ? t.id : undefined;
+  });
+  await fx.redis.publish(keys.pubsub(w.name), JSON.stringify({ command: 'stop-job', job_id: job.id }));
+  await until(() => taskStatus(taskId, 'canceled'), WAIT, 50);
+  const subs = await store().subTasks(taskId);
+  assert.deepEqual(subs.map((s) => [s.attempt, s.status]), [[1, 'error']]);
+  assert.match(subs[0]!.errorMessage!, /stopped/i);
+  assert.equal(await job.getStatus(), 'stopped');
+  w.stop();
+  await w.done;
+});
+
 test('reconciler: an attempt nobody reported on ends "worker died"; canceled (by a failed dependency) and vanished jobs end their Task', async () => {
   const q = new Queue('pve_vm_actions', fx.redis);
   // 1. a SubTask left processing by a worker that died; its job is back in its queue (one no worker here serves)

@@ -11,14 +11,20 @@ export interface Attempt {
 
 // Keyed by the Job object the worker hands the task and later to its
 // events: the same object for one execution, a new one for the next.
-const attempts = new WeakMap<Job, Attempt>();
+// `opening` holds the attempt while its rows are being written: the engine
+// may report the end (a stop-job, a timeout) before that is done, and the
+// report must wait for the SubTask it ends.
+const opening = new WeakMap<Job, Promise<Attempt | undefined>>();
+const opened = new WeakMap<Job, Attempt>();
 
-export function attemptOf(job: Job): Attempt | undefined {
-  return attempts.get(job);
+/** The execution's attempt, once its rows exist; undefined when it was never tracked. */
+export async function attemptOf(job: Job): Promise<Attempt | undefined> {
+  return opening.get(job);
 }
 
 export function forgetAttempt(job: Job): void {
-  attempts.delete(job);
+  opening.delete(job);
+  opened.delete(job);
 }
 
 /**
@@ -88,10 +94,13 @@ async function openAttempt(deps: AttemptDeps, job: Job, workerName: string, opts
     const meta = await job.getMeta();
     await job.saveMeta({ ...meta, task_id: taskId });
   }
-  await store.setRunning(taskId);
   const abandoned = await store.endProcessingSubTasks(taskId, 'worker died');
   if (abandoned > 0) deps.log.warning(`task ${taskId}: ${abandoned} earlier attempt(s) ended without a report: worker died`);
   const subTask = await store.startSubTask(taskId, opts.action ?? opts.label, workerName);
+  // Running only once this attempt's SubTask exists: a late 'queued' about the
+  // previous attempt lands before (and is overwritten here) or is refused by its
+  // onlyIfLatest guard, never leaving this attempt under a queued Task.
+  await store.setRunning(taskId);
   const id = taskId;
   const progress = new ProgressThrottle(
     async (percent, message) => {
@@ -116,13 +125,17 @@ async function openAttempt(deps: AttemptDeps, job: Job, workerName: string, opts
 export function trackedHandler(deps: AttemptDeps, opts: TrackedOptions, fn: TaskFunction): TaskFunction {
   return async function tracked(this: unknown, ...args: unknown[]): Promise<unknown> {
     const ctx = currentJob();
+    const open = openAttempt(deps, ctx.job, ctx.workerName, opts);
+    opening.set(ctx.job, open.catch(() => undefined));
     let attempt: Attempt;
     try {
-      attempt = await openAttempt(deps, ctx.job, ctx.workerName, opts);
+      attempt = await open;
     } catch (err) {
       throw new TrackingUnavailableError(`task tracking unavailable (MariaDB or Redis): ${(err as Error).message}`, { cause: err });
     }
-    attempts.set(ctx.job, attempt);
+    opened.set(ctx.job, attempt);
+    // Stopped or timed out while the rows were written: the engine has already reported the end.
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     try {
       return await fn.apply(this, args);
     } finally {
@@ -143,13 +156,13 @@ export function progress(percent: number, message?: string): void {
   } catch {
     return;
   }
-  attempts.get(job)?.progress.report(percent, message);
+  opened.get(job)?.progress.report(percent, message);
 }
 
 /** The running attempt's Task id and attempt number, or undefined outside a tracked attempt. */
 export function currentAttempt(): { taskId: number; attempt: number; subTaskId: number } | undefined {
   try {
-    const a = attempts.get(currentJob().job);
+    const a = opened.get(currentJob().job);
     return a && { taskId: a.taskId, attempt: a.subTask.attempt, subTaskId: a.subTask.id };
   } catch {
     return undefined;

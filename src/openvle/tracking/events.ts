@@ -36,7 +36,7 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
 
   const onFinished = (job: Job, value: unknown) =>
     run(`end of ${job.id}`, async () => {
-      const a = attemptOf(job);
+      const a = await attemptOf(job);
       forgetAttempt(job);
       if (!a) return;
       await a.progress.close();
@@ -54,7 +54,7 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
 
   const onFailed = (job: Job, text: string, outcome: string) =>
     run(`failure of ${job.id}`, async () => {
-      const a = attemptOf(job);
+      const a = await attemptOf(job);
       forgetAttempt(job);
       if (a) {
         await a.progress.close();

@@ -53,6 +53,11 @@ export interface NewTask {
 const TEXT_CHARS = 16000;
 const LINE_CHARS = 1000;
 
+/** Cut to a VARCHAR's length (clip() would add a note and overflow it). */
+function cut(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max) : text;
+}
+
 /** Error text as stored: secrets redacted, cut to fit TEXT. */
 export function storedError(text: string): string {
   return clip(redactSecrets(text), TEXT_CHARS);
@@ -143,7 +148,7 @@ export class TaskStore {
     const res = await this.exec(
       `INSERT INTO tasks (name, type, queue, job_id, status, event_id, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)`,
-      [clip(t.name, 255), clip(t.type, 255), t.queue, t.jobId ?? null, t.status ?? 'queued', t.eventId ?? null, t.createdBy ?? null],
+      [cut(t.name, 255), cut(t.type, 255), cut(t.queue, 64), t.jobId ?? null, t.status ?? 'queued', t.eventId ?? null, t.createdBy ?? null],
     );
     return Number(res.insertId);
   }
@@ -231,7 +236,7 @@ export class TaskStore {
         const res = await this.exec(
           `INSERT INTO sub_tasks (task_id, attempt, action, status, worker)
            SELECT ?, COALESCE(MAX(attempt), 0) + 1, ?, 'processing', ? FROM sub_tasks WHERE task_id = ?`,
-          [taskId, clip(action, 255), clip(worker, 255), taskId],
+          [taskId, cut(action, 255), cut(worker, 255), taskId],
         );
         const [r] = await this.rows('SELECT * FROM sub_tasks WHERE id = ?', [res.insertId]);
         return toSubTask(r!);

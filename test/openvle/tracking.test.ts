@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Dependency, Job, Queue, Retry, TaskRegistry, UnrecoverableError, currentJob, keys } from '../../src/index.js';
 import { createPool, type Pool } from '../../src/openvle/db/pool.js';
@@ -260,6 +262,43 @@ test('a worker that dies mid-attempt: its SubTask ends "worker died", the Task w
   assert.deepEqual((await store().subTasks(taskId)).map((s) => [s.attempt, s.status]), [[1, 'error'], [2, 'success']]);
   second.stop();
   await second.done;
+});
+
+test('SIGKILL of a worker process mid-attempt: another worker recovers the job, the SubTask ends "worker died", the next attempt succeeds', async () => {
+  const job = await new Queue('pve_vm_clone', fx.redis).enqueue('openvle.test.hang_once', { args: ['hang-once-runs'], retry: new Retry({ max: 2, interval: [0] }) });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../fixtures/openvle-worker.ts'), fx.url, JSON.stringify(dbConfig), 'pve_vm_clone'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const taskId = await value(async () => {
+    const t = await store().findByJobId(job.id);
+    return t && (await store().subTasks(t.id))[0]?.status === 'processing' ? t.id : undefined;
+  });
+  // killed inside the handler, not before it
+  await until(async () => (await fx.redis.get('hang-once-runs')) === '1', WAIT, 20);
+  const [dead] = await store().subTasks(taskId);
+  child.kill('SIGKILL');
+  await exited;
+  // this worker (tracked) recovers the abandoned job, then runs its retry
+  const reg = new TaskRegistry();
+  tracker.register(reg, 'openvle.test.hang_once', { label: 'Clone VM' }, async (key: string) => fx.redis.incr(key));
+  const w = trackedWorker(['pve_vm_clone'], reg, { jobMonitoringInterval: 1, deadWorkerTimeout: 3, recoveryInterval: 1 });
+  try {
+    await until(() => taskStatus(taskId, 'success'), 60_000, 100);
+    const subs = await store().subTasks(taskId);
+    assert.deepEqual(subs.map((s) => [s.attempt, s.status, s.errorMessage, s.worker]), [
+      [1, 'error', 'worker died', dead!.worker],
+      [2, 'success', null, w.name],
+    ]);
+    assert.equal((await store().getTask(taskId))!.result, 2);
+  } finally {
+    w.stop();
+    await w.done;
+  }
 });
 
 test('a job stopped while it runs (stop-job): SubTask error, Task canceled', async () => {

@@ -16,3 +16,4 @@ export { attachTracking, WORKER_DIED } from './events.js';
 export { Reconciler, type ReconcilerOptions, type ReconcileCounts } from './reconciler.js';
 export { retryTask, TaskRetryError } from './retry.js';
 export { ProgressThrottle } from './progress.js';
+export { formatTaskTable, tasksAsJson, age } from './format.js';

@@ -359,6 +359,28 @@ test('reconciler: an attempt nobody reported on ends "worker died"; canceled (by
   assert.deepEqual(await rec.runOnce(), { subTasks: 0, tasks: 0 }, 'a second pass changes nothing');
 });
 
+test('reconciler: Tasks whose jobs ended where no tracking worker saw it follow them (finished, failed)', async () => {
+  const q = new Queue('core_periodic', fx.redis);
+  const ok = await q.enqueue('plain.ok', { kwargs: { n: 3 } });
+  const bad = await q.enqueue('plain.bad');
+  const okTask = await store().createTask({ name: 'Mail cleanup', type: 'plain.ok', queue: 'core_periodic', jobId: ok.id });
+  const badTask = await store().createTask({ name: 'Event lifecycle', type: 'plain.bad', queue: 'core_periodic', jobId: bad.id });
+  // a plain worker: no tracking attached (as a Python rq worker would be)
+  const reg = new TaskRegistry()
+    .register('plain.ok', ({ n }: { n: number }) => ({ deleted: n }))
+    .register('plain.bad', () => {
+      throw new Error('MariaDB said no');
+    });
+  await fx.worker(['core_periodic'], reg, { burst: true }).done;
+  await pool.query('UPDATE tasks SET updated_at = updated_at - INTERVAL 5 MINUTE WHERE id IN (?, ?)', [okTask, badTask]);
+  const rec = new Reconciler({ store: store(), redis: fx.redis, log: silentLogger, grace: 10 });
+  assert.equal((await rec.runOnce()).tasks, 2);
+  const [o, b] = [(await store().getTask(okTask))!, (await store().getTask(badTask))!];
+  assert.deepEqual([o.status, o.result, o.progress], ['success', { deleted: 3 }, 100]);
+  assert.equal(b.status, 'failed');
+  assert.match(b.error ?? '', /^Error: MariaDB said no/);
+});
+
 test('retryTask requeues a failed Task; the next attempt is a new SubTask', async () => {
   let fail = true;
   const reg = handlers({

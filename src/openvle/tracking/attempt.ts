@@ -1,4 +1,5 @@
 import { currentJob, type Job, type Logger, type TaskFunction } from '../../index.js';
+import { redactSecrets } from '../clients/failure.js';
 import { ProgressThrottle } from './progress.js';
 import type { SubTaskRow, TaskStore } from './store.js';
 
@@ -72,9 +73,9 @@ function eventIdOf(job: Job): number | null {
 
 /**
  * Opens the attempt's tracking: finds the job's Task (meta task_id) or
- * creates it and writes task_id into the job's meta, marks the Task
- * running, ends SubTasks of earlier attempts nobody reported on, and
- * starts this attempt's SubTask.
+ * creates it and writes task_id into the job's meta, ends SubTasks of
+ * earlier attempts nobody reported on, starts this attempt's SubTask and
+ * marks the Task running.
  */
 async function openAttempt(deps: AttemptDeps, job: Job, workerName: string, opts: TrackedOptions): Promise<Attempt> {
   const { store } = deps;
@@ -131,7 +132,7 @@ export function trackedHandler(deps: AttemptDeps, opts: TrackedOptions, fn: Task
     try {
       attempt = await open;
     } catch (err) {
-      throw new TrackingUnavailableError(`task tracking unavailable (MariaDB or Redis): ${(err as Error).message}`, { cause: err });
+      throw new TrackingUnavailableError(`task tracking unavailable (MariaDB or Redis): ${redactSecrets((err as Error).message)}`, { cause: err });
     }
     opened.set(ctx.job, attempt);
     // Stopped or timed out while the rows were written: the engine has already reported the end.

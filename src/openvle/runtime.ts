@@ -42,12 +42,21 @@ export async function startOpenVle(opts: {
   const c = opts.mariadb;
   const log = opts.log ?? silentLogger;
   const where = `MariaDB at ${c.host}:${c.port} (database ${c.database}, user ${c.user})`;
+  const pool = createPool(c);
   try {
-    await createDatabaseIfMissing(c);
+    try {
+      await pool.query('SELECT 1');
+    } catch (err) {
+      // Created only when missing (development, tests): production's MariaDB
+      // image creates it from MARIADB_DATABASE.
+      if ((err as { code?: string }).code !== 'ER_BAD_DB_ERROR') throw err;
+      await createDatabaseIfMissing(c);
+      await pool.query('SELECT 1');
+    }
   } catch (err) {
+    await pool.end().catch(() => {});
     throw new DatabaseUnavailableError(`${where} cannot be reached: ${reason(err)}`, { cause: err });
   }
-  const pool = createPool(c);
   let applied: number[];
   try {
     applied = await migrate(pool, { log: (l) => log.info(l) });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
+import mysql from 'mysql2/promise';
 import { createRedis } from '../../src/index.js';
 import { appliedVersions } from '../../src/openvle/db/migrate.js';
 import { MIGRATIONS } from '../../src/openvle/db/migrations/index.js';
@@ -25,6 +27,26 @@ test('start-up creates a missing database and applies the migrations', async () 
     assert.deepEqual(await appliedVersions(rt.pool), MIGRATIONS.map((m) => m.version));
   } finally {
     await rt.close();
+    await db.drop();
+  }
+});
+
+test('an account with rights on its own database only (as the MariaDB image makes it) starts and migrates', async () => {
+  const db = await testDatabase();
+  const user = `ovt_${randomBytes(4).toString('hex')}`;
+  const root = serverConfig();
+  const admin = await mysql.createConnection({ host: root.host, port: root.port, user: root.user, password: root.password });
+  try {
+    await admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw-${user}'`);
+    await admin.query(`CREATE USER '${user}'@'localhost' IDENTIFIED BY 'pw-${user}'`);
+    for (const host of ['%', 'localhost']) await admin.query(`GRANT ALL ON \`${db.config.database}\`.* TO '${user}'@'${host}'`);
+    const rt = await startOpenVle({ mariadb: { ...db.config, user, password: `pw-${user}` }, redis });
+    assert.deepEqual(rt.applied, MIGRATIONS.map((m) => m.version));
+    await rt.close();
+  } finally {
+    await admin.query(`DROP USER IF EXISTS '${user}'@'%'`);
+    await admin.query(`DROP USER IF EXISTS '${user}'@'localhost'`);
+    await admin.end();
     await db.drop();
   }
 });

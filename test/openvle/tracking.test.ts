@@ -251,6 +251,7 @@ test('a worker that dies mid-attempt: its SubTask ends "worker died", the Task w
     const t = await store().findByJobId(job.id);
     return t && (await store().subTasks(t.id))[0]?.status === 'processing' ? t.id : undefined;
   });
+  await until(() => n === 1, WAIT, 10); // inside the handler, not still writing the rows
   // A cold stop hands the running job straight to recovery, as after a crash (job-recovered)
   first.stop({ cold: true });
   await first.done;

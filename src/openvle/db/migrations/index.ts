@@ -1,0 +1,15 @@
+import { migration001 } from './001-tasks.js';
+import { migration002 } from './002-domain.js';
+
+/**
+ * A schema change: statements run in order, each on its own (no
+ * multi-statement strings). TS modules rather than .sql files, so that
+ * they ship in dist with the code that needs them.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  up: readonly string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002];

@@ -1,0 +1,124 @@
+import type { Job, Logger, Worker } from '../../index.js';
+import { attemptOf, forgetAttempt, taskIdFromMeta, TrackingUnavailableError } from './attempt.js';
+import type { TaskStore } from './store.js';
+
+export interface AttachDeps {
+  store: TaskStore;
+  log: Logger;
+}
+
+/** The message a SubTask ends with when its worker died (the engine recovered the job as abandoned). */
+export const WORKER_DIED = 'worker died';
+
+/**
+ * Ends each attempt's SubTask and moves its Task when the worker reports
+ * how the execution ended: success with the JSON result; `queued` while a
+ * retry waits; `failed` when retries are exhausted or the error is
+ * permanent; `canceled` when stopped. Also handles jobs this worker
+ * recovered as abandoned (their worker died). Returns a function that
+ * detaches, and `settled()` resolves once every write so far is done.
+ */
+export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () => void; settled: () => Promise<void> } {
+  const { store, log } = deps;
+  const inFlight = new Set<Promise<void>>();
+  const run = (what: string, fn: () => Promise<void>) => {
+    const p = fn()
+      .catch((err: unknown) => log.warning(`task tracking: ${what}: ${(err as Error).message}`))
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+
+  async function taskIdOf(job: Job): Promise<number | undefined> {
+    const fromMeta = taskIdFromMeta(job.meta);
+    if (fromMeta !== undefined) return fromMeta;
+    return (await store.findByJobId(job.id))?.id;
+  }
+
+  const onFinished = (job: Job, value: unknown) =>
+    run(`end of ${job.id}`, async () => {
+      const a = await attemptOf(job);
+      forgetAttempt(job);
+      if (!a) return;
+      await a.progress.close();
+      // The engine emits job-finished also when the result was dropped
+      // because the execution had already been recovered as abandoned
+      // ('stale'); then the job is not finished and recovery decides.
+      const status = await job.getStatus();
+      if (status !== null && status !== 'finished') {
+        await store.endSubTask(a.subTask.id, 'error', 'result dropped: the attempt had been recovered as abandoned');
+        return;
+      }
+      await store.endSubTask(a.subTask.id, 'success');
+      await store.setSuccess(a.taskId, value, { onlyIfLatest: a.subTask.attempt });
+    });
+
+  const onFailed = (job: Job, text: string, outcome: string) =>
+    run(`failure of ${job.id}`, async () => {
+      const a = await attemptOf(job);
+      forgetAttempt(job);
+      if (a) {
+        await a.progress.close();
+        await store.endSubTask(a.subTask.id, 'error', text);
+      }
+      const taskId = a?.taskId ?? (await taskIdOf(job));
+      if (taskId === undefined) return;
+      const guard = { onlyIfLatest: a?.subTask.attempt };
+      switch (outcome) {
+        case 'retried':
+        case 'scheduled':
+          await store.setQueued(taskId, { ...guard, error: text });
+          break;
+        case 'failed':
+          await store.setFailed(taskId, text, guard);
+          break;
+        case 'stopped':
+          await store.setCanceled(taskId, `stopped: ${text}`, guard);
+          break;
+        case 'missing':
+          await store.setCanceled(taskId, 'the job was deleted while it ran', guard);
+          break;
+        default:
+          // 'stale': recovered as abandoned meanwhile; the recovery's outcome stands.
+          break;
+      }
+      if (!a && !(text.startsWith(TrackingUnavailableError.name))) {
+        log.warning(`job ${job.id} (task ${taskId}) failed before its attempt was tracked`);
+      }
+    });
+
+  const onRecovered = (jobId: string, outcome: string) =>
+    run(`recovery of ${jobId}`, async () => {
+      const task = await store.findByJobId(jobId);
+      if (!task) return;
+      await store.endProcessingSubTasks(task.id, WORKER_DIED);
+      const open = { onlyFrom: ['queued' as const, 'running' as const] };
+      switch (outcome) {
+        case 'retried':
+        case 'scheduled':
+          await store.setQueued(task.id, { ...open, error: WORKER_DIED });
+          break;
+        case 'failed':
+          await store.setFailed(task.id, `${WORKER_DIED} (the job was abandoned and had no retries left)`, open);
+          break;
+        case 'missing':
+          await store.setCanceled(task.id, 'the job was deleted', open);
+          break;
+        default:
+          break;
+      }
+    });
+
+  worker.on('job-finished', onFinished);
+  worker.on('job-failed', onFailed);
+  worker.on('job-recovered', onRecovered);
+  return {
+    detach: () => {
+      worker.off('job-finished', onFinished);
+      worker.off('job-failed', onFailed);
+      worker.off('job-recovered', onRecovered);
+    },
+    settled: async () => {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+  };
+}

@@ -1,6 +1,6 @@
 export { Queue, DEFAULT_JOB_TIMEOUT, type EnqueueOptions, type EnqueueSpec } from './engine/queue.js';
 export { Job, ResultType, type JobStatus, type JobResult } from './engine/job.js';
-export { Worker, ENGINE_VERSION, type WorkerOptions, type DequeueStrategy } from './engine/worker.js';
+export { Worker, ENGINE_VERSION, type WorkerOptions, type DequeueStrategy } from './engine/worker/index.js';
 export { Scheduler } from './engine/scheduler.js';
 export { Registry } from './engine/registry.js';
 export { Retry, Dependency, Callback, type DependsOn, type DependencyOptions } from './engine/options.js';
@@ -28,4 +28,4 @@ export {
   type CronOptions,
   type CronSchedulerOptions,
   type CatchUp,
-} from './engine/cron.js';
+} from './engine/cron/index.js';

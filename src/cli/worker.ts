@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { keys, QUEUE_NAME_PATTERN } from '../engine/keys.js';
 import { TaskRegistry } from '../engine/tasks.js';
-import { Worker, type DequeueStrategy } from '../engine/worker.js';
+import { Worker, type DequeueStrategy } from '../engine/worker/index.js';
 import { action, CliError, cliLogger, collect, connect, connectLasting, floatArg, intArg, logLevelArg, oneLine, resolveUrl, withUrl } from './common.js';
 import { importUser, userFile } from './loader.js';
 import type { LogLevel } from '../engine/logger.js';

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { createRedis } from '../../src/engine/connection.js';
 import { silentLogger } from '../../src/engine/logger.js';
 import { TaskRegistry } from '../../src/engine/tasks.js';
-import { Worker, type WorkerOptions } from '../../src/engine/worker.js';
+import { Worker, type WorkerOptions } from '../../src/engine/worker/index.js';
 import { testRedis } from './redis.js';
 
 /**

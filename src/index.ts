@@ -1,6 +1,14 @@
-export { Queue, DEFAULT_JOB_TIMEOUT, type EnqueueOptions, type EnqueueSpec } from './engine/queue.js';
+export {
+  ENGINE_VERSION,
+  DEFAULT_JOB_TIMEOUT,
+  DEFAULT_RESULT_TTL,
+  DEFAULT_FAILURE_TTL,
+  DEFAULT_WORKER_TTL,
+  DEFAULT_CALLBACK_TIMEOUT,
+} from './engine/defaults.js';
+export { Queue, type EnqueueOptions, type EnqueueSpec } from './engine/queue.js';
 export { Job, ResultType, type JobStatus, type JobResult } from './engine/job.js';
-export { Worker, ENGINE_VERSION, type WorkerOptions, type DequeueStrategy } from './engine/worker/index.js';
+export { Worker, type WorkerOptions, type DequeueStrategy } from './engine/worker/index.js';
 export { Scheduler } from './engine/scheduler.js';
 export { Registry } from './engine/registry.js';
 export { Retry, Dependency, Callback, type DependsOn, type DependencyOptions } from './engine/options.js';

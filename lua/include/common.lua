@@ -26,9 +26,6 @@ local function waiting_key(q) return P .. 'waiting:' .. q end
 local function wake_channel(q) return P .. 'wake:' .. q end
 local function scheduled_channel(q) return P .. 'scheduled-wake:' .. q end
 
-local ONE_YEAR = 31536000
-local DEFAULT_RESULT_TTL = 500
-
 local TIME = redis.call('TIME')
 -- Redis' clock is the one clock every process shares, so every score and
 -- timestamp written by a script comes from it.

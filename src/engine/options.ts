@@ -1,3 +1,5 @@
+import { DEFAULT_CALLBACK_TIMEOUT } from './defaults.js';
+
 /** Retry policy, stored as RQ stores it (retries_left, retry_intervals). */
 export class Retry {
   readonly max: number;
@@ -57,7 +59,7 @@ export type DependsOn = DependencyRef | Dependency | Array<DependencyRef | Depen
 export class Callback {
   readonly name: string;
   readonly timeout: number;
-  constructor(func: string | { taskName?: string }, timeout = 60) {
+  constructor(func: string | { taskName?: string }, timeout = DEFAULT_CALLBACK_TIMEOUT) {
     const name = typeof func === 'string' ? func : func.taskName;
     if (!name) throw new TypeError('Callback needs a task name (a registered dotted name)');
     this.name = name;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { callToken } from './call-token.js';
+import { DEFAULT_JOB_TIMEOUT } from './defaults.js';
 import { DuplicateJobError } from './errors.js';
 import { Job } from './job.js';
 import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys, queueNamesFromKeys } from './keys.js';
@@ -9,8 +10,6 @@ import { Registry } from './registry.js';
 import { runScript } from './scripts.js';
 import { callString, encodeCall, pyJsonDumps } from './serializer.js';
 import { parseDuration } from './time.js';
-
-export const DEFAULT_JOB_TIMEOUT = 180;
 
 export interface EnqueueOptions {
   args?: unknown[];

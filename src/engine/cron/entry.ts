@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { CronExpressionParser as Parser } from 'cron-parser';
+import { DEFAULT_RESULT_TTL } from '../defaults.js';
 import { QUEUE_NAME_PATTERN } from '../keys.js';
 import { pyJsonDumps } from '../serializer.js';
 import type { TaskFunction } from '../tasks.js';
@@ -51,8 +52,6 @@ export type FuncRef = string | (TaskFunction & { taskName?: unknown });
 export class CronConfigError extends Error {
   override name = 'CronConfigError';
 }
-
-const DEFAULT_RESULT_TTL = 500;
 
 /** One registered job. Validated when registered; the task name of a function may be resolved later. */
 export class CronEntry {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { CRON_HISTORY_LIMIT, CRON_HISTORY_TTL } from '../defaults.js';
 import { DuplicateJobError } from '../errors.js';
 import { keys } from '../keys.js';
 import { consoleLogger, type Logger } from '../logger.js';
@@ -15,8 +16,6 @@ import { CATCH_UP_POLICIES, CronConfigError, type CatchUp, type CronEntry } from
 // How often a running cron process checks that Redis still answers (see ReplyWatch).
 const WATCH_MS = 5000;
 
-const HISTORY_LIMIT = 1000;
-const HISTORY_TTL = 31536000;
 const MIN_STATE_TTL = 90 * 86400;
 
 export interface CronSchedulerOptions {
@@ -348,7 +347,7 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
     // rq's job history (rq:cron_job:<name>:jobs, newest 1000, one year).
     const hist = CronScheduler.historyKey(e);
     const m = this.connection.multi();
-    if (fresh) m.zadd(hist, this.now() / 1000, jobId).zremrangebyrank(hist, 0, -(HISTORY_LIMIT + 1)).expire(hist, HISTORY_TTL);
+    if (fresh) m.zadd(hist, this.now() / 1000, jobId).zremrangebyrank(hist, 0, -(CRON_HISTORY_LIMIT + 1)).expire(hist, CRON_HISTORY_TTL);
     await m.zrem(`${CronScheduler.stateKey(e)}:pending`, String(slot)).exec();
     s.last = Math.max(s.last ?? 0, slot);
     this.dirty = true;

@@ -1,3 +1,3 @@
-export { Worker, ENGINE_VERSION } from './worker.js';
+export { Worker } from './worker.js';
 export type { WorkerOptions, DequeueStrategy } from './options.js';
 export type { WorkerEvents, Outcome } from './events.js';

@@ -1,6 +1,15 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { TaskRegistry } from '../tasks.js';
+import {
+  DEFAULT_DEAD_WORKER_TIMEOUT,
+  DEFAULT_FAILURE_TTL,
+  DEFAULT_IDLE_POLL_INTERVAL_MS,
+  DEFAULT_JOB_MONITORING_INTERVAL,
+  DEFAULT_RECOVERY_INTERVAL,
+  DEFAULT_RESULT_TTL,
+  DEFAULT_WORKER_TTL,
+} from '../defaults.js';
 
 export type DequeueStrategy = 'default' | 'round_robin' | 'random';
 
@@ -53,13 +62,13 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     maxJobs: opts.maxJobs ?? Infinity,
     maxIdleTime: opts.maxIdleTime ?? Infinity,
     dequeueStrategy: opts.dequeueStrategy ?? 'default',
-    resultTtl: opts.resultTtl ?? 500,
-    failureTtl: opts.failureTtl ?? 31536000,
-    workerTtl: opts.workerTtl ?? 420,
-    jobMonitoringInterval: opts.jobMonitoringInterval ?? 5,
-    deadWorkerTimeout: opts.deadWorkerTimeout ?? 20,
-    recoveryInterval: opts.recoveryInterval ?? 5,
-    idlePollInterval: opts.idlePollInterval ?? 1000,
+    resultTtl: opts.resultTtl ?? DEFAULT_RESULT_TTL,
+    failureTtl: opts.failureTtl ?? DEFAULT_FAILURE_TTL,
+    workerTtl: opts.workerTtl ?? DEFAULT_WORKER_TTL,
+    jobMonitoringInterval: opts.jobMonitoringInterval ?? DEFAULT_JOB_MONITORING_INTERVAL,
+    deadWorkerTimeout: opts.deadWorkerTimeout ?? DEFAULT_DEAD_WORKER_TIMEOUT,
+    recoveryInterval: opts.recoveryInterval ?? DEFAULT_RECOVERY_INTERVAL,
+    idlePollInterval: opts.idlePollInterval ?? DEFAULT_IDLE_POLL_INTERVAL_MS,
     withScheduler: opts.withScheduler ?? false,
     disableJobDescLogging: opts.disableJobDescLogging ?? false,
   };

@@ -11,7 +11,7 @@ import { Scheduler } from '../scheduler.js';
 import { encodeExcString, encodeReturnValue } from '../serializer.js';
 import { runInJobContext, type JobContext, type TaskRegistry } from '../tasks.js';
 import { utcformat } from '../time.js';
-import { DEFAULT_JOB_TIMEOUT } from '../queue.js';
+import { DEFAULT_CALLBACK_TIMEOUT, DEFAULT_JOB_TIMEOUT, ENGINE_VERSION } from '../defaults.js';
 import { Abort, guard, LazyAbort } from './abort.js';
 import { parseControlMessage } from './control.js';
 import { DequeueOrder } from './dequeue-order.js';
@@ -21,8 +21,6 @@ import { Liveness } from './liveness.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { nextExecutionId, type Running } from './running.js';
 import { Slots } from './slots.js';
-
-export const ENGINE_VERSION = '0.1.0';
 
 /**
  * Runs jobs from its queues until stopped. Every state change is one script
@@ -385,7 +383,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       value = await this.invoke(r);
       const cb = job.successCallbackName;
-      if (cb) await this.runCallback(r, cb, Number(job.fields.success_callback_timeout) || 60, [job, this.connection, value]);
+      if (cb) await this.runCallback(r, cb, Number(job.fields.success_callback_timeout) || DEFAULT_CALLBACK_TIMEOUT, [job, this.connection, value]);
     } catch (err) {
       failed = true;
       error = err;
@@ -416,7 +414,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const text = error instanceof Abort ? error.message : describeError(error);
     const cb = mode === 'stopped' ? job.stoppedCallbackName : job.failureCallbackName;
     if (cb) {
-      const timeout = Number(job.fields[mode === 'stopped' ? 'stopped_callback_timeout' : 'failure_callback_timeout']) || 60;
+      const timeout = Number(job.fields[mode === 'stopped' ? 'stopped_callback_timeout' : 'failure_callback_timeout']) || DEFAULT_CALLBACK_TIMEOUT;
       const cbArgs = mode === 'stopped' ? [job, this.connection] : [job, this.connection, error];
       await this.runCallback(r, cb, timeout, cbArgs).catch((e: unknown) =>
         this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),

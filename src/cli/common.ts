@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Redis } from 'ioredis';
-import { consoleLogger, parseLogLevel, type Logger, type LogLevel } from '../engine/logger.js';
+import { connectOnce, consoleLogger, createRedis, defaultRedisUrl, parseLogLevel, redactUrl, redisOptionsFromUrl, type Logger, type LogLevel } from '../index.js';
 
 /** An error whose message is printed as is, on one line, before exiting with `code`. */
 export class CliError extends Error {
@@ -43,13 +43,8 @@ export function withUrl(cmd: Command): Command {
   return cmd.addOption(new Option('-u, --url <url>', URL_HELP));
 }
 
-// ioredis is loaded when a command first needs Redis, so that --help and
-// flag errors answer quickly.
-const connection = () => import('../engine/connection.js');
-
 /** The URL to use, validated (a bad URL is a one-line error). */
 export async function resolveUrl(url: string | undefined): Promise<string> {
-  const { defaultRedisUrl, redisOptionsFromUrl } = await connection();
   const u = url ?? defaultRedisUrl();
   try {
     redisOptionsFromUrl(u);
@@ -68,7 +63,6 @@ const open = new Set<Redis>();
  */
 export async function connect(url: string | undefined, timeoutMs = 3000): Promise<Redis> {
   const u = await resolveUrl(url);
-  const { connectOnce } = await connection();
   let redis: Redis;
   try {
     redis = await connectOnce(u, timeoutMs);
@@ -86,7 +80,6 @@ export async function connect(url: string | undefined, timeoutMs = 3000): Promis
  */
 export async function connectLasting(url: string | undefined, log: Logger): Promise<Redis> {
   const u = await resolveUrl(url);
-  const { createRedis, redactUrl } = await connection();
   const probe = await connect(u);
   open.delete(probe);
   probe.disconnect();

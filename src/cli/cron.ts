@@ -5,8 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { CATCH_UP_POLICIES, cron, CronConfigError, CronScheduler, type CatchUp, type CronEntry } from '../engine/cron/index.js';
-import type { LogLevel } from '../engine/logger.js';
+import { CATCH_UP_POLICIES, cron, CronConfigError, CronScheduler, type CatchUp, type CronEntry, type LogLevel } from '../index.js';
 import { action, CliError, cliLogger, connect, connectLasting, logLevelArg, oneLine, resolveUrl, withUrl } from './common.js';
 import { importUser, isUserModule, loadedModules, modulePrefix, userFile } from './loader.js';
 

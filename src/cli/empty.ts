@@ -1,7 +1,6 @@
 /** `openvle-rq empty [--all | QUEUES...]`: removes every queued job of the queues. */
 import { Command } from 'commander';
-import { QUEUE_NAME_PATTERN } from '../engine/keys.js';
-import { Queue } from '../engine/queue.js';
+import { Queue, QUEUE_NAME_PATTERN } from '../index.js';
 import { action, CliError, connect, withUrl } from './common.js';
 
 export function emptyCommand(): Command {

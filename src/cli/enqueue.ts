@@ -1,10 +1,6 @@
 /** `openvle-rq enqueue FUNCTION [ARGUMENTS...]`: rq enqueue, with the JSON serializer. */
 import { Command } from 'commander';
-import { QUEUE_NAME_PATTERN } from '../engine/keys.js';
-import { Retry } from '../engine/options.js';
-import { Queue, type EnqueueOptions } from '../engine/queue.js';
-import { pyRepr } from '../engine/serializer.js';
-import { parseDuration } from '../engine/time.js';
+import { parseDuration, pyRepr, Queue, QUEUE_NAME_PATTERN, Retry, type EnqueueOptions } from '../index.js';
 import { parseFunctionArgs } from './args.js';
 import { action, CliError, collect, connect, intArg, oneLine, style, withUrl } from './common.js';
 

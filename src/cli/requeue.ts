@@ -1,8 +1,6 @@
 /** `openvle-rq requeue --queue Q [--all] [JOB_IDS...]`: puts failed jobs back on their queue. */
 import { Command } from 'commander';
-import { InvalidJobOperation, NoSuchJobError } from '../engine/errors.js';
-import { Job } from '../engine/job.js';
-import { keys, QUEUE_NAME_PATTERN } from '../engine/keys.js';
+import { InvalidJobOperation, Job, keys, NoSuchJobError, QUEUE_NAME_PATTERN } from '../index.js';
 import { action, CliError, connect, oneLine, style, withUrl } from './common.js';
 
 interface RequeueFlags {

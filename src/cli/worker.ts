@@ -1,13 +1,9 @@
 /** `openvle-rq worker [QUEUES...]`: rq's worker command, running TypeScript/JavaScript task modules. */
-import { describeError } from '../engine/errors.js';
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { keys, QUEUE_NAME_PATTERN } from '../engine/keys.js';
-import { TaskRegistry } from '../engine/tasks.js';
-import { Worker, type DequeueStrategy } from '../engine/worker/index.js';
+import { describeError, isSuspended, QUEUE_NAME_PATTERN, TaskRegistry, Worker, type DequeueStrategy, type LogLevel } from '../index.js';
 import { action, CliError, cliLogger, collect, connect, connectLasting, floatArg, intArg, logLevelArg, oneLine, resolveUrl, withUrl } from './common.js';
 import { importUser, userFile } from './loader.js';
-import type { LogLevel } from '../engine/logger.js';
 
 interface WorkerFlags {
   url?: string;
@@ -101,7 +97,7 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
 
   // rq refuses to start while suspended.
   const probe = await connect(url);
-  if ((await probe.exists(keys.suspended)) === 1) {
+  if (await isSuspended(probe)) {
     throw new CliError('RQ is currently suspended, to resume job execution run "openvle-rq resume"');
   }
   if (!flags.import?.length) log.warning('No task modules given (--import): every job this worker takes will fail');

@@ -1,7 +1,22 @@
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { test } from 'node:test';
-import { Queue, Job, Retry, UnrecoverableError, ResultType, currentJob, keys, Callback } from '../../src/index.js';
+import {
+  Queue,
+  Job,
+  Retry,
+  UnrecoverableError,
+  ResultType,
+  currentJob,
+  keys,
+  Callback,
+  isSuspended,
+  resume,
+  sendKillHorse,
+  sendShutdown,
+  sendStopJob,
+  suspend,
+} from '../../src/index.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
 
@@ -277,7 +292,8 @@ test('suspension: a burst worker exits, a running worker pauses until resumed', 
   const q = new Queue(name, fx.redis);
   await q.enqueue('t.ok');
   const other = fx.connection();
-  await fx.redis.set(keys.suspended, '1');
+  await suspend(fx.redis);
+  assert.equal(await isSuspended(fx.redis), true);
   try {
     const b = fx.worker([name], tasks({ 't.ok': () => 1 }), { burst: true });
     await b.done;
@@ -285,7 +301,8 @@ test('suspension: a burst worker exits, a running worker pauses until resumed', 
     const w = fx.worker([name], tasks({ 't.ok': () => 1 }));
     await until(async () => (await other.hget(keys.worker(w.name), 'state')) === 'suspended');
     assert.equal(await q.count(), 1);
-    await fx.redis.del(keys.suspended);
+    await resume(fx.redis);
+    assert.equal(await isSuspended(fx.redis), false);
     await waitForEvent(w, 'job-finished');
     w.stop();
     await w.done;
@@ -309,7 +326,7 @@ test('pub/sub commands: stop-job stops without retry, kill-horse fails (retry-aw
   const stoppedStarted = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === stoppedId);
   const stopped = await q.enqueue('t.block', { jobId: stoppedId, retry: new Retry({ max: 3 }) });
   await stoppedStarted;
-  await pub.publish(keys.pubsub(w.name), JSON.stringify({ command: 'stop-job', job_id: stopped.id }));
+  await sendStopJob(pub, stopped.id);
   const [, , outcome] = await waitForEvent<[Job, string, string]>(w, 'job-failed', (j) => j.id === stopped.id);
   assert.equal(outcome, 'stopped');
   const sj = await Job.fetch(fx.redis, stopped.id);
@@ -323,11 +340,11 @@ test('pub/sub commands: stop-job stops without retry, kill-horse fails (retry-aw
   const killed = await q.enqueue('t.block', { jobId: killedId, retry: new Retry({ max: 1 }) });
   await started;
   started = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === killedId);
-  await pub.publish(keys.pubsub(w.name), '{"command": "kill-horse"}');
+  await sendKillHorse(pub, w.name);
   const [, , o1] = await waitForEvent<[Job, string, string]>(w, 'job-failed', (j) => j.id === killed.id);
   assert.equal(o1, 'retried');
   await started;
-  await pub.publish(keys.pubsub(w.name), '{"command": "kill-horse"}');
+  await sendKillHorse(pub, w.name);
   const [, , o2] = await waitForEvent<[Job, string, string]>(w, 'job-failed', (j) => j.id === killed.id);
   assert.equal(o2, 'failed');
 
@@ -336,7 +353,7 @@ test('pub/sub commands: stop-job stops without retry, kill-horse fails (retry-aw
   started = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === gid);
   const gated = await q.enqueue('t.gated', { jobId: gid });
   await started;
-  await pub.publish(keys.pubsub(w.name), '{"command": "shutdown"}');
+  await sendShutdown(pub, w.name);
   await until(async () => (await pub.hget(keys.worker(w.name), 'shutdown_requested_date')) !== null);
   const last = await q.enqueue('t.ok');
   release.open();

@@ -91,7 +91,6 @@ export class Liveness {
         ttl,
         this.hbTtl,
         this.execTtl,
-        '',
         this.w.o.jobMonitoringInterval,
         pending.length,
         ...pending,

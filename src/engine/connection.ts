@@ -7,7 +7,15 @@ export function defaultRedisUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.RQ_REDIS_URL || env.REDIS_URL || DEFAULT_REDIS_URL;
 }
 
-export class ConnectionConfigError extends Error {}
+/** A Redis URL (or Sentinel setting) that cannot be used. */
+export class ConnectionConfigError extends Error {
+  override name = 'ConnectionConfigError';
+}
+
+/** Redis did not answer, or refused the connection (connectOnce). */
+export class RedisUnreachableError extends Error {
+  override name = 'RedisUnreachableError';
+}
 
 /**
  * Redis options from a URL: redis://[user:password@]host:port/db,
@@ -114,7 +122,7 @@ export async function connectOnce(url: string, timeoutMs = 3000): Promise<Redis>
     const e = cause ?? (err as Error);
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message) ? `no answer within ${timeoutMs / 1000} s` : e.message;
-    throw new ConnectionConfigError(`Cannot reach Redis at ${redactUrl(url)}: ${why}`);
+    throw new RedisUnreachableError(`Cannot reach Redis at ${redactUrl(url)}: ${why}`);
   }
   return redis;
 }

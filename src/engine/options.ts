@@ -15,12 +15,6 @@ export class Retry {
     this.max = opts.max;
     this.enqueueAtFront = opts.enqueueAtFront ?? false;
   }
-
-  /** RQ's index rule: the list is aligned to its end, read before decrementing. */
-  static intervalFor(intervals: number[], retriesLeft: number): number {
-    const idx = Math.max(intervals.length - retriesLeft, 0);
-    return intervals[idx] ?? 0;
-  }
 }
 
 export interface DependencyOptions {

@@ -93,7 +93,7 @@ export class Queue {
     if (deps && spec.unique) throw new TypeError('unique jobs cannot have dependencies (as in RQ)');
     if (spec.unique && !spec.jobId) throw new TypeError('unique needs a jobId');
 
-    // Field order and empty strings as Python writes them (rq-semantics §2.2).
+    // Field order and empty strings as RQ 2.10's Job.to_dict writes them.
     const fields: Record<string, string> = {
       status: 'queued',
       success_callback_name: '',

@@ -165,7 +165,7 @@ export class CronEntry {
     this.catchUp = o.catchUp ?? null;
   }
 
-  /** For messages: '#2 (tasks.add)'. */
+  /** For messages: #2 'tasks.add' (the entry's number, then its name when it has one). */
   get label(): string {
     const n = this.explicitName ?? this.resolvedFunc ?? (typeof this.func === 'function' && this.func.name ? this.func.name : null);
     return `#${this.index}${n ? ` '${n}'` : ''}`;

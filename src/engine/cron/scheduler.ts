@@ -125,11 +125,6 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
     return Date.now() + this.offset;
   }
 
-  /** Next fire time per entry as last seen (null before start). */
-  nextFireTimes(): Map<CronEntry, number | null> {
-    return new Map([...this.state].map(([e, s]) => [e, s.next]));
-  }
-
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;

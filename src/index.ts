@@ -22,6 +22,7 @@ export {
   DuplicateJobError,
   MalformedJobError,
   UnrecoverableError,
+  isUnrecoverable,
   JobTimeoutError,
   describeError,
 } from './engine/errors.js';
@@ -32,6 +33,7 @@ export {
   redisOptionsFromUrl,
   connectOnce,
   ConnectionConfigError,
+  RedisUnreachableError,
 } from './engine/connection.js';
 export { keys, type RegistryKind, QUEUE_NAME_PATTERN, JOB_ID_PATTERN } from './engine/keys.js';
 export { consoleLogger, silentLogger, parseLogLevel, type Logger, type LogLevel } from './engine/logger.js';

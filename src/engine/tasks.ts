@@ -8,6 +8,9 @@ export interface JobContext {
   job: Job;
   /** Aborted when the job times out, is stopped (stop-job / kill-horse) or the worker shuts down cold. */
   signal: AbortSignal;
+  /** The queue the job was dequeued from (its origin). */
+  queueName: string;
+  /** The name of the worker running it (rq:worker:<workerName>), as sendShutdown and sendKillHorse take it. */
   workerName: string;
 }
 

@@ -177,6 +177,22 @@ test('timeout: a handler that never settles fails as a timeout, gets its signal 
   assert.equal((await Job.fetch(fx.redis, next.id)).status, 'finished');
 });
 
+test('currentJob() names the queue the job came from and the worker running it', async () => {
+  const name = uniq('q');
+  const seen: unknown[] = [];
+  await new Queue(name, fx.redis).enqueue('t.where', { onSuccess: 't.cb' });
+  const where = () => {
+    const c = currentJob();
+    seen.push([c.job.funcName, c.queueName, c.workerName]);
+  };
+  const w = fx.worker([uniq('empty'), name], tasks({ 't.where': where, 't.cb': where }), { burst: true, name: uniq('w') });
+  await w.done;
+  assert.deepEqual(seen, [
+    ['t.where', name, w.name],
+    ['t.where', name, w.name],
+  ]);
+});
+
 test('the handler sees its job, args and kwargs; callbacks run on success and failure', async () => {
   const name = uniq('q');
   const q = new Queue(name, fx.redis);

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { describeError, MalformedJobError, UnrecoverableError } from '../errors.js';
+import { describeError, isUnrecoverable, MalformedJobError } from '../errors.js';
 import { Job } from '../job.js';
 import { keys } from '../keys.js';
 import { consoleLogger, type Logger } from '../logger.js';
@@ -408,7 +408,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const mode = r.stopRequested
       ? 'stopped'
-      : error instanceof UnrecoverableError || error instanceof MalformedJobError
+      : isUnrecoverable(error) || error instanceof MalformedJobError
         ? 'unrecoverable'
         : 'failed';
     const text = error instanceof Abort ? error.message : describeError(error);
@@ -505,6 +505,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { aborter } = r;
     return {
       job: r.job,
+      queueName: r.queue,
       workerName: this.name,
       get signal() {
         return aborter.signal;

@@ -14,7 +14,7 @@ export { Worker, type WorkerOptions, type DequeueStrategy, type WorkerEvents, ty
 export { Scheduler } from './engine/scheduler.js';
 export { Registry } from './engine/registry.js';
 export { Retry, Dependency, Callback, type DependsOn, type DependencyOptions } from './engine/options.js';
-export { TaskRegistry, currentJob, UnknownTaskError, type JobContext, type TaskFunction } from './engine/tasks.js';
+export { TaskRegistry, taskModulePrefix, currentJob, UnknownTaskError, type JobContext, type TaskFunction } from './engine/tasks.js';
 export {
   RQError,
   NoSuchJobError,

@@ -4,8 +4,8 @@
  * nothing, and leaves out of the counts what that cleaning would remove).
  */
 import { Command } from 'commander';
-import { infoSnapshot, QUEUE_NAME_PATTERN, type InfoSnapshot } from '../index.js';
-import { action, CliError, connect, floatArg, style, withUrl } from './common.js';
+import { infoSnapshot, type InfoSnapshot } from '../index.js';
+import { action, connect, floatArg, queueName, style, withUrl } from './common.js';
 
 interface InfoFlags {
   url?: string;
@@ -131,9 +131,7 @@ export function infoCommand(): Command {
 }
 
 async function runInfo(queueArgs: string[], flags: InfoFlags): Promise<number> {
-  for (const q of queueArgs) {
-    if (!QUEUE_NAME_PATTERN.test(q)) throw new CliError(`Invalid queue name '${q}': use letters, digits, '_', '-' and '.'`);
-  }
+  queueArgs.forEach(queueName);
   const redis = await connect(flags.url);
   const once = async () => {
     const s = await infoSnapshot(redis, queueArgs);

@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { register } from 'node:module';
-import { basename, extname, resolve as resolvePath } from 'node:path';
+import { extname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 
@@ -83,10 +83,4 @@ export function isUserModule(url: string): boolean {
   const path = fileURLToPath(url.split('?')[0]!);
   if (path.includes(`${'/'}node_modules${'/'}`)) return false;
   return !path.startsWith(PACKAGE_SRC_DIR);
-}
-
-/** A module's task-name prefix, as TaskRegistry.importModule gives it: the file's base name. */
-export function modulePrefix(url: string): string {
-  const path = fileURLToPath(url.split('?')[0]!);
-  return basename(path, extname(path));
 }

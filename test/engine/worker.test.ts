@@ -327,12 +327,10 @@ test('suspension: a burst worker exits, a running worker pauses until resumed', 
   }
 });
 
-test('pub/sub commands: stop-job stops without retry, kill-horse fails (retry-aware), shutdown is warm, garbage is ignored', async () => {
+test('pub/sub commands: garbage is ignored, stop-job stops without retry', async () => {
   const name = uniq('q');
   const q = new Queue(name, fx.redis);
-  const release = gate();
-  const t = tasks({ 't.block': () => new Promise(() => {}), 't.ok': () => 1, 't.gated': () => release.p });
-  const w = fx.worker([name], t, { name: uniq('w') });
+  const w = fx.worker([name], tasks({ 't.block': () => new Promise(() => {}) }), { name: uniq('w') });
   await waitForEvent(w, 'idle');
   const pub = fx.connection();
   await pub.publish(keys.pubsub(w.name), 'not json at all');
@@ -350,7 +348,16 @@ test('pub/sub commands: stop-job stops without retry, kill-horse fails (retry-aw
   assert.equal(sj.retriesLeft, 3);
   assert.notEqual(await fx.redis.zscore(`rq:failed:${name}`, stopped.id), null);
   assert.match((await sj.latestResult())!.excString!, /Job stopped by user/);
+  w.stop({ cold: true });
+  await w.done;
+});
 
+test('pub/sub commands: kill-horse fails the running job, retry-aware', async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  const w = fx.worker([name], tasks({ 't.block': () => new Promise(() => {}) }), { name: uniq('w') });
+  await waitForEvent(w, 'idle');
+  const pub = fx.connection();
   const killedId = uniq('kill');
   let started = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === killedId);
   const killed = await q.enqueue('t.block', { jobId: killedId, retry: new Retry({ max: 1 }) });
@@ -363,10 +370,19 @@ test('pub/sub commands: stop-job stops without retry, kill-horse fails (retry-aw
   await sendKillHorse(pub, w.name);
   const [, , o2] = await waitForEvent<[Job, string, string]>(w, 'job-failed', (j) => j.id === killed.id);
   assert.equal(o2, 'failed');
+  w.stop({ cold: true });
+  await w.done;
+});
 
-  // warm shutdown: the running job finishes, nothing new is taken
+test('pub/sub commands: shutdown is warm: the running job finishes, nothing new is taken', async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  const release = gate();
+  const w = fx.worker([name], tasks({ 't.ok': () => 1, 't.gated': () => release.p }), { name: uniq('w') });
+  await waitForEvent(w, 'idle');
+  const pub = fx.connection();
   const gid = uniq('gated');
-  started = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === gid);
+  const started = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === gid);
   const gated = await q.enqueue('t.gated', { jobId: gid });
   await started;
   await sendShutdown(pub, w.name);

@@ -2,16 +2,17 @@
 // Runs test files with node's test runner under tsx, after a type check of
 // the whole tree.
 //   node scripts/run-tests.mjs                 every tier
-//   node scripts/run-tests.mjs --tier unit     one tier (unit, cli, interop, chaos)
+//   node scripts/run-tests.mjs --tier unit     one tier (unit, cli, interop, chaos, ...)
 //   node scripts/run-tests.mjs test/x.test.ts  the files given
-// Tiers are directories: test/cli, test/interop and test/chaos are their own
-// tiers; every other test/** file (engine, openvle, sim, ...) is unit.
+// Tiers are the directories under test/: unit is test/engine, test/openvle
+// and test/sim (no child processes); every other directory (cli, interop,
+// chaos, ...) is a tier of its own.
 // Node 20's --test takes no globs, so the files are listed here.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const TIERS = ['unit', 'cli', 'interop', 'chaos'];
+const UNIT_DIRS = ['engine', 'openvle', 'sim'];
 
 function find(dir) {
   const out = [];
@@ -24,8 +25,8 @@ function find(dir) {
 }
 
 function tierOf(file) {
-  const m = /^test[\\/]([^\\/]+)[\\/]/.exec(file);
-  return m && TIERS.includes(m[1]) ? m[1] : 'unit';
+  const dir = /^test[\\/]([^\\/]+)[\\/]/.exec(file)?.[1] ?? 'unit';
+  return UNIT_DIRS.includes(dir) ? 'unit' : dir;
 }
 
 const argv = process.argv.slice(2);
@@ -33,11 +34,13 @@ let files;
 const t = argv.indexOf('--tier');
 if (t >= 0) {
   const tier = argv[t + 1];
-  if (!TIERS.includes(tier)) {
-    console.error(`error: unknown tier '${tier}': use ${TIERS.join(', ')}`);
+  const all = find('test');
+  const tiers = [...new Set(all.map(tierOf))].sort();
+  if (!tiers.includes(tier)) {
+    console.error(`error: unknown tier '${tier}': use ${tiers.join(', ')}`);
     process.exit(2);
   }
-  files = find('test').filter((f) => tierOf(f) === tier);
+  files = all.filter((f) => tierOf(f) === tier);
 } else {
   files = argv.length ? argv : find('test');
 }
@@ -49,8 +52,8 @@ if (files.length === 0) {
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 1;
 let status = run('npx', ['tsc', '-p', 'tsconfig.check.json']);
 if (status !== 0) process.exit(status);
-// The CLI, interop and chaos tiers run bin/openvle-rq, which runs dist/ when
-// it exists: build it, so that no test runs a stale build.
+// The tiers beyond unit run bin/openvle-rq or worker processes, and the
+// binary runs dist/ when it exists: build it, so no test runs a stale build.
 if (files.some((f) => tierOf(f) !== 'unit')) {
   status = run('npx', ['tsc', '-p', 'tsconfig.json']);
   if (status !== 0) process.exit(status);

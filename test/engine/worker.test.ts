@@ -269,7 +269,7 @@ test('an idle worker is woken by an enqueue (not by its poll), and finds jobs a 
   const name2 = uniq('q');
   const w2 = fx.worker([name2], tasks({ 'tasks.add': (x: number, y: number) => x + y }), { idlePollInterval: 100 });
   await waitForEvent(w2, 'idle');
-  // what a Python RQ producer writes (rq-semantics §10): no wake-up signal
+  // what a Python RQ producer writes (a plain RPUSH): no wake-up signal
   await fx.redis
     .multi()
     .hset(keys.job('py-job'), {

@@ -6,6 +6,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY lua ./lua
+# tsx stays (a dependency): it loads task modules and cron configs written in
+# TypeScript, such as examples/tasks.ts. The image runs dist/, never src/.
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -17,7 +19,6 @@ COPY package.json ./
 COPY bin ./bin
 COPY lua ./lua
 COPY examples ./examples
-COPY src ./src
 RUN ln -s /app/bin/openvle-rq /usr/local/bin/openvle-rq
 USER node
 # Warm shutdown on the first SIGTERM (docker stop), cold on the second.

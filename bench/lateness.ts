@@ -11,7 +11,7 @@ import { keys } from '../src/engine/keys.js';
 import { silentLogger } from '../src/engine/logger.js';
 import { Queue } from '../src/engine/queue.js';
 import { TaskRegistry } from '../src/engine/tasks.js';
-import { Worker } from '../src/engine/worker.js';
+import { Worker } from '../src/engine/worker/index.js';
 import { parseUtc } from '../src/engine/time.js';
 import { RedisServer } from '../test/helpers/redis.js';
 

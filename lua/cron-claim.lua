@@ -1,5 +1,5 @@
 -- cron-claim: claims one fire time of a cron entry, so that of any number of
--- `openvle-rq cron` processes exactly one enqueues it (src/engine/cron.ts).
+-- `openvle-rq cron` processes exactly one enqueues it (src/engine/cron/scheduler.ts).
 -- The entry's state is a hash <state key> {next, last, owner, spec}; fire
 -- times are integer epoch milliseconds, kept as the caller's strings.
 -- A claimed fire time sits in the zset <state key>:pending (score = lease
@@ -21,7 +21,8 @@
 local mode, key = ARGV[1], ARGV[2]
 local pending = key .. ':pending'
 local now_ms = math.floor(NOW_US / 1000)
-local now_s = string.format('%.0f', now_ms)
+-- Redis' now in ms, as the reply's integer string.
+local now_ms_text = string.format('%.0f', now_ms)
 -- Tolerated clock difference between a cron process and Redis.
 local EARLY_MS = 250
 
@@ -34,8 +35,8 @@ end
 if mode == 'advance' then
   local expected, new_next, fire, lease, owner, ttl, spec = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]
   local cur = stored_next()
-  if cur ~= expected then return { 'lost', cur, now_s } end
-  if fire ~= '' and tonumber(fire) > now_ms + EARLY_MS then return { 'early', cur, now_s } end
+  if cur ~= expected then return { 'lost', cur, now_ms_text } end
+  if fire ~= '' and tonumber(fire) > now_ms + EARLY_MS then return { 'early', cur, now_ms_text } end
   redis.call('HSET', key, 'next', new_next, 'spec', spec)
   local outcome = 'advanced'
   if fire ~= '' then
@@ -45,13 +46,13 @@ if mode == 'advance' then
     outcome = 'claimed'
   end
   redis.call('EXPIRE', key, ttl)
-  return { outcome, new_next, now_s }
+  return { outcome, new_next, now_ms_text }
 elseif mode == 'recover' then
   local fire, lease, owner = ARGV[3], tonumber(ARGV[4]), ARGV[5]
   local score = redis.call('ZSCORE', pending, fire)
-  if score == false or tonumber(score) > now_ms then return { 'lost', stored_next(), now_s } end
+  if score == false or tonumber(score) > now_ms then return { 'lost', stored_next(), now_ms_text } end
   redis.call('ZADD', pending, now_ms + lease, fire)
   redis.call('HSET', key, 'owner', owner)
-  return { 'claimed', stored_next(), now_s }
+  return { 'claimed', stored_next(), now_ms_text }
 end
 return redis.error_reply('cron-claim: unknown mode ' .. tostring(mode))

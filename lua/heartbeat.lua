@@ -6,9 +6,8 @@
 -- it goes back to the front of its queue, no failure counted, instead of
 -- waiting to be recovered as abandoned.
 -- KEYS: none
--- ARGV: worker, worker key ttl, hb_ttl (wip score offset), exec_ttl, state
---   ('' keeps it), min age (s) of an unknown execution before it is handed
---   back, n_pending, then the execution ids of the worker's dequeue calls
+-- ARGV: worker, worker key ttl, hb_ttl (wip score offset), exec_ttl,
+--   min age (s) of an unknown execution before it is handed back, n_pending, then the execution ids of the worker's dequeue calls
 --   still awaiting their reply (never handed back), then per running
 --   execution: queue, job id, execution id
 -- Returns: { lost, handed }: lost are the 'job:execution' members no longer
@@ -18,13 +17,12 @@ local worker = ARGV[1]
 local wk = worker_key(worker)
 local wek = worker_executions_key(worker)
 local hb_ttl, exec_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
-local min_age = tonumber(ARGV[6]) or 0
-local n_pending = tonumber(ARGV[7]) or 0
+local min_age = tonumber(ARGV[5]) or 0
+local n_pending = tonumber(ARGV[6]) or 0
 local pending = {}
-for i = 8, 7 + n_pending do pending[ARGV[i]] = true end
+for i = 7, 6 + n_pending do pending[ARGV[i]] = true end
 redis.call('HSET', wk, 'last_heartbeat', NOW_ISO)
 note_heartbeat(hb_ttl)
-if ARGV[5] ~= '' then redis.call('HSET', wk, 'state', ARGV[5]) end
 redis.call('EXPIRE', wk, tonumber(ARGV[2]))
 redis.call('EXPIRE', wek, tonumber(ARGV[2]))
 
@@ -41,7 +39,7 @@ end
 
 local lost = {}
 local known = {}
-for i = 8 + n_pending, #ARGV, 3 do
+for i = 7 + n_pending, #ARGV, 3 do
   local q, id, e = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local member = id .. ':' .. e
   known[member] = true

@@ -1,10 +1,20 @@
-export { Queue, DEFAULT_JOB_TIMEOUT, type EnqueueOptions, type EnqueueSpec } from './engine/queue.js';
+// The public API of openvle-rq: everything the CLI, the OpenVLE layer and
+// users may import. What only the engine needs stays in src/engine.
+export {
+  ENGINE_VERSION,
+  DEFAULT_JOB_TIMEOUT,
+  DEFAULT_RESULT_TTL,
+  DEFAULT_FAILURE_TTL,
+  DEFAULT_WORKER_TTL,
+  DEFAULT_CALLBACK_TIMEOUT,
+} from './engine/defaults.js';
+export { Queue, type EnqueueOptions, type EnqueueSpec } from './engine/queue.js';
 export { Job, ResultType, type JobStatus, type JobResult } from './engine/job.js';
-export { Worker, ENGINE_VERSION, type WorkerOptions, type DequeueStrategy } from './engine/worker.js';
+export { Worker, type WorkerOptions, type DequeueStrategy, type WorkerEvents, type Outcome } from './engine/worker/index.js';
 export { Scheduler } from './engine/scheduler.js';
 export { Registry } from './engine/registry.js';
 export { Retry, Dependency, Callback, type DependsOn, type DependencyOptions } from './engine/options.js';
-export { TaskRegistry, currentJob, UnknownTaskError, type JobContext, type TaskFunction } from './engine/tasks.js';
+export { TaskRegistry, taskModulePrefix, currentJob, UnknownTaskError, type JobContext, type TaskFunction } from './engine/tasks.js';
 export {
   RQError,
   NoSuchJobError,
@@ -12,20 +22,34 @@ export {
   DuplicateJobError,
   MalformedJobError,
   UnrecoverableError,
+  isUnrecoverable,
   JobTimeoutError,
+  describeError,
 } from './engine/errors.js';
-export { createRedis, defaultRedisUrl, redactUrl, connectOnce } from './engine/connection.js';
-export { keys } from './engine/keys.js';
-export { consoleLogger, silentLogger, type Logger, type LogLevel } from './engine/logger.js';
-export { pyJsonDumps, encodeCall, decodeCall } from './engine/serializer.js';
-export { utcformat, parseUtc } from './engine/time.js';
+export {
+  createRedis,
+  defaultRedisUrl,
+  redactUrl,
+  redisOptionsFromUrl,
+  connectOnce,
+  ConnectionConfigError,
+  RedisUnreachableError,
+} from './engine/connection.js';
+export { keys, type RegistryKind, QUEUE_NAME_PATTERN, JOB_ID_PATTERN } from './engine/keys.js';
+export { consoleLogger, silentLogger, parseLogLevel, type Logger, type LogLevel } from './engine/logger.js';
+export { pyRepr } from './engine/serializer.js';
+export { parseDuration } from './engine/time.js';
+export { sendShutdown, sendKillHorse, sendStopJob, suspend, resume, isSuspended } from './engine/admin.js';
+export { infoSnapshot, type InfoSnapshot, type QueueInfo, type WorkerInfo } from './engine/info.js';
 export {
   cron,
   CronRegistry,
-  CronEntry,
   CronScheduler,
   CronConfigError,
+  CATCH_UP_POLICIES,
+  type CronEntry,
   type CronOptions,
   type CronSchedulerOptions,
+  type CronSchedulerEvents,
   type CatchUp,
-} from './engine/cron.js';
+} from './engine/cron/index.js';

@@ -26,9 +26,6 @@ local function waiting_key(q) return P .. 'waiting:' .. q end
 local function wake_channel(q) return P .. 'wake:' .. q end
 local function scheduled_channel(q) return P .. 'scheduled-wake:' .. q end
 
-local ONE_YEAR = 31536000
-local DEFAULT_RESULT_TTL = 500
-
 local TIME = redis.call('TIME')
 -- Redis' clock is the one clock every process shares, so every score and
 -- timestamp written by a script comes from it.
@@ -213,9 +210,8 @@ end
 -- Called when `parent` reaches a terminal status. Enqueues every dependent
 -- whose dependencies are now all met (RQ's enqueue_dependents); when the
 -- parent did not finish, dependents that asked for it are canceled, down the
--- chain, instead of waiting forever. Returns the number released.
+-- chain, instead of waiting forever. Returns whether `parent` had dependents.
 local function release_dependents(parent, parent_status)
-  local released = 0
   local had_dependents = nil
   local pending = { { parent, parent_status, nil } }
   while #pending > 0 do
@@ -236,7 +232,6 @@ local function release_dependents(parent, parent_status)
             redis.call('ZREM', deferred_key(q), dep)
             push_job(dep, q, enqueue_at_front(dep))
             redis.call('SREM', dkey, dep)
-            released = released + 1
           end
         elseif f[4] == 'cancel' then
           local origin = root or pid
@@ -248,19 +243,19 @@ local function release_dependents(parent, parent_status)
         end
       else
         -- already queued, running or done: nothing to release
-        if st ~= 'deferred' then redis.call('SREM', dkey, dep) end
+        redis.call('SREM', dkey, dep)
       end
     end
   end
-  return released, had_dependents
+  return had_dependents
 end
 
--- Removes one execution from wip, the job's executions and the worker's
--- executions; keeps the worker hash's state fields (RQ 2.10 and HEAD) true.
--- The worker hash's current_job and state after executions ended, for a
--- worker known to be alive (its hash exists).
+-- The worker hash's current_job and state after executions ended. A worker
+-- whose hash is gone (dead, or its key expired) gets none back: an HSET here
+-- would recreate a partial hash with no TTL.
 local function settle_worker_state(worker, idle_state)
   local wk = worker_key(worker)
+  if redis.call('EXISTS', wk) == 0 then return end
   local other = redis.call('SRANDMEMBER', worker_executions_key(worker))
   if other then
     redis.call('HSET', wk, 'current_job', string.match(other, '^(.*):[^:]*$'))
@@ -281,16 +276,15 @@ local function end_execution(id, e, q, worker, defer_state, wip_removed)
   redis.call('ZREM', executions_key(id), e)
   if worker ~= nil and worker ~= '' then
     redis.call('SREM', worker_executions_key(worker), member)
-    if not defer_state and redis.call('EXISTS', worker_key(worker)) == 1 then
-      settle_worker_state(worker)
-    end
+    if not defer_state then settle_worker_state(worker) end
   end
 end
 
 -- The terminal-failure or retry bookkeeping shared by fail.lua (a worker
 -- reports an error) and recover.lua (the worker died). mode is 'failed',
 -- 'stopped' (never retried) or 'unrecoverable' (never retried).
--- Returns 'retried', 'scheduled', 'failed' or 'stopped'.
+-- Returns 'retried', 'scheduled', 'failed' or 'stopped', or 'missing' when the
+-- job's hash is gone (nothing is written then).
 local function fail_job(id, e, q, worker, mode, exc_b64, started_f, ended_f, default_failure_ttl)
   local key = job_key(id)
   if redis.call('EXISTS', key) == 0 then return 'missing' end
@@ -426,7 +420,7 @@ local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended
   if ttl > 0 then exists = redis.call('EXPIRE', key, ttl) == 1 else exists = redis.call('EXISTS', key) == 1 end
   if exists then
     redis.call('HSET', key, 'status', 'finished', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
-    local _, had_dependents = release_dependents(id, 'finished')
+    local had_dependents = release_dependents(id, 'finished')
     if ttl ~= 0 then
       local fields = { 'type', 1, 'worker_name', worker }
       if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
@@ -460,9 +454,11 @@ local function record_fail(id, e, q, worker, mode, exc_b64, default_failure_ttl,
 end
 
 -- RQ's per-worker counters, for the executions one call recorded (summed:
--- a call that records many ends writes them once).
+-- a call that records many ends writes them once). Not for a worker whose
+-- hash is gone (see settle_worker_state).
 local function count_jobs(worker, ok, failed, working)
   local wk = worker_key(worker)
+  if redis.call('EXISTS', wk) == 0 then return end
   if ok > 0 then redis.call('HINCRBY', wk, 'successful_job_count', ok) end
   if failed > 0 then redis.call('HINCRBY', wk, 'failed_job_count', failed) end
   if ok + failed > 0 then redis.call('HINCRBYFLOAT', wk, 'total_working_time', working) end
@@ -480,7 +476,7 @@ local function dequeue_from_argv(worker, start, settle)
   end
   if redis.call('EXISTS', P .. 'suspended') == 1 then
     if settle then settle_worker_state(worker, 'suspended') end
-    redis.call('HSET', worker_key(worker), 'state', 'suspended')
+    if redis.call('EXISTS', worker_key(worker)) == 1 then redis.call('HSET', worker_key(worker), 'state', 'suspended') end
     return { 'suspended' }
   end
   local hb_ttl = tonumber(ARGV[start + 1])

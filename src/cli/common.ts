@@ -5,7 +5,18 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Redis } from 'ioredis';
-import { consoleLogger, parseLogLevel, type Logger, type LogLevel } from '../engine/logger.js';
+import {
+  connectOnce,
+  consoleLogger,
+  createRedis,
+  defaultRedisUrl,
+  parseLogLevel,
+  QUEUE_NAME_PATTERN,
+  redactUrl,
+  redisOptionsFromUrl,
+  type Logger,
+  type LogLevel,
+} from '../index.js';
 
 /** An error whose message is printed as is, on one line, before exiting with `code`. */
 export class CliError extends Error {
@@ -43,13 +54,8 @@ export function withUrl(cmd: Command): Command {
   return cmd.addOption(new Option('-u, --url <url>', URL_HELP));
 }
 
-// ioredis is loaded when a command first needs Redis, so that --help and
-// flag errors answer quickly.
-const connection = () => import('../engine/connection.js');
-
 /** The URL to use, validated (a bad URL is a one-line error). */
 export async function resolveUrl(url: string | undefined): Promise<string> {
-  const { defaultRedisUrl, redisOptionsFromUrl } = await connection();
   const u = url ?? defaultRedisUrl();
   try {
     redisOptionsFromUrl(u);
@@ -68,7 +74,6 @@ const open = new Set<Redis>();
  */
 export async function connect(url: string | undefined, timeoutMs = 3000): Promise<Redis> {
   const u = await resolveUrl(url);
-  const { connectOnce } = await connection();
   let redis: Redis;
   try {
     redis = await connectOnce(u, timeoutMs);
@@ -86,10 +91,7 @@ export async function connect(url: string | undefined, timeoutMs = 3000): Promis
  */
 export async function connectLasting(url: string | undefined, log: Logger): Promise<Redis> {
   const u = await resolveUrl(url);
-  const { createRedis, redactUrl } = await connection();
-  const probe = await connect(u);
-  open.delete(probe);
-  probe.disconnect();
+  await release(await connect(u));
   const redis = createRedis(u);
   let down = false;
   redis.on('error', (err: Error) => {
@@ -102,6 +104,16 @@ export async function connectLasting(url: string | undefined, log: Logger): Prom
   });
   open.add(redis);
   return redis;
+}
+
+/** Closes a connection a command needed only for a moment (a check before it starts its real work). */
+export async function release(redis: Redis): Promise<void> {
+  open.delete(redis);
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
 }
 
 /** Closes every connection the command opened. */
@@ -169,6 +181,51 @@ export function logLevelArg(v: string): LogLevel {
   } catch (err) {
     throw new InvalidArgumentError(oneLine(err));
   }
+}
+
+/** The queue name a command was given, or a one-line error. */
+export function queueName(q: string): string {
+  if (!QUEUE_NAME_PATTERN.test(q)) throw new CliError(`Invalid queue name '${q}': use letters, digits, '_', '-' and '.'`);
+  return q;
+}
+
+export interface LoggingFlags {
+  loggingLevel?: LogLevel;
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+/** Adds rq's --logging-level (with -l when `short`), -v/--verbose and -q/--quiet. */
+export function withLogging(cmd: Command, opts: { short?: boolean } = {}): Command {
+  return cmd
+    .option(`${opts.short ? '-l, ' : ''}--logging-level <level>`, 'DEBUG, INFO, WARNING or ERROR (default: INFO)', logLevelArg)
+    .option('-v, --verbose', 'show more output (DEBUG)')
+    .option('-q, --quiet', 'show less output (WARNING)');
+}
+
+/** The logger the flags of withLogging ask for. */
+export function loggerFromFlags(flags: LoggingFlags): Logger {
+  if (flags.verbose && flags.quiet) throw new CliError('Flags --verbose and --quiet are mutually exclusive.');
+  return cliLogger(flags.verbose ? 'debug' : flags.quiet ? 'warning' : (flags.loggingLevel ?? 'info'));
+}
+
+/**
+ * SIGINT and SIGTERM for a long-running command: the first asks for a warm
+ * stop; the second a cold one (when the command has one); one more exits at once.
+ */
+export function onShutdownSignals(warm: (sig: NodeJS.Signals) => void, cold?: (sig: NodeJS.Signals) => void): void {
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) warm(sig);
+    else if (signals === 2 && cold) cold(sig);
+    else {
+      process.stderr.write('error: forced exit\n');
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 /**

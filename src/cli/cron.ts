@@ -5,16 +5,25 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { CATCH_UP_POLICIES, cron, CronConfigError, CronScheduler, type CatchUp, type CronEntry } from '../engine/cron.js';
-import type { LogLevel } from '../engine/logger.js';
-import { action, CliError, cliLogger, connect, connectLasting, logLevelArg, oneLine, resolveUrl, withUrl } from './common.js';
-import { importUser, isUserModule, loadedModules, modulePrefix, userFile } from './loader.js';
+import { CATCH_UP_POLICIES, cron, CronConfigError, CronScheduler, taskModulePrefix, type CatchUp, type CronEntry } from '../index.js';
+import {
+  action,
+  CliError,
+  connect,
+  connectLasting,
+  loggerFromFlags,
+  oneLine,
+  onShutdownSignals,
+  release,
+  resolveUrl,
+  withLogging,
+  withUrl,
+  type LoggingFlags,
+} from './common.js';
+import { importUser, isUserModule, loadedModules, userFile } from './loader.js';
 
-interface CronFlags {
+interface CronFlags extends LoggingFlags {
   url?: string;
-  loggingLevel?: LogLevel;
-  verbose?: boolean;
-  quiet?: boolean;
   catchUp: CatchUp;
   name?: string;
 }
@@ -28,10 +37,8 @@ export function cronCommand(): Command {
         "in Redis; fire times missed while no cron process ran are caught up according to --catch-up (default 'once': one job\n" +
         'for all of them). Cron expressions have 5 fields, or 6 with seconds first, and are read in UTC unless the entry sets tz.',
     )
-    .argument('<config>', 'cron config file (.ts, .js or .mjs)')
-    .option('-l, --logging-level <level>', 'DEBUG, INFO, WARNING or ERROR (default: INFO)', logLevelArg)
-    .option('-v, --verbose', 'show more output (DEBUG)')
-    .option('-q, --quiet', 'show less output (WARNING)')
+    .argument('<config>', 'cron config file (.ts, .js or .mjs)');
+  withLogging(cmd, { short: true })
     .addOption(new Option('--catch-up <policy>', 'missed fire times: once, all or skip (entries may set catchUp)').choices(CATCH_UP_POLICIES).default('once'))
     .option('-n, --name <name>', 'scheduler name in rq:cron_schedulers (default: <host>:<pid>:<6 hex>)');
   withUrl(cmd);
@@ -57,7 +64,7 @@ async function resolveFunctions(entries: CronEntry[], configUrl: string): Promis
       continue;
     }
     for (const [exp, v] of Object.entries(mod)) {
-      if (typeof v === 'function' && exp !== 'default' && !names.has(v)) names.set(v, `${modulePrefix(url)}.${exp}`);
+      if (typeof v === 'function' && exp !== 'default' && !names.has(v)) names.set(v, `${taskModulePrefix(url)}.${exp}`);
     }
   }
   for (const e of pending) {
@@ -73,9 +80,7 @@ async function resolveFunctions(entries: CronEntry[], configUrl: string): Promis
 }
 
 async function runCron(config: string, flags: CronFlags): Promise<number> {
-  if (flags.verbose && flags.quiet) throw new CliError('Flags --verbose and --quiet are mutually exclusive.');
-  const level: LogLevel = flags.verbose ? 'debug' : flags.quiet ? 'warning' : (flags.loggingLevel ?? 'info');
-  const log = cliLogger(level);
+  const log = loggerFromFlags(flags);
   const url = await resolveUrl(flags.url);
   let abs: string;
   try {
@@ -84,7 +89,7 @@ async function runCron(config: string, flags: CronFlags): Promise<number> {
     throw new CliError(oneLine(err));
   }
   // Reachable before loading the config, so an unreachable Redis is reported as such.
-  await connect(url);
+  await release(await connect(url));
 
   cron.clear();
   log.info(`Loading cron configuration from ${config}`);
@@ -106,21 +111,12 @@ async function runCron(config: string, flags: CronFlags): Promise<number> {
     throw new CliError(`${config}: ${oneLine(err)}`);
   }
 
-  let signals = 0;
   let stopped!: () => void;
   const done = new Promise<void>((r) => (stopped = r));
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      log.info(`CronScheduler ${scheduler.name}: received shutdown signal ${sig}`);
-      void scheduler.stop().finally(stopped);
-    } else {
-      process.stderr.write('error: forced exit\n');
-      process.exit(1);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  onShutdownSignals((sig) => {
+    log.info(`CronScheduler ${scheduler.name}: received shutdown signal ${sig}`);
+    void scheduler.stop().finally(stopped);
+  });
   scheduler.on('error', () => {});
   await scheduler.start();
   await done;

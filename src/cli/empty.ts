@@ -1,8 +1,7 @@
 /** `openvle-rq empty [--all | QUEUES...]`: removes every queued job of the queues. */
 import { Command } from 'commander';
-import { QUEUE_NAME_PATTERN } from '../engine/keys.js';
-import { Queue } from '../engine/queue.js';
-import { action, CliError, connect, withUrl } from './common.js';
+import { Queue } from '../index.js';
+import { action, connect, queueName, withUrl } from './common.js';
 
 export function emptyCommand(): Command {
   const cmd = new Command('empty')
@@ -14,7 +13,7 @@ export function emptyCommand(): Command {
   return cmd.action(
     action(async (names: string[], flags: { url?: string; all?: boolean }) => {
       for (const q of names) {
-        if (!QUEUE_NAME_PATTERN.test(q)) throw new CliError(`Invalid queue name '${q}': use letters, digits, '_', '-' and '.'`);
+        queueName(q);
       }
       if (!flags.all && names.length === 0) {
         process.stdout.write('Nothing to do\n');

@@ -1,12 +1,8 @@
 /** `openvle-rq enqueue FUNCTION [ARGUMENTS...]`: rq enqueue, with the JSON serializer. */
 import { Command } from 'commander';
-import { QUEUE_NAME_PATTERN } from '../engine/keys.js';
-import { Retry } from '../engine/options.js';
-import { Queue, type EnqueueOptions } from '../engine/queue.js';
-import { pyRepr } from '../engine/serializer.js';
-import { parseDuration } from '../engine/time.js';
+import { parseDuration, pyRepr, Queue, Retry, type EnqueueOptions } from '../index.js';
 import { parseFunctionArgs } from './args.js';
-import { action, CliError, collect, connect, intArg, oneLine, style, withUrl } from './common.js';
+import { action, CliError, collect, connect, intArg, oneLine, queueName, style, withUrl } from './common.js';
 
 interface EnqueueFlags {
   url?: string;
@@ -82,9 +78,7 @@ async function runEnqueue(func: string, argv: string[], flags: EnqueueFlags): Pr
   }
   const { args, kwargs } = parsed;
   const fstring = callString(func, args, kwargs);
-  if (!QUEUE_NAME_PATTERN.test(flags.queue)) {
-    throw new CliError(`Invalid queue name '${flags.queue}': use letters, digits, '_', '-' and '.'`);
-  }
+  queueName(flags.queue);
   const opts: EnqueueOptions = {
     args,
     kwargs,

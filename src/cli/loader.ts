@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { register } from 'node:module';
-import { basename, extname, resolve as resolvePath } from 'node:path';
+import { extname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 
@@ -19,14 +19,23 @@ const PACKAGE_SRC_DIR = fileURLToPath(new URL('..', here));
 let port: MessagePort | undefined;
 const loaded: string[] = [];
 let installed = false;
+let withTsx = false;
 let flushId = 0;
 
-/** Installs tsx's loader and our hooks, once per process. */
+/**
+ * Installs tsx's loader (when the tsx package is there: only TypeScript user
+ * files need it) and our hooks, once per process.
+ */
 export async function installLoader(): Promise<void> {
   if (installed) return;
   installed = true;
-  const tsx = await import('tsx/esm/api');
-  tsx.register();
+  try {
+    const tsx = await import('tsx/esm/api');
+    tsx.register();
+    withTsx = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+  }
   // Registered after tsx, so these hooks run first and hand on to tsx's.
   const channel = new MessageChannel();
   port = channel.port1;
@@ -40,7 +49,8 @@ export async function installLoader(): Promise<void> {
   });
 }
 
-const TS_OR_JS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.tsx', '.jsx'];
+const TS = ['.ts', '.mts', '.cts', '.tsx'];
+const TS_OR_JS = [...TS, '.js', '.mjs', '.cjs', '.jsx'];
 
 /** An absolute path for a user file; a one-line error when it is missing or of an unknown kind. */
 export function userFile(path: string, what: string): string {
@@ -53,6 +63,9 @@ export function userFile(path: string, what: string): string {
 /** Imports a user module (installing the loader first). */
 export async function importUser(abs: string): Promise<Record<string, unknown>> {
   await installLoader();
+  if (!withTsx && TS.includes(extname(abs))) {
+    throw new Error(`'${abs}' is TypeScript, which needs the tsx package to load (npm install tsx), and tsx is not installed`);
+  }
   return (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
 }
 
@@ -83,10 +96,4 @@ export function isUserModule(url: string): boolean {
   const path = fileURLToPath(url.split('?')[0]!);
   if (path.includes(`${'/'}node_modules${'/'}`)) return false;
   return !path.startsWith(PACKAGE_SRC_DIR);
-}
-
-/** A module's task-name prefix, as TaskRegistry.importModule gives it: the file's base name. */
-export function modulePrefix(url: string): string {
-  const path = fileURLToPath(url.split('?')[0]!);
-  return basename(path, extname(path));
 }

@@ -3,7 +3,7 @@
  * rq's commands, flags and output, plus cron that is safe to run twice.
  */
 import { Command } from 'commander';
-import { ENGINE_VERSION } from '../engine/worker.js';
+import { ENGINE_VERSION } from '../index.js';
 import { die } from './common.js';
 import { cronCommand } from './cron.js';
 import { emptyCommand } from './empty.js';

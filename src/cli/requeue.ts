@@ -1,9 +1,7 @@
 /** `openvle-rq requeue --queue Q [--all] [JOB_IDS...]`: puts failed jobs back on their queue. */
 import { Command } from 'commander';
-import { InvalidJobOperation, NoSuchJobError } from '../engine/errors.js';
-import { Job } from '../engine/job.js';
-import { keys, QUEUE_NAME_PATTERN } from '../engine/keys.js';
-import { action, CliError, connect, oneLine, style, withUrl } from './common.js';
+import { InvalidJobOperation, Job, keys, NoSuchJobError } from '../index.js';
+import { action, connect, oneLine, queueName, style, withUrl } from './common.js';
 
 interface RequeueFlags {
   url?: string;
@@ -26,9 +24,7 @@ export function requeueCommand(): Command {
 }
 
 async function runRequeue(ids: string[], flags: RequeueFlags): Promise<number> {
-  if (!QUEUE_NAME_PATTERN.test(flags.queue)) {
-    throw new CliError(`Invalid queue name '${flags.queue}': use letters, digits, '_', '-' and '.'`);
-  }
+  queueName(flags.queue);
   const redis = await connect(flags.url);
   const failedKey = keys.registry('failed', flags.queue);
   let jobIds = ids;

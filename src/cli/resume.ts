@@ -1,6 +1,6 @@
 /** `openvle-rq resume`: ends a `suspend`. */
 import { Command } from 'commander';
-import { keys } from '../engine/keys.js';
+import { resume } from '../index.js';
 import { action, connect, withUrl } from './common.js';
 
 export function resumeCommand(): Command {
@@ -9,7 +9,7 @@ export function resumeCommand(): Command {
   return cmd.action(
     action(async (flags: { url?: string }) => {
       const redis = await connect(flags.url);
-      await redis.del(keys.suspended);
+      await resume(redis);
       process.stdout.write('Resuming workers.\n');
       return 0;
     }),

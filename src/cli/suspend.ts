@@ -1,6 +1,6 @@
 /** `openvle-rq suspend [--duration N]`: workers take no new jobs until `resume` (or N seconds). */
 import { Command, InvalidArgumentError } from 'commander';
-import { keys } from '../engine/keys.js';
+import { suspend } from '../index.js';
 import { action, connect, withUrl } from './common.js';
 
 function durationArg(v: string): number {
@@ -22,12 +22,12 @@ export function suspendCommand(): Command {
       }
       const redis = await connect(flags.url);
       if (flags.duration !== undefined) {
-        await redis.set(keys.suspended, '1', 'EX', flags.duration);
+        await suspend(redis, flags.duration);
         process.stdout.write(
           `Suspending workers for ${flags.duration} seconds. No new jobs will be started during that time, but then will automatically resume\n`,
         );
       } else {
-        await redis.set(keys.suspended, '1');
+        await suspend(redis);
         process.stdout.write('Suspending workers.  No new jobs will be started.  But current jobs will be completed\n');
       }
       return 0;

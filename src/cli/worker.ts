@@ -1,15 +1,28 @@
 /** `openvle-rq worker [QUEUES...]`: rq's worker command, running TypeScript/JavaScript task modules. */
-import { describeError } from '../engine/errors.js';
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { keys, QUEUE_NAME_PATTERN } from '../engine/keys.js';
-import { TaskRegistry } from '../engine/tasks.js';
-import { Worker, type DequeueStrategy } from '../engine/worker.js';
-import { action, CliError, cliLogger, collect, connect, connectLasting, floatArg, intArg, logLevelArg, oneLine, resolveUrl, withUrl } from './common.js';
+import { describeError, isSuspended, TaskRegistry, taskModulePrefix, Worker, type DequeueStrategy } from '../index.js';
+import {
+  action,
+  CliError,
+  collect,
+  connect,
+  connectLasting,
+  floatArg,
+  intArg,
+  loggerFromFlags,
+  oneLine,
+  onShutdownSignals,
+  queueName,
+  release,
+  resolveUrl,
+  withLogging,
+  withUrl,
+  type LoggingFlags,
+} from './common.js';
 import { importUser, userFile } from './loader.js';
-import type { LogLevel } from '../engine/logger.js';
 
-interface WorkerFlags {
+interface WorkerFlags extends LoggingFlags {
   url?: string;
   burst?: boolean;
   name?: string;
@@ -22,9 +35,6 @@ interface WorkerFlags {
   jobMonitoringInterval?: number;
   maintenanceInterval?: number;
   disableJobDescLogging?: boolean;
-  loggingLevel?: LogLevel;
-  verbose?: boolean;
-  quiet?: boolean;
   import?: string[];
   concurrency: number;
   pid?: string;
@@ -54,23 +64,16 @@ export function workerCommand(): Command {
     .option('--worker-ttl <seconds>', 'worker key TTL (default: 420)', intArg(1))
     .option('--job-monitoring-interval <seconds>', 'seconds between heartbeats of running jobs (default: 5)', intArg(1))
     .option('--maintenance-interval <seconds>', 'seconds between passes that recover abandoned jobs (default: 5)', intArg(1))
-    .option('--disable-job-desc-logging', 'log job ids without their descriptions')
-    .option('--logging-level <level>', 'DEBUG, INFO, WARNING or ERROR (default: INFO)', logLevelArg)
-    .option('-v, --verbose', 'show more output (DEBUG)')
-    .option('-q, --quiet', 'show less output (WARNING)')
-    .option('--pid <file>', 'write the process id to this file');
+    .option('--disable-job-desc-logging', 'log job ids without their descriptions');
+  withLogging(cmd);
+  cmd.option('--pid <file>', 'write the process id to this file');
   withUrl(cmd);
   return cmd.action(action(runWorker));
 }
 
 async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<number> {
-  if (flags.verbose && flags.quiet) throw new CliError('Flags --verbose and --quiet are mutually exclusive.');
-  const level: LogLevel = flags.verbose ? 'debug' : flags.quiet ? 'warning' : (flags.loggingLevel ?? 'info');
-  const log = cliLogger(level);
-  const queues = queueArgs.length ? queueArgs : ['default'];
-  for (const q of queues) {
-    if (!QUEUE_NAME_PATTERN.test(q)) throw new CliError(`Invalid queue name '${q}': use letters, digits, '_', '-' and '.'`);
-  }
+  const log = loggerFromFlags(flags);
+  const queues = (queueArgs.length ? queueArgs : ['default']).map(queueName);
   const url = await resolveUrl(flags.url);
 
   // Task modules first: a module that does not load is a one-line error
@@ -89,10 +92,9 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
     } catch (err) {
       throw new CliError(`cannot import task module '${m}': ${oneLine(err)}`);
     }
-    const prefix = abs.replace(/^.*[\\/]/, '').replace(/\.[^.]*$/, '');
     let names: string[];
     try {
-      names = tasks.registerModule(prefix, mod);
+      names = tasks.registerModule(taskModulePrefix(abs), mod);
     } catch (err) {
       throw new CliError(`task module '${m}': ${oneLine(err)}`);
     }
@@ -101,9 +103,9 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
 
   // rq refuses to start while suspended.
   const probe = await connect(url);
-  if ((await probe.exists(keys.suspended)) === 1) {
-    throw new CliError('RQ is currently suspended, to resume job execution run "openvle-rq resume"');
-  }
+  const suspended = await isSuspended(probe);
+  await release(probe);
+  if (suspended) throw new CliError('RQ is currently suspended, to resume job execution run "openvle-rq resume"');
   if (!flags.import?.length) log.warning('No task modules given (--import): every job this worker takes will fail');
   const connection = await connectLasting(url, log);
 
@@ -133,22 +135,16 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
     throw new CliError(oneLine(err));
   }
 
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
+  onShutdownSignals(
+    (sig) => {
       log.info(`Worker ${worker.name}: ${sig} received, warm shut down requested (send it again to abort running jobs)`);
       worker.stop();
-    } else if (signals === 2) {
+    },
+    (sig) => {
       log.warning(`Worker ${worker.name}: ${sig} received again, cold shut down`);
       worker.stop({ cold: true });
-    } else {
-      process.stderr.write('error: forced exit\n');
-      process.exit(1);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+    },
+  );
   // Failures the worker recovers from are logged by the worker itself.
   worker.on('error', () => {});
   // A task that leaves a rejected promise unawaited has a bug, but the job

@@ -8,7 +8,15 @@ export function defaultRedisUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.RQ_REDIS_URL || env.REDIS_URL || DEFAULT_REDIS_URL;
 }
 
-export class ConnectionConfigError extends Error {}
+/** A Redis URL (or Sentinel setting) that cannot be used. */
+export class ConnectionConfigError extends Error {
+  override name = 'ConnectionConfigError';
+}
+
+/** Redis did not answer, or refused the connection (connectOnce). */
+export class RedisUnreachableError extends Error {
+  override name = 'RedisUnreachableError';
+}
 
 /**
  * Redis options from a URL: redis://[user:password@]host:port/db,
@@ -147,7 +155,7 @@ export async function connectOnce(url: string, timeoutMs = 3000): Promise<Redis>
       code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message)
         ? `no answer within ${timeoutMs / 1000} s`
         : (describeTlsError(e, options.tls) ?? sentinelFailure(e, sentinelErrors) ?? e.message);
-    throw new ConnectionConfigError(`Cannot reach Redis at ${redactUrl(url)}: ${why}`);
+    throw new RedisUnreachableError(`Cannot reach Redis at ${redactUrl(url)}: ${why}`);
   } finally {
     clearTimeout(timer);
   }

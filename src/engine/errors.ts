@@ -11,11 +11,24 @@ export class InvalidJobOperation extends RQError {}
 export class DuplicateJobError extends RQError {}
 export class MalformedJobError extends RQError {}
 
+// A process-wide symbol, not a class identity: two copies of this module
+// (the sources under tsx and dist/, or two installs) must agree on it.
+const UNRECOVERABLE = Symbol.for('openvle-rq.UnrecoverableError');
+
 /**
  * Thrown by a task to fail its job at once, whatever retries it has left
- * (an SMTP 550, a missing template): retrying cannot help.
+ * (an SMTP 550, a missing template): retrying cannot help. The worker
+ * recognises it by a brand (isUnrecoverable), so subclasses and errors from
+ * another copy of this package count too.
  */
-export class UnrecoverableError extends RQError {}
+export class UnrecoverableError extends RQError {
+  readonly [UNRECOVERABLE] = true;
+}
+
+/** Whether `err` is an UnrecoverableError of any copy of openvle-rq (or a subclass). */
+export function isUnrecoverable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[UNRECOVERABLE] === true;
+}
 
 export class JobTimeoutError extends RQError {
   constructor(seconds: number) {

@@ -36,9 +36,6 @@ export interface JobResult {
   executionId: string | null;
 }
 
-/** A job hash as stored: every field but `data` is text. */
-export type JobHash = Record<string, string> & { data?: never };
-
 function toInt(v: string | undefined): number | null {
   if (v === undefined || v === '') return null;
   const n = Number(v);
@@ -110,7 +107,6 @@ export class Job {
     return new Job(connection, id, fields, data);
   }
 
-  /** From the flat [k, v, k, v] array a script returns. */
   /**
    * A job from the packed hash dequeue.lua hands out: its HGETALL array
    * packed by Redis' cmsgpack (an array of str entries; see unpackStrings).

@@ -1,3 +1,5 @@
+import { DEFAULT_CALLBACK_TIMEOUT } from './defaults.js';
+
 /** Retry policy, stored as RQ stores it (retries_left, retry_intervals). */
 export class Retry {
   readonly max: number;
@@ -12,12 +14,6 @@ export class Retry {
     }
     this.max = opts.max;
     this.enqueueAtFront = opts.enqueueAtFront ?? false;
-  }
-
-  /** RQ's index rule: the list is aligned to its end, read before decrementing. */
-  static intervalFor(intervals: number[], retriesLeft: number): number {
-    const idx = Math.max(intervals.length - retriesLeft, 0);
-    return intervals[idx] ?? 0;
   }
 }
 
@@ -57,7 +53,7 @@ export type DependsOn = DependencyRef | Dependency | Array<DependencyRef | Depen
 export class Callback {
   readonly name: string;
   readonly timeout: number;
-  constructor(func: string | { taskName?: string }, timeout = 60) {
+  constructor(func: string | { taskName?: string }, timeout = DEFAULT_CALLBACK_TIMEOUT) {
     const name = typeof func === 'string' ? func : func.taskName;
     if (!name) throw new TypeError('Callback needs a task name (a registered dotted name)');
     this.name = name;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { callToken } from './call-token.js';
+import { DEFAULT_JOB_TIMEOUT } from './defaults.js';
 import { DuplicateJobError } from './errors.js';
 import { Job } from './job.js';
 import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys, queueNamesFromKeys } from './keys.js';
@@ -9,8 +10,6 @@ import { Registry } from './registry.js';
 import { runScript } from './scripts.js';
 import { callString, encodeCall, pyJsonDumps } from './serializer.js';
 import { parseDuration } from './time.js';
-
-export const DEFAULT_JOB_TIMEOUT = 180;
 
 export interface EnqueueOptions {
   args?: unknown[];
@@ -94,7 +93,7 @@ export class Queue {
     if (deps && spec.unique) throw new TypeError('unique jobs cannot have dependencies (as in RQ)');
     if (spec.unique && !spec.jobId) throw new TypeError('unique needs a jobId');
 
-    // Field order and empty strings as Python writes them (rq-semantics §2.2).
+    // Field order and empty strings as RQ 2.10's Job.to_dict writes them.
     const fields: Record<string, string> = {
       status: 'queued',
       success_callback_name: '',

@@ -33,11 +33,6 @@ export class Registry {
     return out;
   }
 
-  async contains(jobId: string): Promise<boolean> {
-    if (this.kind === 'wip') return (await this.jobIds()).includes(jobId);
-    return (await this.connection.zscore(this.key, jobId)) !== null;
-  }
-
   /** Drops entries whose expiry score has passed (finished and failed registries). */
   async cleanup(nowSeconds = Math.floor(Date.now() / 1000)): Promise<number> {
     if (this.kind !== 'finished' && this.kind !== 'failed') return 0;

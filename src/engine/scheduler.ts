@@ -40,6 +40,8 @@ export class Scheduler {
   private readonly lockTtl: number;
   private readonly lockRefreshMs: number;
   private readonly maxSleepMs: number;
+  /** rq:scheduler:<name>'s created_at: when this scheduler was made, not when it last refreshed its locks. */
+  private readonly createdAt = utcformat();
 
   constructor(
     private readonly connection: Redis,
@@ -122,7 +124,7 @@ export class Scheduler {
         hostname: hostname(),
         pid: String(process.pid),
         queues: this.queues.join(','),
-        created_at: now,
+        created_at: this.createdAt,
         last_heartbeat: now,
       })
       .expire(keys.scheduler(this.name), this.lockTtl)

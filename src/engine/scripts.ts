@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 
 /** Every state transition, one file each in lua/. */
-export const SCRIPT_NAMES = [
+const SCRIPT_NAMES = [
   'enqueue',
   'dequeue',
   'finish',
@@ -63,8 +63,9 @@ function commandName(name: ScriptName): string {
 }
 
 /**
- * Registers the scripts on a connection (ioredis then calls them by SHA and
- * loads them once on NOSCRIPT, e.g. after a Redis restart).
+ * Registers the scripts on a connection. ioredis sends a script's full text
+ * (EVAL) the first time a connection's socket calls it, then its SHA
+ * (EVALSHA); after a NOSCRIPT (e.g. a Redis restart) the full text again.
  */
 export function ensureScripts(redis: Redis): void {
   if (defined.has(redis)) return;

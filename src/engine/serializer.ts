@@ -99,7 +99,7 @@ function adler32(buf: Buffer): number {
   return ((b << 16) | a) >>> 0;
 }
 
-export function zlibWrap(raw: Buffer): Buffer {
+function zlibWrap(raw: Buffer): Buffer {
   if (raw.length > STORED_LIMIT) return deflateSync(raw);
   const out = Buffer.allocUnsafe(2 + 5 + raw.length + 4);
   out[0] = 0x78; // CM 8, window 32K

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { basename, extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Job } from './job.js';
 
 /** What a running task can see of itself. */
@@ -8,6 +8,9 @@ export interface JobContext {
   job: Job;
   /** Aborted when the job times out, is stopped (stop-job / kill-horse) or the worker shuts down cold. */
   signal: AbortSignal;
+  /** The queue the job was dequeued from (its origin). */
+  queueName: string;
+  /** The name of the worker running it (rq:worker:<workerName>), as sendShutdown and sendKillHorse take it. */
   workerName: string;
 }
 
@@ -38,6 +41,17 @@ export class UnknownTaskError extends Error {
 }
 
 /**
+ * The task-name prefix of a module: its file's base name ('tasks' for
+ * /x/tasks.ts or file:///x/tasks.ts?v=2), so that tasks.ts exporting add
+ * gives 'tasks.add'. The one rule for the worker's --import, cron configs
+ * and importModule.
+ */
+export function taskModulePrefix(pathOrUrl: string): string {
+  const path = pathOrUrl.startsWith('file:') ? fileURLToPath(pathOrUrl.split('?')[0]!) : pathOrUrl;
+  return basename(path, extname(path));
+}
+
+/**
  * Dotted task names to functions. A worker runs only names found here, so
  * a job can never make it import or call anything else.
  */
@@ -53,16 +67,22 @@ export class TaskRegistry {
     return this;
   }
 
-  /** Registers every exported function of a module object as `<prefix>.<export>`. */
+  /**
+   * Registers every exported function of a module object as `<prefix>.<export>`.
+   * A name already registered to another function is an error (two modules
+   * with the same file base name), and then nothing of the module is registered.
+   */
   registerModule(prefix: string, mod: Record<string, unknown>): string[] {
-    const names: string[] = [];
+    const found: Array<[string, TaskFunction]> = [];
     for (const [exportName, value] of Object.entries(mod)) {
-      if (typeof value === 'function' && exportName !== 'default') {
-        this.register(`${prefix}.${exportName}`, value as TaskFunction);
-        names.push(`${prefix}.${exportName}`);
-      }
+      if (typeof value === 'function' && exportName !== 'default') found.push([`${prefix}.${exportName}`, value as TaskFunction]);
     }
-    return names;
+    const taken = found.filter(([name, fn]) => this.tasks.has(name) && this.tasks.get(name) !== fn).map(([name]) => name);
+    if (taken.length > 0) {
+      throw new TypeError(`would replace task(s) registered by another module: ${taken.join(', ')} (give the modules different file names)`);
+    }
+    for (const [name, fn] of found) this.register(name, fn);
+    return found.map(([name]) => name);
   }
 
   /**
@@ -73,7 +93,7 @@ export class TaskRegistry {
   async importModule(path: string, prefix?: string): Promise<string[]> {
     const abs = resolve(path);
     const mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
-    return this.registerModule(prefix ?? basename(abs, extname(abs)), mod);
+    return this.registerModule(prefix ?? taskModulePrefix(abs), mod);
   }
 
   get(name: string): TaskFunction {

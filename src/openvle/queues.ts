@@ -68,7 +68,9 @@ export function retryPolicy(queue: QueueName, config: RetryConfig): RetryPolicy 
  * (fail_job) and Python RQ both do.
  */
 export function retryDelays(policy: RetryPolicy): number[] {
-  return Array.from({ length: policy.max }, (_, i) => Retry.intervalFor(policy.intervals, policy.max - i));
+  const { intervals } = policy;
+  if (intervals.length === 0) return Array.from({ length: policy.max }, () => 0);
+  return Array.from({ length: policy.max }, (_, i) => intervals[Math.max(intervals.length - (policy.max - i), 0)]!);
 }
 
 /** The engine's Retry for a policy, or undefined when it allows no retry. */

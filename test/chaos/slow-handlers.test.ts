@@ -7,7 +7,7 @@
 // own result and goes on.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Job, Queue, Retry } from '../../src/index.js';
+import { Job, Queue, Retry, sendStopJob } from '../../src/index.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
 import { runsByJob, settle, statuses, summary, WorkerProc, chaosRedis } from './helpers.js';
 
@@ -66,7 +66,7 @@ test('slow and hung handlers: timeouts, promises that never settle, non-Error th
   const hb1 = await fx.redis.hget(`rq:worker:${a.name}`, 'last_heartbeat');
   assert.ok(score1 > score0 + 3, `wip score ${score0} -> ${score1}`);
   assert.notEqual(hb1, hb0);
-  await fx.redis.publish(`rq:pubsub:${a.name}`, JSON.stringify({ command: 'stop-job', job_id: forever.id }));
+  await sendStopJob(fx.redis, forever.id);
 
   // B: a second worker on qb; A2 on qb blocks its loop for 5 s (> its 2 s dead-worker timeout).
   const fast = { jobMonitoringInterval: 0.5, deadWorkerTimeout: 2, recoveryInterval: 0.25 };

@@ -1,5 +1,6 @@
 // `openvle-rq worker`: the real binary against a Redis of the file's own.
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Job, keys, Queue } from '../../src/index.js';
 import { uniq, until } from '../helpers/util.js';
@@ -104,6 +105,25 @@ describe('openvle-rq worker', () => {
     } finally {
       await fx.redis.del(keys.suspended);
     }
+  });
+
+  test('two task modules with the same file name would replace each other\'s tasks: one line and exit 1', async () => {
+    mkdirSync(tmp.path('other'), { recursive: true });
+    const other = tmp.write('other/more.mjs', 'export function triple(x) { return 33 * x; }\n');
+    const r = await run(['worker', '-b', '--import', tmp.path('more.mjs'), '--import', other, '-u', fx.url]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^error: task module '.*other\/more\.mjs': would replace task\(s\) registered by another module: more\.triple/);
+  });
+
+  test('a running worker keeps two connections (commands, pub/sub): no idle probe stays open', async () => {
+    const clients = async () => String(await fx.redis.client('LIST')).trim().split('\n').length;
+    const before = await clients();
+    const w = new Cli(['worker', uniq('wconn'), '--import', tmp.path('tasks.ts'), '-u', fx.url], { cwd: tmp.dir });
+    await w.waitFor(/Listening on/);
+    await until(async () => (await clients()) === before + 2, 10_000);
+    const r = await w.stop('SIGTERM');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
   });
 
   test('a task module that does not load, or a bad option value, is one line and exit 1', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Queue, Job, Dependency, Retry, keys } from '../../src/index.js';
+import { Queue, Job, Dependency, Retry, keys, sendStopJob } from '../../src/index.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, waitForEvent } from '../helpers/util.js';
 
@@ -115,7 +115,7 @@ test('a stopped or canceled parent: dependents stay deferred unless they asked t
   const d1 = await q2.enqueue('t.ok', { dependsOn: stopped });
   const d2 = await q2.enqueue('t.ok', { dependsOn: new Dependency({ jobs: stopped, cancelOnFailure: true, allowFailure: true }) });
   await started;
-  await fx.redis.publish(keys.pubsub(w.name), JSON.stringify({ command: 'stop-job', job_id: stopped.id }));
+  await sendStopJob(fx.redis, stopped.id);
   await waitForEvent(w, 'job-failed');
   assert.equal(await status(stopped.id), 'stopped');
   assert.equal(await status(d1.id), 'deferred');

@@ -134,3 +134,31 @@ test('the dequeue script never hands one job to two workers', async () => {
   assert.deepEqual([...seen.values()].filter((v) => v !== 1), []);
   assert.equal(await q.finishedJobRegistry.count(), N);
 });
+
+test("a job that ends after its worker's hash is gone does not recreate a partial, never-expiring worker hash", async () => {
+  const name = uniq('q');
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  // No heartbeat during the test: it would recreate the hash, with a TTL, on purpose.
+  const w = fx.worker([name], tasks({ 't.gated': () => gate, 't.fail': () => gate.then(() => { throw new Error('no'); }) }), {
+    name: uniq('w'),
+    concurrency: 2,
+    jobMonitoringInterval: 60,
+    deadWorkerTimeout: 180,
+  });
+  await waitForEvent(w, 'idle');
+  const q = new Queue(name, fx.redis);
+  const started = waitForEvent(w, 'job-started');
+  const startedBoth = until(() => w.runningJobIds().length === 2);
+  await q.enqueue('t.gated');
+  await q.enqueue('t.fail');
+  await started;
+  await startedBoth;
+  await fx.redis.del(keys.worker(w.name));
+  const ended = Promise.all([waitForEvent(w, 'job-finished'), waitForEvent(w, 'job-failed')]);
+  release();
+  await ended;
+  assert.deepEqual(await fx.redis.hgetall(keys.worker(w.name)), {});
+  w.stop({ cold: true });
+  await w.done;
+});

@@ -52,3 +52,16 @@ test('a scheduler that lost its lock cannot enqueue, and does not extend the new
   await s.stop();
   assert.equal(await fx.redis.get(keys.schedulerLock(name)), 'new-owner', 'stop releases only its own locks');
 });
+
+test("rq:scheduler:<name> keeps its created_at across lock refreshes; last_heartbeat moves", async () => {
+  const name = uniq('q');
+  const s = new Scheduler(fx.connection(), [name], { name: uniq('sched'), logger: silentLogger });
+  await s.runOnce();
+  const first = await fx.redis.hmget(keys.scheduler(s.name), 'created_at', 'last_heartbeat');
+  await until(async () => {
+    await s.runOnce();
+    return (await fx.redis.hget(keys.scheduler(s.name), 'last_heartbeat')) !== first[1];
+  });
+  assert.equal(await fx.redis.hget(keys.scheduler(s.name), 'created_at'), first[0]);
+  await s.stop();
+});

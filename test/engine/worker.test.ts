@@ -1,7 +1,22 @@
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { test } from 'node:test';
-import { Queue, Job, Retry, UnrecoverableError, ResultType, currentJob, keys, Callback } from '../../src/index.js';
+import {
+  Queue,
+  Job,
+  Retry,
+  UnrecoverableError,
+  ResultType,
+  currentJob,
+  keys,
+  Callback,
+  isSuspended,
+  resume,
+  sendKillHorse,
+  sendShutdown,
+  sendStopJob,
+  suspend,
+} from '../../src/index.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
 
@@ -162,6 +177,22 @@ test('timeout: a handler that never settles fails as a timeout, gets its signal 
   assert.equal((await Job.fetch(fx.redis, next.id)).status, 'finished');
 });
 
+test('currentJob() names the queue the job came from and the worker running it', async () => {
+  const name = uniq('q');
+  const seen: unknown[] = [];
+  await new Queue(name, fx.redis).enqueue('t.where', { onSuccess: 't.cb' });
+  const where = () => {
+    const c = currentJob();
+    seen.push([c.job.funcName, c.queueName, c.workerName]);
+  };
+  const w = fx.worker([uniq('empty'), name], tasks({ 't.where': where, 't.cb': where }), { burst: true, name: uniq('w') });
+  await w.done;
+  assert.deepEqual(seen, [
+    ['t.where', name, w.name],
+    ['t.where', name, w.name],
+  ]);
+});
+
 test('the handler sees its job, args and kwargs; callbacks run on success and failure', async () => {
   const name = uniq('q');
   const q = new Queue(name, fx.redis);
@@ -238,7 +269,7 @@ test('an idle worker is woken by an enqueue (not by its poll), and finds jobs a 
   const name2 = uniq('q');
   const w2 = fx.worker([name2], tasks({ 'tasks.add': (x: number, y: number) => x + y }), { idlePollInterval: 100 });
   await waitForEvent(w2, 'idle');
-  // what a Python RQ producer writes (rq-semantics §10): no wake-up signal
+  // what a Python RQ producer writes (a plain RPUSH): no wake-up signal
   await fx.redis
     .multi()
     .hset(keys.job('py-job'), {
@@ -277,7 +308,8 @@ test('suspension: a burst worker exits, a running worker pauses until resumed', 
   const q = new Queue(name, fx.redis);
   await q.enqueue('t.ok');
   const other = fx.connection();
-  await fx.redis.set(keys.suspended, '1');
+  await suspend(fx.redis);
+  assert.equal(await isSuspended(fx.redis), true);
   try {
     const b = fx.worker([name], tasks({ 't.ok': () => 1 }), { burst: true });
     await b.done;
@@ -285,7 +317,8 @@ test('suspension: a burst worker exits, a running worker pauses until resumed', 
     const w = fx.worker([name], tasks({ 't.ok': () => 1 }));
     await until(async () => (await other.hget(keys.worker(w.name), 'state')) === 'suspended');
     assert.equal(await q.count(), 1);
-    await fx.redis.del(keys.suspended);
+    await resume(fx.redis);
+    assert.equal(await isSuspended(fx.redis), false);
     await waitForEvent(w, 'job-finished');
     w.stop();
     await w.done;
@@ -294,12 +327,10 @@ test('suspension: a burst worker exits, a running worker pauses until resumed', 
   }
 });
 
-test('pub/sub commands: stop-job stops without retry, kill-horse fails (retry-aware), shutdown is warm, garbage is ignored', async () => {
+test('pub/sub commands: garbage is ignored, stop-job stops without retry', async () => {
   const name = uniq('q');
   const q = new Queue(name, fx.redis);
-  const release = gate();
-  const t = tasks({ 't.block': () => new Promise(() => {}), 't.ok': () => 1, 't.gated': () => release.p });
-  const w = fx.worker([name], t, { name: uniq('w') });
+  const w = fx.worker([name], tasks({ 't.block': () => new Promise(() => {}) }), { name: uniq('w') });
   await waitForEvent(w, 'idle');
   const pub = fx.connection();
   await pub.publish(keys.pubsub(w.name), 'not json at all');
@@ -309,7 +340,7 @@ test('pub/sub commands: stop-job stops without retry, kill-horse fails (retry-aw
   const stoppedStarted = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === stoppedId);
   const stopped = await q.enqueue('t.block', { jobId: stoppedId, retry: new Retry({ max: 3 }) });
   await stoppedStarted;
-  await pub.publish(keys.pubsub(w.name), JSON.stringify({ command: 'stop-job', job_id: stopped.id }));
+  await sendStopJob(pub, stopped.id);
   const [, , outcome] = await waitForEvent<[Job, string, string]>(w, 'job-failed', (j) => j.id === stopped.id);
   assert.equal(outcome, 'stopped');
   const sj = await Job.fetch(fx.redis, stopped.id);
@@ -317,26 +348,44 @@ test('pub/sub commands: stop-job stops without retry, kill-horse fails (retry-aw
   assert.equal(sj.retriesLeft, 3);
   assert.notEqual(await fx.redis.zscore(`rq:failed:${name}`, stopped.id), null);
   assert.match((await sj.latestResult())!.excString!, /Job stopped by user/);
+  w.stop({ cold: true });
+  await w.done;
+});
 
+test('pub/sub commands: kill-horse fails the running job, retry-aware', async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  const w = fx.worker([name], tasks({ 't.block': () => new Promise(() => {}) }), { name: uniq('w') });
+  await waitForEvent(w, 'idle');
+  const pub = fx.connection();
   const killedId = uniq('kill');
   let started = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === killedId);
   const killed = await q.enqueue('t.block', { jobId: killedId, retry: new Retry({ max: 1 }) });
   await started;
   started = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === killedId);
-  await pub.publish(keys.pubsub(w.name), '{"command": "kill-horse"}');
+  await sendKillHorse(pub, w.name);
   const [, , o1] = await waitForEvent<[Job, string, string]>(w, 'job-failed', (j) => j.id === killed.id);
   assert.equal(o1, 'retried');
   await started;
-  await pub.publish(keys.pubsub(w.name), '{"command": "kill-horse"}');
+  await sendKillHorse(pub, w.name);
   const [, , o2] = await waitForEvent<[Job, string, string]>(w, 'job-failed', (j) => j.id === killed.id);
   assert.equal(o2, 'failed');
+  w.stop({ cold: true });
+  await w.done;
+});
 
-  // warm shutdown: the running job finishes, nothing new is taken
+test('pub/sub commands: shutdown is warm: the running job finishes, nothing new is taken', async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  const release = gate();
+  const w = fx.worker([name], tasks({ 't.ok': () => 1, 't.gated': () => release.p }), { name: uniq('w') });
+  await waitForEvent(w, 'idle');
+  const pub = fx.connection();
   const gid = uniq('gated');
-  started = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === gid);
+  const started = waitForEvent<[Job]>(w, 'job-started', (j) => j.id === gid);
   const gated = await q.enqueue('t.gated', { jobId: gid });
   await started;
-  await pub.publish(keys.pubsub(w.name), '{"command": "shutdown"}');
+  await sendShutdown(pub, w.name);
   await until(async () => (await pub.hget(keys.worker(w.name), 'shutdown_requested_date')) !== null);
   const last = await q.enqueue('t.ok');
   release.open();

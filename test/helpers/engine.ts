@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { createRedis } from '../../src/engine/connection.js';
 import { silentLogger } from '../../src/engine/logger.js';
 import { TaskRegistry } from '../../src/engine/tasks.js';
-import { Worker, type WorkerOptions } from '../../src/engine/worker.js';
+import { Worker, type WorkerOptions } from '../../src/engine/worker/index.js';
 import { testRedis } from './redis.js';
 
 /**
@@ -27,7 +27,7 @@ export function engineFixture() {
   });
   after(async () => {
     for (const w of state.workers) w.stop({ cold: true });
-    await Promise.all(state.workers.map((w) => w.listenerCount('stopped') >= 0 && waitStopped(w)));
+    await Promise.all(state.workers.map(waitStopped));
     for (const c of state.conns) c.disconnect();
     await state.close();
   });
@@ -47,9 +47,7 @@ export function engineFixture() {
     worker(queues: string[], tasks: TaskRegistry, opts: Partial<WorkerOptions> = {}) {
       const w = new Worker(queues, { connection: this.connection(), tasks, logger: silentLogger, ...opts });
       state.workers.push(w);
-      const done = w.work();
-      (w as Worker & { done: Promise<void> }).done = done;
-      return Object.assign(w, { done });
+      return Object.assign(w, { done: w.work() });
     },
   };
 }

@@ -2,8 +2,8 @@
 // entries are RQ 2.x `job:execution` members. On queue B our recovery fails
 // the job as abandoned, and Python reads that. On queue A, Python RQ 1.13's
 // `rq info` runs first: its StartedJobRegistry.cleanup cannot fetch a
-// `job:execution` member, so it just ZREMs it without failing the job (spec
-// §12), and the job must still end up failed.
+// `job:execution` member, so it just ZREMs it without failing the job (see
+// docs/design.md, compatibility limits), and the job must still end up failed.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';

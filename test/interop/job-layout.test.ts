@@ -3,8 +3,8 @@
 // same hash fields with identical encodings: data (after zlib inflate, the
 // JSON text byte for byte), description, timeout, status, origin, meta and
 // every option field. Timestamps must have RQ's utcformat. The only fields
-// allowed to differ are the RQ 2.x fields that 1.13 does not know (spec §12:
-// we write the 2.10 field set).
+// allowed to differ are the RQ 2.x fields that 1.13 does not know (we write
+// the 2.10 field set; see docs/design.md, compatibility limits).
 import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
 import { describe, test } from 'node:test';

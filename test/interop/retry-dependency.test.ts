@@ -1,6 +1,6 @@
 // (d) Python enqueues a job with Retry(max=3, interval=[1, 2, 3]) that fails
 // twice and then succeeds, plus a job that depends on it. Our worker (with
-// its scheduler) retries it after 1 s, then 2 s (RQ's index rule, spec §5.2:
+// its scheduler) retries it after 1 s, then 2 s (RQ's index rule, as RQ's Job.get_retry_interval:
 // the intervals list is aligned to its end, read before retries_left is
 // decremented), then releases the dependent. Python reads every step.
 import assert from 'node:assert/strict';

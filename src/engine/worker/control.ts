@@ -1,0 +1,37 @@
+/** What a message on one of the worker's channels asks of it. */
+export type ControlMessage =
+  | { kind: 'wake' }
+  | { kind: 'scheduled-wake'; queue: string; at: number }
+  | { kind: 'shutdown' }
+  | { kind: 'kill-horse' }
+  | { kind: 'stop-job'; jobId: unknown }
+  | { kind: 'malformed' }
+  | { kind: 'unknown'; command: unknown };
+
+/**
+ * Reads a pub/sub message: wake-ups from producers and the scheduler, or an
+ * RQ command (rq:pubsub:<worker>, JSON {"command": ..., "job_id": ...}).
+ */
+export function parseControlMessage(channel: string, message: string): ControlMessage {
+  if (channel.startsWith('rq:wake:')) return { kind: 'wake' };
+  if (channel.startsWith('rq:scheduled-wake:')) {
+    return { kind: 'scheduled-wake', queue: channel.slice('rq:scheduled-wake:'.length), at: Number(message) };
+  }
+  let cmd: { command?: unknown; job_id?: unknown };
+  try {
+    cmd = JSON.parse(message) as typeof cmd;
+    if (cmd === null || typeof cmd !== 'object') throw new Error('not an object');
+  } catch {
+    return { kind: 'malformed' };
+  }
+  switch (cmd.command) {
+    case 'shutdown':
+      return { kind: 'shutdown' };
+    case 'kill-horse':
+      return { kind: 'kill-horse' };
+    case 'stop-job':
+      return { kind: 'stop-job', jobId: cmd.job_id };
+    default:
+      return { kind: 'unknown', command: cmd.command };
+  }
+}

@@ -1,0 +1,133 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import { ReplyWatch } from '../reply-watch.js';
+import { runScript } from '../scripts.js';
+import { encodeExcString } from '../serializer.js';
+import type { ResolvedWorkerOptions } from './options.js';
+import type { Running } from './running.js';
+
+/** What the heartbeat and recovery passes need of their worker. */
+export interface LivenessHost {
+  readonly name: string;
+  readonly queues: string[];
+  readonly connection: Redis;
+  readonly log: Logger;
+  readonly o: ResolvedWorkerOptions;
+  running(): Iterable<Running>;
+  runningCount(): number;
+  /** Execution ids sent with dequeue calls still awaiting their reply. */
+  pendingExecIds(): string[];
+  /** Called with the `${jobId}:${execId}` of executions recovered elsewhere while they ran here. */
+  lost(member: string): void;
+  handedBack(jobId: string): void;
+  recovered(jobId: string, outcome: string): void;
+  /** Jobs went back to a queue: look again. */
+  mayHaveWork(): void;
+}
+
+/**
+ * The worker's heartbeats (which keep its executions alive and hand back
+ * jobs whose dequeue reply was lost) and its passes that recover jobs
+ * abandoned by dead workers, with their timers.
+ */
+export class Liveness {
+  private timers: NodeJS.Timeout[] = [];
+  private heartbeatBusy = false;
+  private recoveryBusy = false;
+
+  constructor(private readonly w: LivenessHost) {}
+
+  /** Seconds a heartbeat keeps an execution alive. */
+  get hbTtl(): number {
+    return this.w.o.deadWorkerTimeout;
+  }
+  get execTtl(): number {
+    return this.w.o.deadWorkerTimeout + 60;
+  }
+
+  /** Heartbeats and recovery passes from now on; `subscriber` is watched for half-open connections too. */
+  startTimers(subscriber: Redis): void {
+    const { o, log, connection } = this.w;
+    const tickMs = o.jobMonitoringInterval * 1000;
+    // Twice the heartbeat interval, at least 2 s: a live Redis answers a PING
+    // well within that even behind a burst of scripts.
+    const stallMs = Math.max(2 * tickMs, 2000);
+    const watches = [
+      new ReplyWatch(connection, stallMs, (ms) => log.warning(`Redis has not answered for ${(ms / 1000).toFixed(1)} s: reconnecting`)),
+      new ReplyWatch(subscriber, stallMs, (ms) => log.warning(`Redis pub/sub has not answered for ${(ms / 1000).toFixed(1)} s: reconnecting`)),
+    ];
+    this.timers.push(
+      setInterval(() => {
+        void this.heartbeat();
+        for (const w of watches) w.tick(tickMs);
+      }, tickMs),
+    );
+    this.timers.push(
+      setInterval(() => {
+        // One pass at a time, and none queued up while the connection is down.
+        if (this.recoveryBusy || connection.status !== 'ready') return;
+        this.recoveryBusy = true;
+        void this.recoverAbandoned().finally(() => (this.recoveryBusy = false));
+      }, o.recoveryInterval * 1000),
+    );
+  }
+
+  stopTimers(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  async heartbeat(): Promise<void> {
+    if (this.heartbeatBusy) return;
+    this.heartbeatBusy = true;
+    const { log } = this.w;
+    try {
+      const entries: (string | number)[] = [];
+      for (const r of this.w.running()) entries.push(r.queue, r.job.id, r.execId);
+      const ttl = this.w.runningCount() > 0 ? this.hbTtl + 60 : this.w.o.workerTtl + 60;
+      const pending = this.w.pendingExecIds();
+      const [lost, handed] = (await runScript(this.w.connection, 'heartbeat', [
+        this.w.name,
+        ttl,
+        this.hbTtl,
+        this.execTtl,
+        this.w.o.jobMonitoringInterval,
+        pending.length,
+        ...pending,
+        ...entries,
+      ])) as [string[], string[]];
+      for (const member of handed) {
+        const jobId = member.slice(0, member.lastIndexOf(':'));
+        log.warning(`job ${jobId}: handed back to its queue (the reply that gave it to this worker was lost)`);
+        this.w.handedBack(jobId);
+      }
+      if (handed.length > 0) this.w.mayHaveWork();
+      for (const member of lost) this.w.lost(member);
+    } catch (err) {
+      log.warning(`heartbeat failed: ${(err as Error).message}`);
+    } finally {
+      this.heartbeatBusy = false;
+    }
+  }
+
+  /** Retries or fails jobs whose worker stopped heart-beating. */
+  async recoverAbandoned(): Promise<number> {
+    let n = 0;
+    const { log } = this.w;
+    const exc = encodeExcString(`Moved to FailedJobRegistry, due to AbandonedJobError, at ${new Date().toISOString()}`);
+    for (const q of this.w.queues) {
+      try {
+        const out = (await runScript(this.w.connection, 'recover', [q, exc, this.w.o.failureTtl, 100, this.hbTtl])) as string[];
+        for (let i = 0; i + 1 < out.length; i += 2) {
+          n++;
+          log.warning(`${q}: job ${out[i]} was abandoned by its worker: ${out[i + 1]}`);
+          this.w.recovered(out[i]!, out[i + 1]!);
+        }
+      } catch (err) {
+        log.warning(`recovery pass on ${q} failed: ${(err as Error).message}`);
+      }
+    }
+    if (n > 0) this.w.mayHaveWork();
+    return n;
+  }
+}

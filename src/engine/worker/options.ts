@@ -1,0 +1,83 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { TaskRegistry } from '../tasks.js';
+import {
+  DEFAULT_DEAD_WORKER_TIMEOUT,
+  DEFAULT_FAILURE_TTL,
+  DEFAULT_IDLE_POLL_INTERVAL_MS,
+  DEFAULT_JOB_MONITORING_INTERVAL,
+  DEFAULT_RECOVERY_INTERVAL,
+  DEFAULT_RESULT_TTL,
+  DEFAULT_WORKER_TTL,
+} from '../defaults.js';
+
+export type DequeueStrategy = 'default' | 'round_robin' | 'random';
+
+export interface WorkerOptions {
+  /** Commands go here; a second connection is made from it for pub/sub. */
+  connection: Redis;
+  tasks: TaskRegistry;
+  name?: string;
+  /** Jobs run at once in this process (RQ: 1). */
+  concurrency?: number;
+  /** Exit when the queues are empty. */
+  burst?: boolean;
+  maxJobs?: number;
+  /** Seconds idle before the worker exits. */
+  maxIdleTime?: number;
+  dequeueStrategy?: DequeueStrategy;
+  /** Default result_ttl for jobs without one (RQ: 500 s). */
+  resultTtl?: number;
+  /** Default failure_ttl (RQ: 1 year). */
+  failureTtl?: number;
+  /** Worker key TTL is workerTtl + 60 while idle (RQ: 420). */
+  workerTtl?: number;
+  /** Seconds between heartbeats (RQ: 30; ours is shorter so that death is noticed sooner). */
+  jobMonitoringInterval?: number;
+  /**
+   * Seconds without a heartbeat after which a running job counts as
+   * abandoned and is retried or failed by any worker of its queue.
+   */
+  deadWorkerTimeout?: number;
+  /** Seconds between passes that look for abandoned jobs. */
+  recoveryInterval?: number;
+  /** Ms between checks for jobs pushed by producers that do not wake us (Python RQ). */
+  idlePollInterval?: number;
+  withScheduler?: boolean;
+  logger?: Logger;
+  /** Don't log job descriptions (RQ's --disable-job-desc-logging). */
+  disableJobDescLogging?: boolean;
+}
+
+/** The options with every default filled in. */
+export type ResolvedWorkerOptions = Required<
+  Omit<WorkerOptions, 'connection' | 'tasks' | 'name' | 'logger' | 'maxJobs' | 'maxIdleTime'>
+> & { maxJobs: number; maxIdleTime: number };
+
+/** Fills in defaults and refuses option values the worker cannot run with. */
+export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions {
+  const o: ResolvedWorkerOptions = {
+    concurrency: opts.concurrency ?? 1,
+    burst: opts.burst ?? false,
+    maxJobs: opts.maxJobs ?? Infinity,
+    maxIdleTime: opts.maxIdleTime ?? Infinity,
+    dequeueStrategy: opts.dequeueStrategy ?? 'default',
+    resultTtl: opts.resultTtl ?? DEFAULT_RESULT_TTL,
+    failureTtl: opts.failureTtl ?? DEFAULT_FAILURE_TTL,
+    workerTtl: opts.workerTtl ?? DEFAULT_WORKER_TTL,
+    jobMonitoringInterval: opts.jobMonitoringInterval ?? DEFAULT_JOB_MONITORING_INTERVAL,
+    deadWorkerTimeout: opts.deadWorkerTimeout ?? DEFAULT_DEAD_WORKER_TIMEOUT,
+    recoveryInterval: opts.recoveryInterval ?? DEFAULT_RECOVERY_INTERVAL,
+    idlePollInterval: opts.idlePollInterval ?? DEFAULT_IDLE_POLL_INTERVAL_MS,
+    withScheduler: opts.withScheduler ?? false,
+    disableJobDescLogging: opts.disableJobDescLogging ?? false,
+  };
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new TypeError('concurrency must be an integer >= 1');
+  if (!['default', 'round_robin', 'random'].includes(o.dequeueStrategy)) {
+    throw new TypeError(`Unknown dequeue strategy '${o.dequeueStrategy}': use default, round_robin or random`);
+  }
+  if (o.deadWorkerTimeout <= o.jobMonitoringInterval * 2) {
+    throw new TypeError('deadWorkerTimeout must be more than twice jobMonitoringInterval');
+  }
+  return o;
+}

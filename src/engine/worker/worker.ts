@@ -1,0 +1,515 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { describeError, isUnrecoverable, MalformedJobError } from '../errors.js';
+import { Job } from '../job.js';
+import { keys } from '../keys.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import { runScript, runScriptBuffer } from '../scripts.js';
+import { Scheduler } from '../scheduler.js';
+import { encodeExcString, encodeReturnValue } from '../serializer.js';
+import { runInJobContext, type JobContext, type TaskRegistry } from '../tasks.js';
+import { utcformat } from '../time.js';
+import { DEFAULT_CALLBACK_TIMEOUT, DEFAULT_JOB_TIMEOUT, ENGINE_VERSION } from '../defaults.js';
+import { Abort, guard, LazyAbort } from './abort.js';
+import { parseControlMessage } from './control.js';
+import { DequeueOrder } from './dequeue-order.js';
+import { EndQueue, recordEnds, type PendingEnd } from './ends.js';
+import type { Outcome, WorkerEvents } from './events.js';
+import { Liveness } from './liveness.js';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
+import { nextExecutionId, type Running } from './running.js';
+import { Slots } from './slots.js';
+
+/**
+ * Runs jobs from its queues until stopped. Every state change is one script
+ * call: a busy worker costs about one round trip per job, since the script
+ * that records a job's end also hands out the next one.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly name: string;
+  readonly queues: string[];
+  readonly connection: Redis;
+  private subscriber: Redis | undefined;
+  private readonly tasks: TaskRegistry;
+  private readonly log: Logger;
+  private readonly o: ResolvedWorkerOptions;
+  private readonly order: DequeueOrder;
+  private readonly running = new Map<string, Running>();
+  private readonly slots: Slots;
+  private maybeWork = true;
+  private wakeGen = 0;
+  private stopping: 'no' | 'warm' | 'cold' = 'no';
+  private suspended = false;
+  private lastBusy = Date.now();
+  private nudge: (() => void) | undefined;
+  /** Execution ids sent with dequeue calls still awaiting their reply. */
+  private readonly pendingExecIds = new Set<string>();
+  private readonly ends = new EndQueue((items) => this.flushEnds(items));
+  private readonly liveness: Liveness;
+  private scheduler: Scheduler | undefined;
+  private loop: Promise<void> | undefined;
+  successfulJobs = 0;
+  failedJobs = 0;
+
+  constructor(queues: string[], opts: WorkerOptions) {
+    super();
+    if (queues.length === 0) throw new TypeError('A worker needs at least one queue');
+    this.queues = [...queues];
+    this.connection = opts.connection;
+    this.tasks = opts.tasks;
+    this.name = opts.name ?? randomUUID().replace(/-/g, '');
+    this.log = opts.logger ?? consoleLogger();
+    this.o = resolveWorkerOptions(opts);
+    this.order = new DequeueOrder(this.queues, this.o.dequeueStrategy);
+    this.slots = new Slots(this.o.concurrency, this.o.maxJobs);
+    this.liveness = new Liveness({
+      name: this.name,
+      queues: this.queues,
+      connection: this.connection,
+      log: this.log,
+      o: this.o,
+      running: () => this.running.values(),
+      runningCount: () => this.running.size,
+      pendingExecIds: () => [...this.pendingExecIds],
+      lost: (member) => {
+        const r = this.running.get(member);
+        if (r) {
+          this.log.warning(`${r.queue}: ${r.job.id} was recovered elsewhere while it ran here (missed heartbeats); abandoning it`);
+          r.detached = true;
+          r.aborter.abort(new Abort('recovered by another worker'));
+        }
+      },
+      handedBack: (jobId) => this.emit('job-handed-back', jobId),
+      recovered: (jobId, outcome) => this.emit('job-recovered', jobId, outcome),
+      mayHaveWork: () => {
+        this.maybeWork = true;
+        this.wake();
+      },
+    });
+  }
+
+  /** Registers the worker, then processes jobs until stopped (or the queues run dry in burst mode). */
+  async work(): Promise<void> {
+    await this.bootstrap();
+    this.loop = this.mainLoop();
+    try {
+      await this.loop;
+    } finally {
+      await this.teardown();
+    }
+  }
+
+  /**
+   * Warm stop: take no new job, let running ones finish. Cold stop (or a
+   * second call): abort running jobs and hand them to recovery at once.
+   */
+  stop(opts: { cold?: boolean } = {}): void {
+    const cold = opts.cold || this.stopping !== 'no';
+    if (cold && this.stopping !== 'cold') {
+      this.stopping = 'cold';
+      for (const r of this.running.values()) {
+        r.detached = true;
+        r.aborter.abort(new Abort('cold shutdown'));
+      }
+    } else if (this.stopping === 'no') {
+      this.stopping = 'warm';
+      this.connection.hset(keys.worker(this.name), 'shutdown_requested_date', utcformat()).catch(() => {});
+    }
+    this.wake();
+  }
+
+  /** Ids of the jobs running now. */
+  runningJobIds(): string[] {
+    return [...this.running.values()].map((r) => r.job.id);
+  }
+
+  /** Retries or fails jobs whose worker stopped heart-beating. */
+  recoverAbandoned(): Promise<number> {
+    return this.liveness.recoverAbandoned();
+  }
+
+  private async bootstrap(): Promise<void> {
+    await this.connection.client('SETNAME', this.name).catch(() => {});
+    let ip = '';
+    try {
+      const info = String(await this.connection.client('INFO'));
+      ip = /addr=(\S+)/.exec(info)?.[1] ?? '';
+    } catch {
+      /* CLIENT INFO needs Redis 6.2 */
+    }
+    await runScript(this.connection, 'birth', [
+      this.name,
+      this.o.workerTtl + 60,
+      this.queues.length,
+      ...this.queues,
+      'queues', this.queues.join(','),
+      'pid', process.pid,
+      'hostname', hostname(),
+      'ip_address', ip,
+      'version', ENGINE_VERSION,
+      'python_version', `node ${process.version}`,
+      'successful_job_count', 0,
+      'failed_job_count', 0,
+      'total_working_time', 0,
+      // Not an RQ field: lets birth.lua tell a resend of this call from a live namesake.
+      'birth_token', randomBytes(8).toString('hex'),
+    ]);
+    this.subscriber = this.connection.duplicate();
+    this.subscriber.on('error', () => {});
+    const channels = [keys.pubsub(this.name), ...this.queues.map(keys.wakeChannel)];
+    if (this.o.withScheduler) {
+      this.scheduler = new Scheduler(this.connection, this.queues, { name: this.name, logger: this.log });
+      channels.push(...this.queues.map(keys.scheduledChannel));
+    }
+    this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    await this.subscriber.subscribe(...channels);
+    this.log.info(`Worker ${this.name} started with PID ${process.pid}, version ${ENGINE_VERSION}`);
+    this.log.info(`*** Listening on ${this.queues.join(', ')}...`);
+    if (this.scheduler) {
+      if (this.o.burst) await this.scheduler.runOnce();
+      else this.scheduler.start();
+    }
+    // A first heartbeat before the first recovery pass: it tells recovery
+    // that a worker is alive (and, after an outage, starts its hold).
+    await this.liveness.heartbeat();
+    await this.liveness.recoverAbandoned();
+    this.liveness.startTimers(this.subscriber);
+    this.emit('started');
+  }
+
+  private async teardown(): Promise<void> {
+    this.liveness.stopTimers();
+    await this.scheduler?.stop();
+    try {
+      const handed = Number(await runScript(this.connection, 'death', [this.name, this.queues.length, ...this.queues]));
+      if (handed > 0) await this.liveness.recoverAbandoned();
+    } catch (err) {
+      this.log.warning(`could not register death: ${(err as Error).message}`);
+    }
+    if (this.subscriber) {
+      this.subscriber.disconnect();
+      this.subscriber = undefined;
+    }
+    this.log.info(`Worker ${this.name}: stopped (${this.successfulJobs} finished, ${this.failedJobs} failed)`);
+    this.emit('stopped');
+  }
+
+  private onMessage(channel: string, message: string): void {
+    const msg = parseControlMessage(channel, message);
+    switch (msg.kind) {
+      case 'wake':
+        this.wakeGen++;
+        this.maybeWork = true;
+        this.wake();
+        break;
+      case 'scheduled-wake':
+        this.scheduler?.notify(msg.queue, msg.at);
+        break;
+      case 'malformed':
+        this.log.warning(`ignoring malformed command on ${channel}: ${message.slice(0, 200)}`);
+        break;
+      case 'shutdown':
+        this.log.info('Received shutdown command, shutting down after the current job(s)');
+        this.stop();
+        break;
+      case 'kill-horse':
+        this.log.info('Received kill-horse command: aborting the running job(s)');
+        for (const r of this.running.values()) r.aborter.abort(new Abort('Work-horse terminated unexpectedly (kill-horse command)'));
+        break;
+      case 'stop-job': {
+        const target = [...this.running.values()].filter((r) => r.job.id === msg.jobId);
+        if (target.length === 0) this.log.info(`stop-job: job ${String(msg.jobId)} is not running here`);
+        for (const r of target) {
+          r.stopRequested = true;
+          r.aborter.abort(new Abort('Job stopped by user, work-horse terminated.'));
+        }
+        break;
+      }
+      case 'unknown':
+        this.log.warning(`ignoring unknown command ${JSON.stringify(msg.command)} on ${channel}`);
+    }
+  }
+
+  private wake(): void {
+    const n = this.nudge;
+    this.nudge = undefined;
+    n?.();
+  }
+
+  private waitForNudge(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.nudge = undefined;
+        resolve();
+      }, ms);
+      this.nudge = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private available(): number {
+    if (this.stopping !== 'no' || this.suspended) return 0;
+    return this.slots.free(this.running.size);
+  }
+
+  private async mainLoop(): Promise<void> {
+    while (true) {
+      const idle = this.running.size === 0 && this.slots.reserved === 0;
+      if (this.stopping === 'cold') break;
+      if (this.stopping === 'warm' && idle) break;
+      if (this.slots.exhausted && idle) break;
+      if (idle && Date.now() - this.lastBusy >= this.o.maxIdleTime * 1000) {
+        this.log.info(`Worker ${this.name}: idle for ${this.o.maxIdleTime} s, exiting`);
+        break;
+      }
+      if (this.o.burst && idle && !this.maybeWork) {
+        this.log.info(`Worker ${this.name}: done, quitting`);
+        break;
+      }
+      const k = this.available();
+      if (k > 0 && this.maybeWork) {
+        try {
+          await this.fetch(k);
+        } catch (err) {
+          if (this.stopping !== 'no') break;
+          this.log.warning(`dequeue failed, retrying: ${(err as Error).message}`);
+          await this.waitForNudge(1000);
+        }
+        continue;
+      }
+      if (this.suspended) {
+        if (this.o.burst && idle) {
+          this.log.info('Suspended, burst worker quitting');
+          break;
+        }
+        await this.waitForNudge(1000);
+        this.suspended = false;
+        this.maybeWork = true;
+        continue;
+      }
+      if (idle) this.emit('idle');
+      const wait = Math.min(this.o.idlePollInterval, Number.isFinite(this.o.maxIdleTime) ? this.o.maxIdleTime * 1000 : Infinity);
+      await this.waitForNudge(wait);
+      if (this.running.size + this.slots.reserved < this.o.concurrency) this.maybeWork = true;
+    }
+    // A cold stop leaves jobs to recovery; a warm one waits for them above.
+    await Promise.all([...this.running.values()].map((r) => (this.stopping === 'cold' ? undefined : r.done)));
+  }
+
+  /**
+   * The ARGV tail that asks a script for up to k next jobs. Its execution ids
+   * stay pending until the call settles, so that the heartbeat never hands
+   * back a job whose reply is still on its way.
+   */
+  private dequeueTail(k: number): { tail: (string | number)[]; ids: string[] } {
+    const order = this.order.next();
+    const ids: string[] = [];
+    for (let i = 0; i < k; i++) ids.push(nextExecutionId());
+    for (const id of ids) this.pendingExecIds.add(id);
+    return { tail: [k, this.liveness.hbTtl, this.liveness.execTtl, order.length, ...order, ...ids], ids };
+  }
+
+  private async fetch(k: number): Promise<void> {
+    this.slots.reserved += k;
+    const gen = this.wakeGen;
+    let reply: unknown;
+    const { tail, ids } = this.dequeueTail(k);
+    try {
+      reply = await runScriptBuffer(this.connection, 'dequeue', [this.name, ...tail]);
+      this.takeJobs(reply as Buffer[] | unknown[], k, gen);
+    } finally {
+      this.slots.reserved -= k;
+      for (const id of ids) this.pendingExecIds.delete(id);
+    }
+  }
+
+  /** Starts the jobs a dequeue tail returned. */
+  private takeJobs(reply: unknown[], asked: number, gen: number): void {
+    if (reply.length === 1 && String(reply[0]) === 'suspended') {
+      if (!this.suspended) this.log.info('Worker suspended (rq:suspended is set)');
+      this.suspended = true;
+      this.wake();
+      return;
+    }
+    let got = 0;
+    for (let i = 0; i + 3 < reply.length; i += 4) {
+      const id = String(reply[i]);
+      const queue = String(reply[i + 1]);
+      const execId = String(reply[i + 2]);
+      const job = Job.fromPacked(this.connection, id, reply[i + 3] as Buffer);
+      got++;
+      this.order.dequeuedFrom(queue);
+      this.start(job, queue, execId);
+    }
+    if (got < asked && gen === this.wakeGen) this.maybeWork = false;
+    if (got > 0) this.lastBusy = Date.now();
+  }
+
+  private start(job: Job, queue: string, execId: string): void {
+    const r: Running = {
+      job,
+      queue,
+      execId,
+      member: `${job.id}:${execId}`,
+      aborter: new LazyAbort(),
+      startedAt: Date.now() / 1000,
+    };
+    this.running.set(r.member, r);
+    this.slots.started++;
+    r.done = this.execute(r).catch((err: unknown) => {
+      // Only a Redis failure while reporting gets here: the execution stays
+      // in wip and is recovered as abandoned, so nothing is lost.
+      this.log.error(`${queue}: could not record the end of ${job.id}: ${(err as Error).message}`);
+      // An 'error' event nobody listens to would throw and end the process.
+      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+      this.running.delete(r.member);
+      this.wake();
+    });
+  }
+
+  private async execute(r: Running): Promise<void> {
+    const { job, queue } = r;
+    let desc = job.id;
+    if (!this.o.disableJobDescLogging) desc = `${job.description ?? '?'} (${job.id})`;
+    this.log.info(`${queue}: ${desc}`);
+    this.emit('job-started', job);
+    let value: unknown;
+    let error: unknown;
+    let failed = false;
+    try {
+      value = await this.invoke(r);
+      const cb = job.successCallbackName;
+      if (cb) await this.runCallback(r, cb, Number(job.fields.success_callback_timeout) || DEFAULT_CALLBACK_TIMEOUT, [job, this.connection, value]);
+    } catch (err) {
+      failed = true;
+      error = err;
+    }
+    const endedAt = Date.now() / 1000;
+    if (r.detached) {
+      this.running.delete(r.member);
+      this.wake();
+      return;
+    }
+    if (!failed) {
+      const hasDeps = job.fields.dependency_ids ? '1' : '';
+      await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
+        if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
+        else {
+          this.successfulJobs++;
+          this.log.info(`${queue}: Job OK (${job.id})`);
+        }
+        this.emit('job-finished', job, value);
+      });
+      return;
+    }
+    const mode = r.stopRequested
+      ? 'stopped'
+      : isUnrecoverable(error) || error instanceof MalformedJobError
+        ? 'unrecoverable'
+        : 'failed';
+    const text = error instanceof Abort ? error.message : describeError(error);
+    const cb = mode === 'stopped' ? job.stoppedCallbackName : job.failureCallbackName;
+    if (cb) {
+      const timeout = Number(job.fields[mode === 'stopped' ? 'stopped_callback_timeout' : 'failure_callback_timeout']) || DEFAULT_CALLBACK_TIMEOUT;
+      const cbArgs = mode === 'stopped' ? [job, this.connection] : [job, this.connection, error];
+      await this.runCallback(r, cb, timeout, cbArgs).catch((e: unknown) =>
+        this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),
+      );
+    }
+    await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl], endedAt, (outcome) => {
+      this.failedJobs++;
+      const firstLine = text.split('\n')[0];
+      if (outcome === 'retried' || outcome === 'scheduled') {
+        this.log.info(`${queue}: ${job.id} failed (${firstLine}); retry ${outcome === 'scheduled' ? 'scheduled' : 'queued'}`);
+      } else {
+        this.log.error(`${queue}: ${job.id} ${outcome === 'stopped' ? 'stopped' : 'failed'}: ${firstLine}`);
+      }
+      this.emit('job-failed', job, text, outcome);
+    });
+  }
+
+  /**
+   * Records the end of an execution and, in the same script call, takes
+   * the next jobs for the slots it frees. Ends that come in the same tick
+   * (many jobs at once) go in one call (complete.lua), one alone in
+   * finish.lua / fail.lua. Freed slots stay reserved until the next jobs
+   * have started, so the main loop never fetches for them too. `recorded`
+   * runs before those jobs start, so logs and events keep their order.
+   */
+  private report(
+    script: 'finish' | 'fail',
+    r: Running,
+    middle: (string | number)[],
+    endedAt: number,
+    recorded: (outcome: Outcome) => void,
+  ): Promise<void> {
+    this.running.delete(r.member);
+    this.slots.reserved += 1;
+    return this.ends.push({ script, r, middle, endedAt, recorded });
+  }
+
+  /** Records one batch of ends and starts the jobs its call hands out. */
+  private flushEnds(items: PendingEnd[]): void {
+    this.slots.reserved -= items.length;
+    const k = this.available();
+    this.slots.reserved += k;
+    const gen = this.wakeGen;
+    const { tail, ids } = this.dequeueTail(k);
+    recordEnds(this.connection, this.name, items, tail).then(
+      ([outcomes, next]) => {
+        this.slots.reserved -= k;
+        items.forEach((e, i) => {
+          try {
+            e.recorded(String(outcomes[i]) as Outcome);
+          } catch (err) {
+            // a throwing event listener must not keep the next jobs from starting
+            this.log.error(`job event listener failed: ${describeError(err)}`);
+          }
+        });
+        if (k > 0) this.takeJobs(next, k, gen);
+        for (const id of ids) this.pendingExecIds.delete(id);
+        for (const e of items) e.resolve();
+        this.wake();
+      },
+      (err: unknown) => {
+        this.slots.reserved -= k;
+        for (const id of ids) this.pendingExecIds.delete(id);
+        for (const e of items) e.reject(err);
+        this.wake();
+      },
+    );
+  }
+
+  /** Calls the task with the job's timeout and abort signal. */
+  private invoke(r: Running): Promise<unknown> {
+    const { job } = r;
+    const call = job.call();
+    const fn = this.tasks.get(call.func);
+    const timeout = job.timeout ?? DEFAULT_JOB_TIMEOUT;
+    const ctx = this.context(r);
+    const argv = Object.keys(call.kwargs).length > 0 ? [...call.args, call.kwargs] : call.args;
+    return guard(r.aborter, timeout, () => runInJobContext(ctx, () => fn.apply(ctx, argv)));
+  }
+
+  private runCallback(r: Running, name: string, timeout: number, args: unknown[]): Promise<unknown> {
+    const fn = this.tasks.get(name);
+    const ctx = this.context(r);
+    return guard(r.aborter, timeout, () => runInJobContext(ctx, () => fn.apply(ctx, args)));
+  }
+
+  private context(r: Running): JobContext {
+    const { aborter } = r;
+    return {
+      job: r.job,
+      queueName: r.queue,
+      workerName: this.name,
+      get signal() {
+        return aborter.signal;
+      },
+    };
+  }
+}

@@ -1,4 +1,5 @@
 import { EnvReader, type Env } from './env.js';
+import { guacamoleSection, moodleSection, proxmoxSection, smtpSection } from './clients.js';
 import { describeMariaDb, mariadbConfigFromEnv } from './mariadb.js';
 import { describeMongo, describeWorker, mongoConfigFromEnv, workerConfigFromEnv } from './worker.js';
 
@@ -15,14 +16,15 @@ export interface ConfigSection<T> {
 export type Sections = Record<string, ConfigSection<any>>;
 export type ConfigOf<S extends Sections> = { [K in keyof S]: ReturnType<S[K]['fromEnv']> };
 
-/**
- * OpenVLE's sections. A client adds its own with one line, e.g.
- * `proxmox: { fromEnv: proxmoxConfigFromEnv, describe: describeProxmox }`.
- */
+/** OpenVLE's sections; `config/clients.ts` holds the outside systems'. */
 export const OPENVLE_SECTIONS = {
   mariadb: { fromEnv: mariadbConfigFromEnv, describe: describeMariaDb },
   mongodb: { fromEnv: mongoConfigFromEnv, describe: describeMongo },
   worker: { fromEnv: workerConfigFromEnv, describe: describeWorker },
+  proxmox: proxmoxSection,
+  guacamole: guacamoleSection,
+  moodle: moodleSection,
+  smtp: smtpSection,
 } satisfies Sections;
 
 export type OpenVleConfig = ConfigOf<typeof OPENVLE_SECTIONS>;

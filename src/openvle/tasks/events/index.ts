@@ -1,0 +1,3 @@
+import type { TaskDefinition } from '../define.js';
+
+export const EVENT_TASKS: TaskDefinition[] = [];

@@ -6,7 +6,6 @@ import { EVENT_TASKS } from './events/index.js';
 import { GUACAMOLE_TASKS } from './guacamole/index.js';
 import { MAIL_TASKS } from './mail/index.js';
 import { MOODLE_TASKS } from './moodle/index.js';
-import { PERIODIC_TASKS } from './periodic/index.js';
 import { PVE_TASKS } from './pve/index.js';
 import type { TaskServices } from './services.js';
 
@@ -17,7 +16,6 @@ export const OPENVLE_TASKS: readonly TaskDefinition[] = [
   ...GUACAMOLE_TASKS,
   ...MOODLE_TASKS,
   ...EVENT_TASKS,
-  ...PERIODIC_TASKS,
 ];
 
 /** Registers every OpenVLE task, tracked, on a worker's task registry. */

@@ -1,3 +1,0 @@
-import type { TaskDefinition } from '../define.js';
-
-export const PERIODIC_TASKS: TaskDefinition[] = [];

@@ -255,7 +255,7 @@ test('dequeue strategies: default is strict priority, round_robin rotates', asyn
   }
 });
 
-test('an idle worker is woken by an enqueue (not by its poll), and finds jobs a foreign producer RPUSHes', async () => {
+test('an idle worker is woken by an enqueue (not by its poll)', async () => {
   const name = uniq('q');
   const q = new Queue(name, fx.redis);
   const w1 = fx.worker([name], tasks({ 't.ok': () => 1 }), { idlePollInterval: 60_000 });
@@ -266,29 +266,46 @@ test('an idle worker is woken by an enqueue (not by its poll), and finds jobs a 
   w1.stop();
   await w1.done;
 
-  const name2 = uniq('q');
-  const w2 = fx.worker([name2], tasks({ 'tasks.add': (x: number, y: number) => x + y }), { idlePollInterval: 100 });
-  await waitForEvent(w2, 'idle');
-  // what a Python RQ producer writes (a plain RPUSH): no wake-up signal
+  w1.stop();
+  await w1.done;
+});
+
+/** What a Python RQ producer writes: the job hash and a plain RPUSH, no wake-up signal. */
+async function pushLikePython(queue: string, id: string, args: [number, number]): Promise<void> {
   await fx.redis
     .multi()
-    .hset(keys.job('py-job'), {
-      data: deflateSync(Buffer.from('["tasks.add", null, [2, 3], {}]')),
+    .hset(keys.job(id), {
+      data: deflateSync(Buffer.from(JSON.stringify(['tasks.add', null, args, {}]))),
       status: 'queued',
-      origin: name2,
+      origin: queue,
       created_at: '2026-01-01T00:00:00.000000Z',
       enqueued_at: '2026-01-01T00:00:00.000000Z',
       timeout: '180',
-      description: 'tasks.add(2, 3)',
+      description: `tasks.add(${args.join(', ')})`,
     })
-    .rpush(keys.queue(name2), 'py-job')
-    .sadd(keys.queues, keys.queue(name2))
+    .rpush(keys.queue(queue), id)
+    .sadd(keys.queues, keys.queue(queue))
     .exec();
-  const [pj, value] = await waitForEvent<[Job, unknown]>(w2, 'job-finished');
-  assert.equal(pj.id, 'py-job');
+}
+
+test('an idle worker of several queues takes a job a foreign producer RPUSHes without waiting for its poll', async () => {
+  const [a, b] = [uniq('q'), uniq('q')];
+  // The poll would come after the test's deadline: only the push watch can wake it.
+  const w = fx.worker([a, b], tasks({ 'tasks.add': (x: number, y: number) => x + y }), { idlePollInterval: 600_000 });
+  await waitForEvent(w, 'idle');
+  const id = uniq('py-job');
+  await pushLikePython(b, id, [2, 3]);
+  const [pj, value] = await waitForEvent<[Job, unknown]>(w, 'job-finished', undefined, 10_000);
+  assert.equal(pj.id, id);
   assert.equal(value, 5);
-  w2.stop();
-  await w2.done;
+  // again once idle: each wake-up ends the watch, which must be renewed
+  await waitForEvent(w, 'idle');
+  const id2 = uniq('py-job');
+  await pushLikePython(a, id2, [4, 5]);
+  const [pj2] = await waitForEvent<[Job, unknown]>(w, 'job-finished', undefined, 10_000);
+  assert.equal(pj2.id, id2);
+  w.stop();
+  await w.done;
 });
 
 test('max jobs, max idle time and burst end the worker', async () => {

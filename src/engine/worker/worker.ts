@@ -19,6 +19,7 @@ import { EndQueue, recordEnds, type PendingEnd } from './ends.js';
 import type { Outcome, WorkerEvents } from './events.js';
 import { Liveness } from './liveness.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
+import { PushWatch } from './push-watch.js';
 import { nextExecutionId, type Running } from './running.js';
 import { Slots } from './slots.js';
 
@@ -44,6 +45,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private suspended = false;
   private lastBusy = Date.now();
   private nudge: (() => void) | undefined;
+  /** Counts wake() calls, so that the main loop notices one made while it was not waiting. */
+  private nudges = 0;
+  private pushWatch: PushWatch | undefined;
   /** Execution ids sent with dequeue calls still awaiting their reply. */
   private readonly pendingExecIds = new Set<string>();
   private readonly ends = new EndQueue((items) => this.flushEnds(items));
@@ -165,6 +169,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     await this.subscriber.subscribe(...channels);
+    this.pushWatch = new PushWatch(
+      this.connection,
+      this.queues,
+      () => {
+        this.wakeGen++;
+        this.maybeWork = true;
+        this.wake();
+      },
+      (msg) => this.log.debug(msg),
+    );
+    await this.pushWatch.start();
     this.log.info(`Worker ${this.name} started with PID ${process.pid}, version ${ENGINE_VERSION}`);
     this.log.info(`*** Listening on ${this.queues.join(', ')}...`);
     if (this.scheduler) {
@@ -181,6 +196,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async teardown(): Promise<void> {
     this.liveness.stopTimers();
+    await this.pushWatch?.stop();
     await this.scheduler?.stop();
     try {
       const handed = Number(await runScript(this.connection, 'death', [this.name, this.queues.length, ...this.queues]));
@@ -233,6 +249,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private wake(): void {
+    this.nudges++;
     const n = this.nudge;
     this.nudge = undefined;
     n?.();
@@ -292,6 +309,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       if (idle) this.emit('idle');
+      if (k > 0 && this.pushWatch) {
+        // Watch the queues for pushes that publish nothing (Python RQ's
+        // RPUSH) before sleeping; jobs pushed since the last dequeue are
+        // taken now, and anything that woke us meanwhile is looked at.
+        const seen = this.nudges;
+        if (await this.pushWatch.arm()) this.maybeWork = true;
+        if (this.maybeWork || this.nudges !== seen) continue;
+      }
       const wait = Math.min(this.o.idlePollInterval, Number.isFinite(this.o.maxIdleTime) ? this.o.maxIdleTime * 1000 : Infinity);
       await this.waitForNudge(wait);
       if (this.running.size + this.slots.reserved < this.o.concurrency) this.maybeWork = true;

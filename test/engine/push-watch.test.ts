@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
+import { test } from 'node:test';
+import { Job, keys } from '../../src/index.js';
+import { engineFixture, tasks } from '../helpers/engine.js';
+import { uniq, waitForEvent } from '../helpers/util.js';
+
+// A file of its own: it kills every connection and flushes the database.
+const fx = engineFixture();
+
+/** What a Python RQ producer writes: the job hash and a plain RPUSH, no wake-up signal. */
+async function pushLikePython(queue: string, id: string, args: [number, number]): Promise<void> {
+  await fx.redis
+    .multi()
+    .hset(keys.job(id), {
+      data: deflateSync(Buffer.from(JSON.stringify(['tasks.add', null, args, {}]))),
+      status: 'queued',
+      origin: queue,
+      created_at: '2026-01-01T00:00:00.000000Z',
+      enqueued_at: '2026-01-01T00:00:00.000000Z',
+      timeout: '180',
+      description: `tasks.add(${args.join(', ')})`,
+    })
+    .rpush(keys.queue(queue), id)
+    .sadd(keys.queues, keys.queue(queue))
+    .exec();
+}
+
+test('the push watch survives killed connections and a FLUSHALL', async () => {
+  const name = uniq('q');
+  const w = fx.worker([name], tasks({ 'tasks.add': (x: number, y: number) => x + y }), { idlePollInterval: 600_000 });
+  await waitForEvent(w, 'idle');
+  // every connection but the test's own: the worker's, its pub/sub and its watch connections
+  const back = waitForEvent(w, 'idle', undefined, 15_000);
+  await fx.redis.call('CLIENT', 'KILL', 'SKIPME', 'yes');
+  // Re-established tracking makes the worker look once (for pushes it missed), then idle.
+  await back;
+  const id = uniq('py-job');
+  await pushLikePython(name, id, [1, 1]);
+  const [pj] = await waitForEvent<[Job, unknown]>(w, 'job-finished', undefined, 15_000);
+  assert.equal(pj.id, id);
+  await waitForEvent(w, 'idle');
+  const flushed = waitForEvent(w, 'idle', undefined, 15_000);
+  await fx.redis.flushall();
+  // A FLUSHALL drops every tracked key and says so: the worker looks once and watches again.
+  await flushed;
+  const id2 = uniq('py-job');
+  await pushLikePython(name, id2, [2, 2]);
+  const [pj2] = await waitForEvent<[Job, unknown]>(w, 'job-finished', undefined, 15_000);
+  assert.equal(pj2.id, id2);
+  w.stop();
+  await w.done;
+});

@@ -1,13 +1,13 @@
-// openvle-rq vs BullMQ on one private Redis, same run, same harness.
+// openvle-rq vs BullMQ and Bee-Queue on one private Redis, same run, same harness.
 //
 //   npm run bench                 (builds, then runs this file under tsx)
 //
 // Prints one JSON line per figure and system on stdout, then one line with
-// the ratios ours/BullMQ; progress goes to stderr. Knobs (environment):
+// one line of ratios ours/peer per peer; progress goes to stderr. Knobs (environment):
 //   BENCH_ROUNDS=3          rounds; each runs every figure for both systems,
 //                           alternating which system goes first
 //   BENCH_RETENTION=keep    keep | remove finished jobs (see systems.ts)
-//   BENCH_ONLY=a,b          only these figures: single,bulk,c1,c50,latency
+//   BENCH_ONLY=a,b          only these figures: single,bulk,c1,c2,c50,latency,rpush
 //   BENCH_SYSTEMS=a,b       only these systems
 //   BENCH_DIAG=1            also print per-job Redis command counts and
 //                           INFO commandstats usec_per_call (stderr)
@@ -15,7 +15,7 @@
 //   BENCH_REDIS_CONFIG='name value, ...'  CONFIG SET on the bench Redis first
 //   BENCH_BASE=dir          A/B: also measure the openvle-rq built in that
 //                           checkout (git worktree + npm run build) as
-//                           'openvle-rq@base', instead of BullMQ
+//                           'openvle-rq@base', instead of the peers
 //   BENCH_SCALE=1           multiply every job count (e.g. 0.2 for a smoke run)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { ChildConfig, ChildMessage } from './child.js';
 import { BenchRedis, parseInfo, redisCpuUs } from './redis.js';
-import { engineSource, makeProducer, SYSTEMS, type Payload, type Retention, type SystemName } from './systems.js';
+import { engineSource, isOurs, makeProducer, SYSTEMS, type Payload, type Retention, type SystemName } from './systems.js';
 
 const env = process.env;
 const scale = Number(env.BENCH_SCALE ?? 1);
@@ -39,10 +39,12 @@ const P = {
   batch: 1000,
   drainWarm: n(1000),
   c1N: n(8000),
+  c2N: n(8000),
   c50N: n(15000),
   latWarm: 100,
   latN: 500,
   latIntervalMs: 2,
+  idleMs: 3000,
   diag: env.BENCH_DIAG === '1',
   prof: env.BENCH_PROF,
 };
@@ -52,7 +54,7 @@ const redisConfig = (env.BENCH_REDIS_CONFIG ?? '')
   .map((c) => c.trim().split(/\s+/))
   .filter((c) => c[0] !== '')
   .map((c) => [c[0]!, c.slice(1).join(' ')] as const);
-const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c50,latency').split(','));
+const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c2,c50,latency,rpush').split(','));
 const systems = (env.BENCH_SYSTEMS ? env.BENCH_SYSTEMS.split(',') : SYSTEMS) as SystemName[];
 if (P.retention !== 'keep' && P.retention !== 'remove') throw new Error('BENCH_RETENTION must be keep or remove');
 
@@ -272,7 +274,12 @@ async function clockOffset(child: Child): Promise<number> {
   return best.offset;
 }
 
-async function benchLatency(url: string, admin: Redis, system: SystemName): Promise<Sample> {
+/**
+ * Pickup latency of an idle worker: jobs enqueued through the system's API
+ * ('add'), or, for openvle-rq, pushed as Python RQ pushes them ('push':
+ * job hash and RPUSH, no wake-up publish).
+ */
+async function benchLatency(url: string, admin: Redis, system: SystemName, via: 'add' | 'push'): Promise<Sample> {
   await admin.flushall();
   const total = P.latWarm + P.latN;
   const child = spawnChild({
@@ -289,12 +296,21 @@ async function benchLatency(url: string, admin: Redis, system: SystemName): Prom
   const offset = await clockOffset(child);
   const prod = makeProducer(system, url);
   await sleep(200);
+  // What the idle worker costs Redis: every command it sends while nothing
+  // is enqueued (the INFO call that ends the window counts one).
+  const commandsNow = async () => Number(parseInfo(await admin.info('stats')).get('total_commands_processed'));
+  const idle0 = await commandsNow();
+  const idleT0 = now();
+  await sleep(P.idleMs);
+  const idleCommandsPerSec = (await commandsNow()) - idle0 - 1;
+  const idleSecs = (now() - idleT0) / 1000;
   const start = now();
   for (let i = 0; i < total; i++) {
     const due = start + i * P.latIntervalMs;
     const wait = due - now();
     if (wait > 0) await sleep(wait);
-    await prod.add({ i, t: now() });
+    if (via === 'push') await prod.push!({ i, t: now() });
+    else await prod.add({ i, t: now() });
   }
   const r = (await child.next('result')) as Extract<ChildMessage, { type: 'result' }>;
   await prod.close();
@@ -302,10 +318,10 @@ async function benchLatency(url: string, admin: Redis, system: SystemName): Prom
   const lat = r.latencies.filter(([i]) => i >= P.latWarm).map(([, ms]) => ms - offset);
   return {
     system,
-    figure: 'latency',
+    figure: via === 'push' ? 'latency_rpush' : 'latency',
     value: percentile(lat, 50),
     latencies: lat,
-    extra: { clock_offset_ms: Math.round(offset * 1000) / 1000 },
+    extra: { clock_offset_ms: Math.round(offset * 1000) / 1000, idle_commands_per_sec: round2(idleCommandsPerSec / idleSecs) },
   };
 }
 
@@ -343,13 +359,15 @@ async function main(): Promise<void> {
         const add = (s: Sample) => {
           samples.push(s);
           const x = s.extra ? ' ' + JSON.stringify(s.extra) : '';
-          log(`round ${round + 1} ${system.padEnd(10)} ${s.figure.padEnd(16)} ${s.value.toFixed(s.figure === 'latency' ? 3 : 0)}${x}`);
+          log(`round ${round + 1} ${system.padEnd(10)} ${s.figure.padEnd(16)} ${s.value.toFixed(s.figure.startsWith('latency') ? 3 : 0)}${x}`);
         };
         if (only.has('single')) add(await benchEnqueue(redis.url, admin, system, 'single'));
         if (only.has('bulk')) add(await benchEnqueue(redis.url, admin, system, 'bulk'));
         if (only.has('c1')) add(await benchDrain(redis.url, admin, system, 1, P.c1N));
+        if (only.has('c2')) add(await benchDrain(redis.url, admin, system, 2, P.c2N));
         if (only.has('c50')) add(await benchDrain(redis.url, admin, system, 50, P.c50N));
-        if (only.has('latency')) add(await benchLatency(redis.url, admin, system));
+        if (only.has('latency')) add(await benchLatency(redis.url, admin, system, 'add'));
+        if (only.has('rpush') && isOurs(system)) add(await benchLatency(redis.url, admin, system, 'push'));
       }
     }
   } finally {
@@ -382,7 +400,7 @@ async function main(): Promise<void> {
         samples: ss.map((s) => Math.round(s.value)),
       });
     }
-    for (const c of [1, 50]) {
+    for (const c of [1, 2, 50]) {
       const ss = pick(system, `process_c${c}`);
       if (ss.length === 0) continue;
       const v = Math.round(median(ss.map((s) => s.value)));
@@ -391,7 +409,7 @@ async function main(): Promise<void> {
         system,
         figure: 'process_per_sec',
         concurrency: c,
-        jobs: c === 1 ? P.c1N : P.c50N,
+        jobs: c === 1 ? P.c1N : c === 2 ? P.c2N : P.c50N,
         value: v,
         unit: 'jobs/s',
         samples: ss.map((s) => Math.round(s.value)),
@@ -400,30 +418,37 @@ async function main(): Promise<void> {
         retention: P.retention,
       });
     }
-    const ls = pick(system, 'latency');
-    if (ls.length > 0) {
+    for (const [fig, prefix] of [
+      ['latency', 'pickup_latency'],
+      ['latency_rpush', 'rpush_pickup_latency'],
+    ] as const) {
+      const ls = pick(system, fig);
+      if (ls.length === 0) continue;
       const pooled = ls.flatMap((s) => s.latencies!);
       for (const p of [50, 99]) {
         const v = Math.round(percentile(pooled, p) * 1000) / 1000;
-        value.set(`latency_p${p}:${system}`, v);
+        value.set(`${fig}_p${p}:${system}`, v);
         lines.push({
           system,
-          figure: `pickup_latency_p${p}`,
+          figure: `${prefix}_p${p}`,
           concurrency: 1,
           value: v,
           unit: 'ms',
           jobs: pooled.length,
           interval_ms: P.latIntervalMs,
+          idle_worker_redis_commands_per_sec: round2(median(ls.map((s) => s.extra!.idle_commands_per_sec!))),
           samples: ls.map((s) => Math.round(percentile(s.latencies!, p) * 1000) / 1000),
         });
       }
     }
   }
   for (const l of lines) process.stdout.write(JSON.stringify(l) + '\n');
-  const other = systems.includes('bullmq') ? 'bullmq' : systems.includes('openvle-rq@base') ? 'openvle-rq@base' : undefined;
-  if (systems.includes('openvle-rq') && other) {
+  const others = systems.filter((s) => s !== 'openvle-rq');
+  if (!systems.includes('openvle-rq')) return;
+  for (const other of others) {
     const ratios: Record<string, number> = {};
-    for (const key of ['enqueue_single', 'enqueue_bulk', 'process_c1', 'process_c50', 'latency_p50', 'latency_p99']) {
+    const keys = ['enqueue_single', 'enqueue_bulk', 'process_c1', 'process_c2', 'process_c50', 'latency_p50', 'latency_p99', 'latency_rpush_p50', 'latency_rpush_p99'];
+    for (const key of keys) {
       const a = value.get(`${key}:openvle-rq`);
       const b = value.get(`${key}:${other}`);
       if (a !== undefined && b !== undefined && b !== 0) ratios[key] = Math.round((a / b) * 100) / 100;

@@ -11,7 +11,13 @@
 // - BullMQ otherwise runs on its defaults (events stream, stalled checker,
 //   lock renewal), with maxRetriesPerRequest: null on its connections as
 //   its docs require for workers.
+// - Bee-Queue 2 runs on its defaults (its own node_redis 3 client, job
+//   hashes kept, events sent); retention 'keep' keeps its finished jobs
+//   (its default, removeOnSuccess false: kept until removed), 'remove' sets
+//   removeOnSuccess.
+import BeeQueue from 'bee-queue';
 import { Queue as BQueue, Worker as BWorker } from 'bullmq';
+import { deflateSync } from 'node:zlib';
 import type { Redis, RedisOptions } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,9 +40,11 @@ const base = baseDir
   ? ((await import(pathToFileURL(join(baseDir, 'dist', 'src', 'index.js')).href)) as typeof Engine)
   : undefined;
 
-export type SystemName = 'openvle-rq' | 'bullmq' | 'openvle-rq@base';
+export type SystemName = 'openvle-rq' | 'bullmq' | 'beequeue' | 'openvle-rq@base';
 export type Retention = 'keep' | 'remove';
-export const SYSTEMS: SystemName[] = base ? ['openvle-rq', 'openvle-rq@base'] : ['openvle-rq', 'bullmq'];
+export const SYSTEMS: SystemName[] = base ? ['openvle-rq', 'openvle-rq@base'] : ['openvle-rq', 'bullmq', 'beequeue'];
+/** Systems whose producer can push as Python RQ does (a plain RPUSH). */
+export const isOurs = (s: SystemName): boolean => s === 'openvle-rq' || s === 'openvle-rq@base';
 
 function engineOf(system: SystemName): typeof Engine {
   if (system === 'openvle-rq@base') {
@@ -56,6 +64,8 @@ export interface Payload {
 
 export interface Producer {
   add(p: Payload): Promise<void>;
+  /** openvle-rq only: what a Python RQ producer does (job hash, RPUSH, no wake-up publish). */
+  push?(p: Payload): Promise<void>;
   addMany(ps: Payload[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -94,6 +104,26 @@ class OursProducer implements Producer {
   }
   async addMany(ps: Payload[]): Promise<void> {
     await this.q.enqueueMany(ps.map((p) => ({ func: 'bench.noop', args: [p] })));
+  }
+  private seq = 0;
+  async push(p: Payload): Promise<void> {
+    // RQ 2.10's Queue.enqueue_job: one MULTI with the job hash and the RPUSH.
+    const id = `py-${process.pid}-${this.seq++}`;
+    const ts = new Date().toISOString().replace('Z', '000Z');
+    await this.conn
+      .multi()
+      .hset(`rq:job:${id}`, {
+        data: deflateSync(Buffer.from(JSON.stringify(['bench.noop', null, [p], {}]))),
+        status: 'queued',
+        origin: QUEUE,
+        created_at: ts,
+        enqueued_at: ts,
+        timeout: '180',
+        description: 'bench.noop(...)',
+      })
+      .rpush(`rq:queue:${QUEUE}`, id)
+      .sadd('rq:queues', `rq:queue:${QUEUE}`)
+      .exec();
   }
   async close(): Promise<void> {
     await this.conn.quit();
@@ -184,10 +214,51 @@ function bullConsumer(url: string, o: ConsumerOptions): Consumer {
   };
 }
 
+// ----------------------------------------------------------------- Bee-Queue
+
+class BeeProducer implements Producer {
+  private readonly q: BeeQueue<Payload>;
+  constructor(url: string) {
+    this.q = new BeeQueue<Payload>(QUEUE, { redis: hostPort(url), isWorker: false });
+  }
+  async add(p: Payload): Promise<void> {
+    await this.q.createJob(p).save();
+  }
+  async addMany(ps: Payload[]): Promise<void> {
+    const errors = await this.q.saveAll(ps.map((p) => this.q.createJob(p)));
+    if (errors.size > 0) throw [...errors.values()][0];
+  }
+  close(): Promise<void> {
+    return this.q.close();
+  }
+}
+
+function beeConsumer(url: string, o: ConsumerOptions): Consumer {
+  const q = new BeeQueue<Payload>(QUEUE, {
+    redis: hostPort(url),
+    ...(o.retention === 'remove' ? { removeOnSuccess: true } : {}),
+  });
+  q.process(o.concurrency, async (job) => {
+    o.onStart(job.data);
+  });
+  q.on('succeeded', () => o.onFinished());
+  q.on('error', (err) => {
+    process.stderr.write(`bee-queue worker error: ${err.message}\n`);
+  });
+  return {
+    ready: q.ready().then(() => undefined),
+    close: () => q.close(),
+  };
+}
+
 export function makeProducer(system: SystemName, url: string): Producer {
-  return system === 'bullmq' ? new BullProducer(url) : new OursProducer(url, engineOf(system));
+  if (system === 'bullmq') return new BullProducer(url);
+  if (system === 'beequeue') return new BeeProducer(url);
+  return new OursProducer(url, engineOf(system));
 }
 
 export function makeConsumer(system: SystemName, url: string, o: ConsumerOptions): Consumer {
-  return system === 'bullmq' ? bullConsumer(url, o) : oursConsumer(url, o, engineOf(system));
+  if (system === 'bullmq') return bullConsumer(url, o);
+  if (system === 'beequeue') return beeConsumer(url, o);
+  return oursConsumer(url, o, engineOf(system));
 }

@@ -117,7 +117,7 @@ export class Liveness {
     const exc = encodeExcString(`Moved to FailedJobRegistry, due to AbandonedJobError, at ${new Date().toISOString()}`);
     for (const q of this.w.queues) {
       try {
-        const out = (await runScript(this.w.connection, 'recover', [q, exc, this.w.o.failureTtl, 100, this.hbTtl])) as string[];
+        const out = (await runScript(this.w.connection, 'recover', [q, exc, this.w.o.failureTtl, 100, this.hbTtl, this.w.o.queueRetry.get(q) ?? ''])) as string[];
         for (let i = 0; i + 1 < out.length; i += 2) {
           n++;
           log.warning(`${q}: job ${out[i]} was abandoned by its worker: ${out[i + 1]}`);

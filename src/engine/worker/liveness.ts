@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { ReplyWatch } from '../reply-watch.js';
 import { runScript } from '../scripts.js';
 import { encodeExcString } from '../serializer.js';
+import type { RecoveryOutcome } from './events.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { Running } from './running.js';
 
@@ -20,7 +21,7 @@ export interface LivenessHost {
   /** Called with the `${jobId}:${execId}` of executions recovered elsewhere while they ran here. */
   lost(member: string): void;
   handedBack(jobId: string): void;
-  recovered(jobId: string, outcome: string): void;
+  recovered(jobId: string, outcome: RecoveryOutcome): void;
   /** Jobs went back to a queue: look again. */
   mayHaveWork(): void;
 }
@@ -121,7 +122,7 @@ export class Liveness {
         for (let i = 0; i + 1 < out.length; i += 2) {
           n++;
           log.warning(`${q}: job ${out[i]} was abandoned by its worker: ${out[i + 1]}`);
-          this.w.recovered(out[i]!, out[i + 1]!);
+          this.w.recovered(out[i]!, out[i + 1]! as RecoveryOutcome);
         }
       } catch (err) {
         log.warning(`recovery pass on ${q} failed: ${(err as Error).message}`);

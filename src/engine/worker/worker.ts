@@ -402,7 +402,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.successfulJobs++;
           this.log.info(`${queue}: Job OK (${job.id})`);
         }
-        this.emit('job-finished', job, value);
+        this.emit('job-finished', job, value, outcome);
       });
       return;
     }

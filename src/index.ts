@@ -53,3 +53,18 @@ export {
   type CronSchedulerEvents,
   type CatchUp,
 } from './engine/cron/index.js';
+export {
+  defineApp,
+  isApp,
+  appServes,
+  appRole,
+  startApp,
+  AppConfigError,
+  UnknownAppRoleError,
+  type App,
+  type AppDescription,
+  type AppRole,
+  type AppInstance,
+  type AppSetupContext,
+  type StartedApp,
+} from './engine/app.js';

@@ -12,6 +12,10 @@ import { infoCommand } from './info.js';
 import { requeueCommand } from './requeue.js';
 import { resumeCommand } from './resume.js';
 import { serveCommand } from './serve.js';
+import { tasksCommand } from './tasks.js';
+import { taskCommand } from './task.js';
+import { configCommand } from './config.js';
+import { migrateCommand } from './migrate.js';
 import { suspendCommand } from './suspend.js';
 import { workerCommand } from './worker.js';
 
@@ -45,7 +49,7 @@ export function buildProgram(): Command {
     .description("A Redis job queue with Python RQ's data layout: rq's command line for it.")
     .version(ENGINE_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError(false);
-  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand, serveCommand]) {
+  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand, serveCommand, tasksCommand, taskCommand, configCommand, migrateCommand]) {
     program.addCommand(configure(make()));
   }
   return program;

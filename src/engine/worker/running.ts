@@ -10,8 +10,6 @@ export interface Running {
   member: string;
   aborter: LazyAbort;
   startedAt: number;
-  /** The lane (see lanes.ts) whose script calls record its end and refill its slot. */
-  lane: number;
   /** Set when the job must end as 'stopped' (stop-job) rather than failed. */
   stopRequested?: boolean;
   /** Recovered by someone else (we stalled), or handed over by a cold shutdown: don't report. */

@@ -19,7 +19,6 @@ import { EndQueue, recordEnds, type PendingEnd } from './ends.js';
 import type { Outcome, WorkerEvents } from './events.js';
 import { Liveness } from './liveness.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
-import { LaneLoad, laneCount } from './lanes.js';
 import { PushWatch } from './push-watch.js';
 import { nextExecutionId, type Running } from './running.js';
 import { Slots } from './slots.js';
@@ -51,9 +50,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private pushWatch: PushWatch | undefined;
   /** Execution ids sent with dequeue calls still awaiting their reply. */
   private readonly pendingExecIds = new Set<string>();
-  /** One end queue per lane (lanes.ts). */
-  private readonly ends: EndQueue[];
-  private readonly lanes: LaneLoad;
+  private readonly ends = new EndQueue((items) => this.flushEnds(items));
   private readonly liveness: Liveness;
   private scheduler: Scheduler | undefined;
   private loop: Promise<void> | undefined;
@@ -71,8 +68,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.o = resolveWorkerOptions(opts);
     this.order = new DequeueOrder(this.queues, this.o.dequeueStrategy);
     this.slots = new Slots(this.o.concurrency, this.o.maxJobs);
-    this.lanes = new LaneLoad(laneCount(this.o.concurrency));
-    this.ends = Array.from({ length: this.lanes.count }, (_, lane) => new EndQueue((items) => this.flushEnds(items, lane)));
     this.liveness = new Liveness({
       name: this.name,
       queues: this.queues,
@@ -295,11 +290,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const k = this.available();
       if (k > 0 && this.maybeWork) {
         try {
-          if (this.lanes.count > 1 && k > 1) {
-            // one call per lane, so that the lanes start out of phase
-            const parts = Array.from({ length: this.lanes.count }, (_, i) => Math.floor((k + i) / this.lanes.count));
-            await Promise.all(parts.map((n, lane) => (n > 0 ? this.fetch(n, lane) : undefined)));
-          } else await this.fetch(k, this.lanes.lightest());
+          await this.fetch(k);
         } catch (err) {
           if (this.stopping !== 'no') break;
           this.log.warning(`dequeue failed, retrying: ${(err as Error).message}`);
@@ -347,25 +338,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return { tail: [k, this.liveness.hbTtl, this.liveness.execTtl, order.length, ...order, ...ids], ids };
   }
 
-  private async fetch(k: number, lane: number): Promise<void> {
+  private async fetch(k: number): Promise<void> {
     this.slots.reserved += k;
-    this.lanes.add(lane, k);
     const gen = this.wakeGen;
     let reply: unknown;
     const { tail, ids } = this.dequeueTail(k);
     try {
       reply = await runScriptBuffer(this.connection, 'dequeue', [this.name, ...tail]);
-      if (this.lanes.count > 1) await new Promise((r) => setImmediate(r));
-      this.takeJobs(reply as Buffer[] | unknown[], k, gen, lane);
+      this.takeJobs(reply as Buffer[] | unknown[], k, gen);
     } finally {
       this.slots.reserved -= k;
-      this.lanes.add(lane, -k);
       for (const id of ids) this.pendingExecIds.delete(id);
     }
   }
 
   /** Starts the jobs a dequeue tail returned. */
-  private takeJobs(reply: unknown[], asked: number, gen: number, lane: number): void {
+  private takeJobs(reply: unknown[], asked: number, gen: number): void {
     if (reply.length === 1 && String(reply[0]) === 'suspended') {
       if (!this.suspended) this.log.info('Worker suspended (rq:suspended is set)');
       this.suspended = true;
@@ -380,13 +368,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const job = Job.fromPacked(this.connection, id, reply[i + 3] as Buffer);
       got++;
       this.order.dequeuedFrom(queue);
-      this.start(job, queue, execId, lane);
+      this.start(job, queue, execId);
     }
     if (got < asked && gen === this.wakeGen) this.maybeWork = false;
     if (got > 0) this.lastBusy = Date.now();
   }
 
-  private start(job: Job, queue: string, execId: string, lane: number): void {
+  private start(job: Job, queue: string, execId: string): void {
     const r: Running = {
       job,
       queue,
@@ -394,10 +382,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       member: `${job.id}:${execId}`,
       aborter: new LazyAbort(),
       startedAt: Date.now() / 1000,
-      lane,
     };
     this.running.set(r.member, r);
-    this.lanes.add(lane, 1);
     this.slots.started++;
     r.done = this.execute(r).catch((err: unknown) => {
       // Only a Redis failure while reporting gets here: the execution stays
@@ -430,7 +416,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const endedAt = Date.now() / 1000;
     if (r.detached) {
       this.running.delete(r.member);
-      this.lanes.add(r.lane, -1);
       this.wake();
       return;
     }
@@ -489,26 +474,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ): Promise<void> {
     this.running.delete(r.member);
     this.slots.reserved += 1;
-    return this.ends[r.lane]!.push({ script, r, middle, endedAt, recorded });
+    return this.ends.push({ script, r, middle, endedAt, recorded });
   }
 
   /** Records one batch of ends and starts the jobs its call hands out. */
-  private flushEnds(items: PendingEnd[], lane: number): void {
+  private flushEnds(items: PendingEnd[]): void {
     this.slots.reserved -= items.length;
-    this.lanes.add(lane, -items.length);
     const k = this.available();
     this.slots.reserved += k;
-    this.lanes.add(lane, k);
     const gen = this.wakeGen;
     const { tail, ids } = this.dequeueTail(k);
-    const call = recordEnds(this.connection, this.name, items, tail);
-    // Each lane's reply in a macrotask of its own (lanes.ts): replies read
-    // together would otherwise start their jobs, and end them, together.
-    const settled = this.lanes.count > 1 ? call.then((v) => new Promise<typeof v>((r) => setImmediate(() => r(v)))) : call;
-    settled.then(
+    recordEnds(this.connection, this.name, items, tail).then(
       ([outcomes, next]) => {
         this.slots.reserved -= k;
-        this.lanes.add(lane, -k);
         items.forEach((e, i) => {
           try {
             e.recorded(String(outcomes[i]) as Outcome);
@@ -517,14 +495,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
             this.log.error(`job event listener failed: ${describeError(err)}`);
           }
         });
-        if (k > 0) this.takeJobs(next, k, gen, lane);
+        if (k > 0) this.takeJobs(next, k, gen);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.resolve();
         this.wake();
       },
       (err: unknown) => {
         this.slots.reserved -= k;
-        this.lanes.add(lane, -k);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.reject(err);
         this.wake();

@@ -80,8 +80,14 @@ export class PushWatch {
         this.onPush();
       }
     });
-    await Promise.all([tracker, watcher].map((c) => (c.status === 'ready' ? undefined : new Promise<void>((r) => c.once('ready', () => r())))));
-    await this.establish();
+    const ready = Promise.all([tracker, watcher].map((c) => (c.status === 'ready' ? undefined : new Promise<void>((r) => c.once('ready', () => r())))));
+    // The worker starts anyway (polling) if they cannot connect now (e.g.
+    // maxclients); 'ready' sets the watch up whenever they do.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([ready.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 5000)))]);
+    clearTimeout(timer);
+    if (gaveUp) this.debug('push watch connections not ready after 5 s: polling until they are');
+    else await this.establish();
   }
 
   /**

@@ -63,6 +63,12 @@ export class PushWatch {
     this.watcher = watcher;
     for (const c of [tracker, watcher]) {
       c.on('error', () => {});
+      // Polling until 'ready' sets the watch up again.
+      c.on('close', () => {
+        this.gen++;
+        this.active = false;
+        this.armed = false;
+      });
     }
     tracker.on('ready', () => void this.establish());
     watcher.on('ready', () => {

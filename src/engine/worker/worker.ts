@@ -23,6 +23,9 @@ import { PushWatch } from './push-watch.js';
 import { nextExecutionId, type Running } from './running.js';
 import { Slots } from './slots.js';
 
+/** Idle ms before a worker watches its queues for foreign pushes (push-watch.ts). */
+const ARM_AFTER_MS = 2;
+
 /**
  * Runs jobs from its queues until stopped. Every state change is one script
  * call: a busy worker costs about one round trip per job, since the script
@@ -309,11 +312,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       if (idle) this.emit('idle');
-      if (k > 0 && this.pushWatch) {
+      if (k > 0 && this.pushWatch?.active && !this.pushWatch.armed) {
         // Watch the queues for pushes that publish nothing (Python RQ's
         // RPUSH) before sleeping; jobs pushed since the last dequeue are
         // taken now, and anything that woke us meanwhile is looked at.
+        // Arming waits ARM_AFTER_MS first: when our own producers enqueue
+        // densely, their publish comes sooner, and the worker saves the
+        // arming round trip and the invalidation that would follow.
         const seen = this.nudges;
+        await this.waitForNudge(ARM_AFTER_MS);
+        if (this.maybeWork || this.nudges !== seen) continue;
         if (await this.pushWatch.arm()) this.maybeWork = true;
         if (this.maybeWork || this.nudges !== seen) continue;
       }

@@ -130,8 +130,10 @@ async function pveSync(s: TaskServices, kwargs: Record<string, unknown>): Promis
   new Args(PVE_SYNC, kwargs).done();
   const { signal } = currentJob();
   const client = s.proxmox();
-  // Rows changed after this instant (a clone finishing meanwhile) are newer than what Proxmox told us: left alone.
-  const snapshotAt = new Date(Date.now() - 1000);
+  // Rows changed after this instant (a clone finishing meanwhile) may be newer than what
+  // Proxmox tells us next: left for the next sync. MariaDB's clock, as updated_at is.
+  const [[now]] = (await s.pool.query('SELECT CURRENT_TIMESTAMP(3) AS now')) as unknown as [[{ now: Date }]];
+  const snapshotAt = now!.now;
   const [nodes, vms] = await Promise.all([client.nodes({ signal }), client.listVms({ signal })]);
   const gone = await syncNodes(s, nodes);
   const tpl = await syncTemplates(s, vms);

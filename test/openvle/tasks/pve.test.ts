@@ -15,6 +15,7 @@ import { PVE_TASKS, VmStore } from '../../../src/openvle/tasks/pve/index.js';
 import { TaskTracker } from '../../../src/openvle/tracking/tracker.js';
 import { startProxmoxSim, type ProxmoxSim } from '../../../src/sim/proxmox/server.js';
 import { engineFixture } from '../../helpers/engine.js';
+import { freePort } from '../../helpers/redis.js';
 import { uniq, until } from '../../helpers/util.js';
 import { testDatabase } from '../db.js';
 
@@ -380,6 +381,32 @@ test('pve_sync writes a time-stamped node snapshot to MongoDB', { skip: process.
     } finally {
       await mc.close();
     }
+  } finally {
+    w.stop();
+    await w.done;
+    await t.close();
+    await s.close();
+  }
+});
+
+test('pve_sync with an unreachable MongoDB: MariaDB is synced, the job fails naming MongoDB without its password', async () => {
+  const url = `mongodb://openvle:mongo-s3cret-pw@127.0.0.1:${await freePort()}/openvle`;
+  const s = createTaskServices({ config: loadConfig({ ...env, MONGODB_URL: url }), pool, redis: fx.redis, clients: { proxmox: { taskPoll: { minMs: 20, maxMs: 50 } } } });
+  const t = new TaskTracker({ pool, redis: fx.redis, reconciler: { interval: 3_600_000 } });
+  const reg = new TaskRegistry();
+  registerOpenVleTasks(reg, t, s);
+  const queue = uniq('pve_periodic_nomongo');
+  const w = fx.worker([queue], reg);
+  t.attach(w);
+  try {
+    await pool.query('UPDATE pve_nodes SET synced_at = NULL');
+    const job = await new Queue(queue, fx.redis).enqueue('openvle.periodic.pve_sync', { kwargs: {} });
+    assert.equal(await ended(job), 'failed');
+    const exc = (await job.latestResult())?.excString ?? '';
+    assert.match(exc, /MongoDB node snapshot not written/);
+    assert.doesNotMatch(exc, /mongo-s3cret-pw/);
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT name FROM pve_nodes WHERE synced_at IS NOT NULL');
+    assert.equal(rows.length, 2, 'the nodes were synced before the snapshot was tried');
   } finally {
     w.stop();
     await w.done;

@@ -159,7 +159,7 @@ async function pveSync(s: TaskServices, kwargs: Record<string, unknown>): Promis
 export const pveSyncTask = defineTask({
   name: PVE_SYNC,
   queue: 'pve_periodic',
-  label: 'Proxmox sync',
+  label: 'Proxmox node info',
   action: 'Synchronize Proxmox',
   jobTimeout: 300,
   run: pveSync,

@@ -2,7 +2,7 @@
 // running the tracked OpenVLE tasks, a real MariaDB database of this file's
 // own, and the simulated Proxmox server (external-apis.md §1.8).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -17,9 +17,12 @@ import { startProxmoxSim, type ProxmoxSim } from '../../../src/sim/proxmox/serve
 import { engineFixture } from '../../helpers/engine.js';
 import { freePort } from '../../helpers/redis.js';
 import { uniq, until } from '../../helpers/util.js';
+import { PYTHON, py1, pyEnv } from '../../interop/helpers.js';
 import { testDatabase } from '../db.js';
 
 const fx = engineFixture();
+// Reported as skipped (never as passed) where Debian's python3-rq is missing.
+const noPythonRq = spawnSync(PYTHON, ['-c', 'import rq, redis'], { env: pyEnv() }).status !== 0 ? 'Python RQ is not installed (/usr/bin/python3 -c "import rq")' : false;
 const WAIT = 60_000;
 const TEMPLATE = 9000;
 const POOL = 'OpenVLE-VMs';
@@ -222,6 +225,45 @@ test('clone_vm: a missing template is permanent: no retry, the Task failed, the 
   assert.match(row.lastError ?? '', /template 4242 not found/);
   assert.equal(row.vmid, null);
   assert.equal(sim.state.vmsNamed(name).length, 0);
+});
+
+test('clone_vm: lock timeouts on every attempt: the last retry fails, the VM row failed with the error, no VM left', async () => {
+  const name = uniq('alwayslocked');
+  sim.faults.cloneFileLockTimeouts = 2;
+  const job = await enqueue('openvle.pve.clone_vm', { template_vmid: TEMPLATE, name }, new Retry({ max: 1, interval: [1] }));
+  assert.equal(await ended(job), 'failed');
+  const { task, subTasks } = await taskOf(job);
+  assert.equal(task.status, 'failed');
+  assert.deepEqual(subTasks.map((s) => s.status), ['error', 'error']);
+  const row = (await vmRow(name))!;
+  assert.equal(row.status, 'failed');
+  assert.match(row.lastError ?? '', /can't lock file/);
+  assert.equal(row.cloneUpid, null, 'a later clone of this name starts afresh');
+  assert.equal(sim.state.vmsNamed(name).length, 0);
+  // The backend asks again later: the same name clones anew, and the row recovers.
+  const r = (await run('openvle.pve.clone_vm', { template_vmid: TEMPLATE, name })) as { vmid: number };
+  const again = (await vmRow(name))!;
+  assert.deepEqual([again.status, again.vmid, again.lastError], ['stopped', r.vmid, null]);
+  assert.equal(sim.state.vmsNamed(name).length, 1);
+});
+
+test('a Python RQ producer enqueues clone_vm with keyword arguments and reads {vmid, node}', { skip: noPythonRq }, async () => {
+  const name = uniq('frompython');
+  const { id } = await py1<{ id: string }>(fx.url, {
+    op: 'enqueue',
+    queue: 'pve_vm_clone',
+    func: 'openvle.pve.clone_vm',
+    kwargs: { template_vmid: TEMPLATE, name, start: true, event_id: eventId, participant_id: participantId },
+    job_timeout: 1800,
+  });
+  await until(async () => (await py1<{ status: string }>(fx.url, { op: 'fetch', id })).status === 'finished', WAIT, 100);
+  const view = await py1<{ return_value: { vmid: number; node: string } }>(fx.url, { op: 'fetch', id });
+  const vm = sim.state.vmsNamed(name);
+  assert.equal(vm.length, 1);
+  assert.deepEqual(view.return_value, { vmid: vm[0]!.vmid, node: 'pve-a' });
+  assert.equal(vm[0]!.status, 'running');
+  const row = (await vmRow(name))!;
+  assert.deepEqual([row.vmid, row.eventId, row.participantId, row.status], [vm[0]!.vmid, eventId, participantId, 'running']);
 });
 
 test('bad arguments fail at once, naming the argument', async () => {

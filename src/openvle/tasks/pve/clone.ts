@@ -84,7 +84,9 @@ async function cloneVm(s: TaskServices, kwargs: Record<string, unknown>): Promis
     vmid = cloned.vmid;
     vmNode = cloned.node;
     if (cloned.adopted) s.log.info(`${CLONE_VM}: VM ${vmid} '${name}' on ${vmNode} adopted (an earlier attempt cloned it)`);
-    await store.cloned(row.id, vmid, vmNode, 'stopped');
+    // A re-run of a finished clone keeps the state the row knows (it may have been started since).
+    const known = cloned.adopted && row.vmid === vmid && (row.status === 'running' || row.status === 'paused') ? row.status : 'stopped';
+    await store.cloned(row.id, vmid, vmNode, known);
     progress(80, 'cloned');
   } catch (err) {
     await store.recordError(row.id, err, isFinalFailure(err)).catch((e: unknown) => s.log.warning(`${CLONE_VM}: could not record the failure on VM row ${row.id}: ${(e as Error).message}`));

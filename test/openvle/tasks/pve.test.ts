@@ -114,8 +114,11 @@ async function run(name: string, kwargs: Record<string, unknown>, retry?: Retry)
 async function taskOf(job: Job) {
   let id: number | undefined;
   await until(async () => (id = (await tracker.store.findByJobId(job.id))?.id) !== undefined, WAIT, 50);
-  // The worker's event writes land after the job's status: wait for them too.
-  await tracker.settled();
+  // The worker writes the Task's end after the job's status changes: wait until the Task has ended too.
+  await until(async () => {
+    const t = await tracker.store.getTask(id!);
+    return t !== undefined && t !== null && ['success', 'failed', 'canceled'].includes(t.status) && (await tracker.store.subTasks(id!)).every((x) => x.status !== 'processing');
+  }, WAIT, 50);
   return { task: (await tracker.store.getTask(id!))!, subTasks: await tracker.store.subTasks(id!) };
 }
 
@@ -271,6 +274,7 @@ test('bad arguments fail at once, naming the argument', async () => {
     ['openvle.pve.clone_vm', { template_vmid: TEMPLATE }, /'name' is required/],
     ['openvle.pve.clone_vm', { template_vmid: TEMPLATE, name: 'not a dns name' }, /DNS name/],
     ['openvle.pve.clone_vm', { template_vmid: TEMPLATE, name: 'x1', password: 'hunter2' }, /unknown argument 'password'/],
+    ['openvle.pve.clone_vm', { template_vmid: TEMPLATE, name: 'x2', event_id: 999999 }, /no such event or participant/],
     ['openvle.pve.start_vm', {}, /needs 'vmid' or 'name'/],
     ['openvle.pve.stop_vm', { vmid: 101, name: 'x' }, /not both/],
     ['openvle.pve.migrate_vm', { vmid: 101 }, /'target_node' is required/],
@@ -484,8 +488,10 @@ test('SIGKILL of the clone worker process while Proxmox clones: a new worker pro
       const row = (await vmRow(name))!;
       assert.equal(row.cloneUpid, upid, 'the second worker polled the same task');
       assert.equal(row.vmid, r.vmid);
-      const { task, subTasks } = await taskOf(job);
-      assert.equal(task.status, 'success');
+      // The Task's end is written by the worker process after the job's: wait for it.
+      const taskId = (await tracker.store.findByJobId(job.id))!.id;
+      await until(async () => (await tracker.store.getTask(taskId))?.status === 'success', WAIT, 50);
+      const subTasks = await tracker.store.subTasks(taskId);
       assert.deepEqual(subTasks.map((s) => [s.attempt, s.status, s.errorMessage]), [[1, 'error', 'worker died'], [2, 'success', null]]);
     } finally {
       second.kill('SIGTERM');

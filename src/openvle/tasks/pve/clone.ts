@@ -10,7 +10,7 @@ import { currentJob } from '../../../index.js';
 import { failure } from '../../clients/failure.js';
 import { cloneVmIdempotent } from '../../clients/proxmox/index.js';
 import { currentAttempt, progress } from '../../tracking/index.js';
-import { Args } from '../args.js';
+import { Args, BadArgumentError } from '../args.js';
 import { defineTask } from '../define.js';
 import type { TaskServices } from '../services.js';
 import { isFinalFailure, vmName } from './target.js';
@@ -44,7 +44,11 @@ async function cloneVm(s: TaskServices, kwargs: Record<string, unknown>): Promis
   const taskId = currentAttempt()?.taskId ?? null;
   const store = new VmStore(s.pool);
   const client = s.proxmox();
-  const row = await store.openClone({ name, templateVmid, eventId, participantId, taskId });
+  const row = await store.openClone({ name, templateVmid, eventId, participantId, taskId }).catch((err: unknown) => {
+    // ER_NO_REFERENCED_ROW_2: the event or participant the backend named is not in MariaDB; retrying will not add it.
+    if ((err as { errno?: number }).errno === 1452) throw new BadArgumentError(CLONE_VM, `event_id ${eventId ?? '-'} / participant_id ${participantId ?? '-'}: no such event or participant`);
+    throw err;
+  });
   if (row.templateVmid !== null && row.templateVmid !== templateVmid) {
     // The name is the VM's identity: the same name from another template is another request's VM.
     throw failure('permanent', `${CLONE_VM}: a VM named '${name}' already exists from template ${row.templateVmid}, not ${templateVmid}`, { system: 'proxmox', operation: 'clone' });

@@ -10,7 +10,7 @@ import { Job, Queue, Retry, TaskRegistry, type Worker } from '../../../src/index
 import { loadConfig, type OpenVleConfig } from '../../../src/openvle/config/config.js';
 import { migrate } from '../../../src/openvle/db/migrate.js';
 import { createPool, type Pool } from '../../../src/openvle/db/pool.js';
-import { createTaskServices, registerOpenVleTasks, type TaskServices } from '../../../src/openvle/tasks/index.js';
+import { createTaskServices, enqueueTracked, registerOpenVleTasks, type TaskServices } from '../../../src/openvle/tasks/index.js';
 import { PVE_TASKS, VmStore } from '../../../src/openvle/tasks/pve/index.js';
 import { TaskTracker } from '../../../src/openvle/tracking/tracker.js';
 import { startProxmoxSim, type ProxmoxSim } from '../../../src/sim/proxmox/server.js';
@@ -64,7 +64,11 @@ before(async () => {
   tracker = new TaskTracker({ pool, redis: fx.redis, reconciler: { interval: 3_600_000 } });
   const reg = new TaskRegistry();
   registerOpenVleTasks(reg, tracker, services);
-  worker = fx.worker(['pve_vm_clone', 'pve_vm_actions', 'pve_periodic'], reg, { withScheduler: true });
+  // The queues' default retries as OpenVLE's worker sets them (queueRetry), with 1 s waits to keep the tests short.
+  worker = fx.worker(['pve_vm_clone', 'pve_vm_actions', 'pve_periodic'], reg, {
+    withScheduler: true,
+    queueRetry: { pve_vm_clone: { max: 1, intervals: [1] }, pve_vm_actions: { max: 5, intervals: [1] }, pve_periodic: { max: 1, intervals: [1] } },
+  });
   tracker.attach(worker);
   const [ev] = await pool.query<RowDataPacket[]>("INSERT INTO events (name, short_name, start_date) VALUES ('Linux basics', 'lnx1', '2026-12-01') RETURNING id");
   eventId = Number(ev![0]!.id);
@@ -197,12 +201,15 @@ test('clone_vm re-run after a crash with the UPID persisted: polls the same Prox
   }
 });
 
-test('clone_vm: a clone lock timeout is transient, the retry clones again and succeeds with one VM', async () => {
+test('clone_vm enqueued as OpenVLE does (Task row first, the queue\'s retry): a clone lock timeout is transient, the retry succeeds with one VM', async () => {
   const name = uniq('locked').replace(/_/g, '-');
   sim.faults.cloneCfsLockTimeouts = 1;
-  const job = await enqueue('openvle.pve.clone_vm', { template_vmid: TEMPLATE, name }, new Retry({ max: 2, interval: [1] }));
+  const { jobId, taskId } = await enqueueTracked(services, def('openvle.pve.clone_vm'), { template_vmid: TEMPLATE, name }, { jobId: `clone-${name}` });
+  const job = await Job.fetch(fx.redis, jobId);
+  assert.equal(job.timeout, 1800, "the task's job timeout");
   assert.equal(await ended(job), 'finished');
   const { task, subTasks } = await taskOf(job);
+  assert.equal(task.id, taskId);
   assert.equal(task.status, 'success');
   assert.equal(subTasks.length, 2);
   assert.equal(subTasks[0]!.status, 'error');
@@ -233,7 +240,8 @@ test('clone_vm: a missing template is permanent: no retry, the Task failed, the 
 test('clone_vm: lock timeouts on every attempt: the last retry fails, the VM row failed with the error, no VM left', async () => {
   const name = uniq('alwayslocked');
   sim.faults.cloneFileLockTimeouts = 2;
-  const job = await enqueue('openvle.pve.clone_vm', { template_vmid: TEMPLATE, name }, new Retry({ max: 1, interval: [1] }));
+  // No Retry of its own: the queue's (one retry here) applies, and the second attempt is the last.
+  const job = await enqueue('openvle.pve.clone_vm', { template_vmid: TEMPLATE, name });
   assert.equal(await ended(job), 'failed');
   const { task, subTasks } = await taskOf(job);
   assert.equal(task.status, 'failed');
@@ -307,7 +315,7 @@ test('start_vm: a 596 from the VM\'s node is transient; the retry succeeds once 
   sim.faults.nodeDown(sim.state, 'pve-a', 596);
   let job: Job;
   try {
-    job = await enqueue('openvle.pve.start_vm', { vmid: vm.vmid }, new Retry({ max: 5, interval: [1] }));
+    job = await enqueue('openvle.pve.start_vm', { vmid: vm.vmid });
     await until(async () => {
       const t = await tracker.store.findByJobId(job.id);
       return !!t && (await tracker.store.subTasks(t.id)).some((s) => s.status === 'error');

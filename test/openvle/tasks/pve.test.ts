@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
-import { Job, Queue, Retry, TaskRegistry, type Worker } from '../../../src/index.js';
+import { Job, Queue, Retry, TaskRegistry, createRedis, type Worker } from '../../../src/index.js';
 import { loadConfig, type OpenVleConfig } from '../../../src/openvle/config/config.js';
 import { migrate } from '../../../src/openvle/db/migrate.js';
 import { createPool, type Pool } from '../../../src/openvle/db/pool.js';
@@ -15,7 +15,7 @@ import { PVE_TASKS, VmStore } from '../../../src/openvle/tasks/pve/index.js';
 import { TaskTracker } from '../../../src/openvle/tracking/tracker.js';
 import { startProxmoxSim, type ProxmoxSim } from '../../../src/sim/proxmox/server.js';
 import { engineFixture } from '../../helpers/engine.js';
-import { freePort } from '../../helpers/redis.js';
+import { freePort, testRedis } from '../../helpers/redis.js';
 import { uniq, until } from '../../helpers/util.js';
 import { PYTHON, py1, pyEnv } from '../../interop/helpers.js';
 import { testDatabase } from '../db.js';
@@ -24,6 +24,7 @@ const fx = engineFixture();
 // Reported as skipped (never as passed) where Debian's python3-rq is missing.
 const noPythonRq = spawnSync(PYTHON, ['-c', 'import rq, redis'], { env: pyEnv() }).status !== 0 ? 'Python RQ is not installed (/usr/bin/python3 -c "import rq")' : false;
 const WAIT = 60_000;
+const CLI = join(import.meta.dirname, '../../../src/cli/main.ts');
 const TEMPLATE = 9000;
 const POOL = 'OpenVLE-VMs';
 
@@ -507,5 +508,60 @@ test('SIGKILL of the clone worker process while Proxmox clones: a new worker pro
     }
   } finally {
     sim.state.setTaskDuration('qmclone', 100);
+  }
+});
+
+test('the same with the production wiring: `openvle-rq worker --role worker-vm-clone` SIGKILLed mid-clone, a second one finishes: one VM', async () => {
+  // A Redis of this test's own: the file's in-process worker also serves pve_vm_clone and must not take the job.
+  const redis = await testRedis();
+  const conn = createRedis(redis.url);
+  const name = uniq('served');
+  const cliEnv: NodeJS.ProcessEnv = { ...process.env, ...env, NO_COLOR: '1' };
+  for (const k of ['RQ_REDIS_URL', 'REDIS_URL', 'NODE_OPTIONS', 'SERVICE_ROLE', 'MONGODB_URL']) delete cliEnv[k];
+  const serve = () => {
+    // `worker --role` is `serve`'s wiring plus the worker's flags: heartbeats every second, so a
+    // killed worker is found dead within ~20 s instead of minutes.
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker', '--role', 'worker-vm-clone', '--url', redis.url, '--job-monitoring-interval', '1'], {
+      env: cliEnv,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    children.push(child);
+    return Object.assign(child, { exited: new Promise((r) => child.once('exit', r)), stderr: () => stderr });
+  };
+  sim.state.setTaskDuration('qmclone', 8000);
+  try {
+    const job = await new Queue('pve_vm_clone', conn).enqueue('openvle.pve.clone_vm', { kwargs: { template_vmid: TEMPLATE, name } });
+    const first = serve();
+    const upid = await until(async () => {
+      if (first.exitCode !== null) assert.fail(`the worker exited: ${first.stderr()}`);
+      return (await vmRow(name))?.cloneUpid ?? undefined;
+    }, WAIT, 100);
+    assert.equal(sim.state.vmsNamed(name)[0]?.lock, 'clone', 'killed while Proxmox clones');
+    first.kill('SIGKILL');
+    await first.exited;
+    const second = serve();
+    try {
+      // Found dead (~20 s), retried on the queue's policy (10 s), then the clone task's end is polled.
+      let status: string | null = null;
+      await until(async () => ['finished', 'failed'].includes((status = await job.getStatus()) ?? ''), 180_000, 200);
+      assert.equal(status, 'finished', (await job.latestResult())?.excString ?? '');
+      assert.equal(sim.state.vmsNamed(name).length, 1, 'exactly one VM of that name');
+      assert.equal(sim.state.clonesNamed(name), 1, 'the clone was not started again');
+      const row = (await vmRow(name))!;
+      assert.equal(row.cloneUpid, upid);
+      assert.equal(row.vmid, ((await job.returnValue()) as { vmid: number }).vmid);
+      const taskId = (await tracker.store.findByJobId(job.id))!.id;
+      await until(async () => (await tracker.store.getTask(taskId))?.status === 'success', WAIT, 100);
+      assert.deepEqual((await tracker.store.subTasks(taskId)).map((s) => [s.attempt, s.status, s.errorMessage]), [[1, 'error', 'worker died'], [2, 'success', null]]);
+    } finally {
+      second.kill('SIGTERM');
+      await second.exited;
+    }
+  } finally {
+    sim.state.setTaskDuration('qmclone', 100);
+    conn.disconnect();
+    await redis.close();
   }
 });

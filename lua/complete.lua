@@ -16,10 +16,10 @@ for i = 0, n - 1 do
   local b = 3 + i * 10
   local outcome
   if ARGV[b] == 'finish' then
-    outcome = record_finish(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 4], tonumber(ARGV[b + 5]), ARGV[b + 6] == '1', ARGV[b + 7], ARGV[b + 8])
+    outcome = record_safely(record_finish, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 7], ARGV[b + 8], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6] == '1', ARGV[b + 7], ARGV[b + 8])
     if outcome ~= 'stale' then ok = ok + 1 end
   else
-    outcome = record_fail(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8])
+    outcome = record_safely(record_fail, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 7], ARGV[b + 8], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8])
     if outcome ~= 'stale' then failed = failed + 1 end
   end
   if outcome ~= 'stale' then working = working + tonumber(ARGV[b + 9]) end

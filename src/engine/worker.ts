@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { describeError, JobTimeoutError, MalformedJobError, UnrecoverableError } from './errors.js';
 import { Job } from './job.js';
-import { keys } from './keys.js';
+import { checkQueueName, keys } from './keys.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { runScript, runScriptBuffer } from './scripts.js';
 import { Scheduler } from './scheduler.js';
@@ -13,6 +13,8 @@ import { ReplyWatch } from './reply-watch.js';
 import { runInJobContext, type JobContext, type TaskRegistry } from './tasks.js';
 import { utcformat } from './time.js';
 import { DEFAULT_JOB_TIMEOUT } from './queue.js';
+import { parseControlMessage, showCommand } from './control-message.js';
+import { jobLogName } from './description.js';
 
 export const ENGINE_VERSION = '0.1.0';
 
@@ -52,6 +54,8 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Don't log job descriptions (RQ's --disable-job-desc-logging). */
   disableJobDescLogging?: boolean;
+  /** Log each job's (redacted) description when it starts; by default only its task name and id. */
+  logJobDescription?: boolean;
 }
 
 /**
@@ -94,7 +98,8 @@ interface Running {
   done?: Promise<void>;
 }
 
-type Outcome = 'finished' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale';
+// script-error: recording the end failed inside the script; the job was failed with the reason instead.
+type Outcome = 'finished' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale' | 'script-error';
 
 export interface WorkerEvents {
   started: [];
@@ -173,6 +178,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   constructor(queues: string[], opts: WorkerOptions) {
     super();
     if (queues.length === 0) throw new TypeError('A worker needs at least one queue');
+    for (const q of queues) checkQueueName(q);
     this.queues = [...queues];
     this.order = [...queues];
     this.connection = opts.connection;
@@ -194,6 +200,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       idlePollInterval: opts.idlePollInterval ?? 1000,
       withScheduler: opts.withScheduler ?? false,
       disableJobDescLogging: opts.disableJobDescLogging ?? false,
+      logJobDescription: opts.logJobDescription ?? false,
     };
     if (!Number.isInteger(this.o.concurrency) || this.o.concurrency < 1) throw new TypeError('concurrency must be an integer >= 1');
     if (!['default', 'round_robin', 'random'].includes(this.o.dequeueStrategy)) {
@@ -345,12 +352,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.scheduler?.notify(channel.slice('rq:scheduled-wake:'.length), Number(message));
       return;
     }
-    let cmd: { command?: unknown; job_id?: unknown };
-    try {
-      cmd = JSON.parse(message) as typeof cmd;
-      if (cmd === null || typeof cmd !== 'object') throw new Error('not an object');
-    } catch {
-      this.log.warning(`ignoring malformed command on ${channel}: ${message.slice(0, 200)}`);
+    const cmd = parseControlMessage(message);
+    if ('malformed' in cmd) {
+      this.log.warning(`ignoring malformed command on ${channel}: ${cmd.malformed}`);
       return;
     }
     switch (cmd.command) {
@@ -372,7 +376,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         break;
       }
       default:
-        this.log.warning(`ignoring unknown command ${JSON.stringify(cmd.command)} on ${channel}`);
+        this.log.warning(`ignoring unknown command ${showCommand(cmd.command)} on ${channel}`);
     }
   }
 
@@ -525,7 +529,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.running.set(r.member, r);
     this.jobsStarted++;
     r.done = this.execute(r).catch((err: unknown) => {
-      // Only a Redis failure while reporting gets here: the execution stays
+      // Only a lost connection (or a script error outside the per-job records,
+      // which the scripts write nothing before) gets here: the execution stays
       // in wip and is recovered as abandoned, so nothing is lost.
       this.log.error(`${queue}: could not record the end of ${job.id}: ${(err as Error).message}`);
       // An 'error' event nobody listens to would throw and end the process.
@@ -537,8 +542,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async execute(r: Running): Promise<void> {
     const { job, queue } = r;
-    let desc = job.id;
-    if (!this.o.disableJobDescLogging) desc = `${job.description ?? '?'} (${job.id})`;
+    const desc = this.o.disableJobDescLogging ? job.id : jobLogName(job, this.o.logJobDescription);
     this.log.info(`${queue}: ${desc}`);
     this.emit('job-started', job);
     let value: unknown;
@@ -562,6 +566,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const hasDeps = job.fields.dependency_ids ? '1' : '';
       await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
+        else if (outcome === 'script-error') this.log.error(`${queue}: ${job.id} failed: its end could not be recorded (reason in its result)`);
         else {
           this.successfulJobs++;
           this.log.info(`${queue}: Job OK (${job.id})`);

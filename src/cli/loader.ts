@@ -26,7 +26,10 @@ export async function installLoader(): Promise<void> {
   if (installed) return;
   installed = true;
   const tsx = await import('tsx/esm/api');
-  tsx.register();
+  // No tsconfig.json: tsx would otherwise honour one found in the working
+  // directory or any parent, whose `paths` could map an import of a task
+  // module onto a file someone else wrote.
+  tsx.register({ tsconfig: false });
   // Registered after tsx, so these hooks run first and hand on to tsx's.
   const channel = new MessageChannel();
   port = channel.port1;

@@ -1,6 +1,6 @@
 /** `openvle-rq worker [QUEUES...]`: rq's worker command, running TypeScript/JavaScript task modules. */
 import { describeError } from '../engine/errors.js';
-import { writeFileSync } from 'node:fs';
+import { writePidFile } from './pid-file.js';
 import { Command, Option } from 'commander';
 import { keys, QUEUE_NAME_PATTERN } from '../engine/keys.js';
 import { TaskRegistry } from '../engine/tasks.js';
@@ -22,6 +22,7 @@ interface WorkerFlags {
   jobMonitoringInterval?: number;
   maintenanceInterval?: number;
   disableJobDescLogging?: boolean;
+  logJobDescription?: boolean;
   loggingLevel?: LogLevel;
   verbose?: boolean;
   quiet?: boolean;
@@ -55,6 +56,7 @@ export function workerCommand(): Command {
     .option('--job-monitoring-interval <seconds>', 'seconds between heartbeats of running jobs (default: 5)', intArg(1))
     .option('--maintenance-interval <seconds>', 'seconds between passes that recover abandoned jobs (default: 5)', intArg(1))
     .option('--disable-job-desc-logging', 'log job ids without their descriptions')
+    .option('--log-job-description', "log each job's description (secrets redacted) instead of its task name")
     .option('--logging-level <level>', 'DEBUG, INFO, WARNING or ERROR (default: INFO)', logLevelArg)
     .option('-v, --verbose', 'show more output (DEBUG)')
     .option('-q, --quiet', 'show less output (WARNING)')
@@ -107,7 +109,7 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
   if (!flags.import?.length) log.warning('No task modules given (--import): every job this worker takes will fail');
   const connection = await connectLasting(url, log);
 
-  if (flags.pid) writeFileSync(flags.pid.replace(/^~(?=\/)/, process.env.HOME ?? '~'), String(process.pid));
+  if (flags.pid) writePidFile(flags.pid.replace(/^~(?=\/)/, process.env.HOME ?? '~'));
 
   const jmi = flags.jobMonitoringInterval;
   let worker: Worker;
@@ -127,6 +129,7 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
       ...(jmi !== undefined ? { jobMonitoringInterval: jmi, deadWorkerTimeout: Math.max(20, jmi * 4) } : {}),
       ...(flags.maintenanceInterval !== undefined ? { recoveryInterval: flags.maintenanceInterval } : {}),
       disableJobDescLogging: Boolean(flags.disableJobDescLogging),
+      logJobDescription: Boolean(flags.logJobDescription),
       logger: log,
     });
   } catch (err) {

@@ -228,7 +228,27 @@ local function cancel_job(id, reason)
   end
   redis.call('HSET', key, 'status', 'canceled')
   if reason ~= nil then redis.call('HSET', key, 'cancel_reason', reason) end
-  redis.call('PERSIST', key)
+  if reason == nil then
+    -- an explicit cancel, as RQ 2.10's: the job is kept without a TTL
+    redis.call('PERSIST', key)
+  else
+    -- Our cascade (RQ has none): kept as long as a failed job, never forever,
+    -- so a chain of cancels cannot pile up jobs nobody asked to keep.
+    local ttl = clean_ttl(redis.call('HGET', key, 'failure_ttl'), ONE_YEAR)
+    if ttl < 0 then ttl = ONE_YEAR elseif ttl == 0 then ttl = 1 end
+    redis.call('EXPIRE', key, ttl)
+  end
+  if q ~= false then
+    -- RQ never cleans rq:canceled:<q>: a sample of its entries is checked on
+    -- each cancel and those whose job is gone are dropped, so it stays
+    -- bounded by the canceled jobs that still exist.
+    local sample = redis.pcall('ZRANDMEMBER', canceled_key(q), 10)
+    if type(sample) == 'table' and sample.err == nil then
+      for _, old in ipairs(sample) do
+        if redis.call('EXISTS', job_key(old)) == 0 then redis.call('ZREM', canceled_key(q), old) end
+      end
+    end
+  end
   return true
 end
 

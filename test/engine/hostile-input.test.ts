@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { test } from 'node:test';
-import { decodeCall, encodeCall, Job, keys, MalformedJobError, Queue, Worker, type Logger } from '../../src/index.js';
+import { decodeCall, Dependency, encodeCall, Job, keys, MalformedJobError, Queue, Worker, type Logger } from '../../src/index.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, until } from '../helpers/util.js';
 
@@ -201,4 +201,23 @@ test('an error inside the script that records an end fails that job with the rea
   assert.notEqual(await fx.redis.zscore(`rq:failed:${name2}`, j.id), null);
   const exc = (await (await Job.fetch(fx.redis, j.id)).latestResult())?.excString ?? '';
   assert.match(exc, /ScriptError: the end of this execution could not be recorded: .*WRONGTYPE/);
+});
+
+test('cascaded cancels expire (RQ has no cascade) and rq:canceled:<q> sheds ids whose job is gone', async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  const dangling = Array.from({ length: 5 }, () => uniq('gone'));
+  for (const id of dangling) await fx.redis.zadd(`rq:canceled:${name}`, 1, id);
+  const parent = await q.enqueue('t.bad');
+  const child = await q.enqueue('t.ok', { dependsOn: new Dependency({ jobs: parent.id, cancelOnFailure: true }), ttl: 600 });
+  const w = fx.worker([name], tasks({ 't.bad': () => Promise.reject(new Error('nope')), 't.ok': () => 1 }), { burst: true, name: uniq('w') });
+  await w.done;
+  assert.equal(await fx.redis.hget(keys.job(child.id), 'status'), 'canceled');
+  const ttl = await fx.redis.ttl(keys.job(child.id));
+  assert.ok(ttl > 0, `a cascaded cancel keeps the job for a bounded time (ttl ${ttl})`);
+  assert.deepEqual(await fx.redis.zrange(`rq:canceled:${name}`, '0', '-1'), [child.id]);
+  // an explicit cancel stays RQ's: no TTL
+  const j = await q.enqueue('t.ok', { ttl: 600 });
+  await j.cancel();
+  assert.equal(await fx.redis.ttl(keys.job(j.id)), -1);
 });

@@ -18,6 +18,8 @@ export { createRedis, defaultRedisUrl, redactUrl, connectOnce } from './engine/c
 export { keys } from './engine/keys.js';
 export { consoleLogger, silentLogger, type Logger, type LogLevel } from './engine/logger.js';
 export { pyJsonDumps, encodeCall, decodeCall } from './engine/serializer.js';
+export { MAX_SECONDS, checkSeconds, decodeLimits, setDecodeLimits, type DecodeLimits } from './engine/limits.js';
+export { MAX_DESCRIPTION, describeCall, safeDescription, escapeControl, isSecretName } from './engine/description.js';
 export { utcformat, parseUtc } from './engine/time.js';
 export {
   cron,

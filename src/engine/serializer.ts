@@ -226,8 +226,10 @@ export function decodeExcString(b64: string | undefined): string | null {
   if (!b64) return null;
   const buf = Buffer.from(b64, 'base64');
   try {
-    return inflateSync(buf).toString('utf8');
-  } catch {
+    // results are written by any program too: no unbounded inflate
+    return inflateSync(buf, { maxOutputLength: decodeLimits().maxDecodedBytes }).toString('utf8');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return `(traceback inflates to more than ${decodeLimits().maxDecodedBytes} bytes; not shown)`;
     return buf.toString('utf8');
   }
 }

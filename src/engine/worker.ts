@@ -15,6 +15,7 @@ import { utcformat } from './time.js';
 import { DEFAULT_JOB_TIMEOUT } from './queue.js';
 import { parseControlMessage, showCommand } from './control-message.js';
 import { jobLogName } from './description.js';
+import { checkSeconds } from './limits.js';
 
 export const ENGINE_VERSION = '0.1.0';
 
@@ -203,6 +204,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       logJobDescription: opts.logJobDescription ?? false,
     };
     if (!Number.isInteger(this.o.concurrency) || this.o.concurrency < 1) throw new TypeError('concurrency must be an integer >= 1');
+    for (const k of ['resultTtl', 'failureTtl'] as const) checkSeconds(k, this.o[k], -1);
     if (!['default', 'round_robin', 'random'].includes(this.o.dequeueStrategy)) {
       throw new TypeError(`Unknown dequeue strategy '${this.o.dequeueStrategy}': use default, round_robin or random`);
     }

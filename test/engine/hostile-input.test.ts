@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { test } from 'node:test';
 import { decodeCall, Dependency, encodeCall, Job, keys, MalformedJobError, Queue, Worker, type Logger } from '../../src/index.js';
+import { decodeExcString } from '../../src/engine/serializer.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, until } from '../helpers/util.js';
 
@@ -220,4 +221,11 @@ test('cascaded cancels expire (RQ has no cascade) and rq:canceled:<q> sheds ids 
   const j = await q.enqueue('t.ok', { ttl: 600 });
   await j.cancel();
   assert.equal(await fx.redis.ttl(keys.job(j.id)), -1);
+});
+
+test('Worker options and stored tracebacks are bounded too', () => {
+  assert.throws(() => new Worker(['q'], { connection: fx.redis, tasks: tasks({}), resultTtl: 1e17 }), /resultTtl/);
+  assert.throws(() => new Worker(['q'], { connection: fx.redis, tasks: tasks({}), failureTtl: 3600.5 }), /failureTtl/);
+  const bomb = deflateSync(Buffer.alloc(64 << 20)).toString('base64');
+  assert.match(decodeExcString(bomb) ?? '', /inflates to more than \d+ bytes/);
 });

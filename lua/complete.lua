@@ -17,7 +17,7 @@ for i = 0, n - 1 do
   local outcome
   if ARGV[b] == 'finish' then
     outcome = record_safely(record_finish, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 7], ARGV[b + 8], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6] == '1', ARGV[b + 7], ARGV[b + 8])
-    if outcome ~= 'stale' then ok = ok + 1 end
+    if outcome == 'script-error' then failed = failed + 1 elseif outcome ~= 'stale' then ok = ok + 1 end
   else
     outcome = record_safely(record_fail, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 7], ARGV[b + 8], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8])
     if outcome ~= 'stale' then failed = failed + 1 end

@@ -15,8 +15,12 @@ const MAX_PART = 75;
 /** Keyword names whose values are never shown: password, passwd, token, secret, api_key, credentials... */
 const SECRET_NAME = /pass|token|secret|key|credential/i;
 
-/** A `name=value` or `name: value` inside free text whose name looks like a secret's. */
-const SECRET_PAIR = /([A-Za-z0-9_.-]*(?:pass|token|secret|key|credential)[A-Za-z0-9_.-]*['"]?\s*[=:]\s*)('[^']*'?|"[^"]*"?|[^\s,;)}\]]*)/gi;
+/**
+ * A `name=value` or `name: value` inside free text whose name looks like a
+ * secret's. It starts at the secret word, not at the name's start: a leading
+ * `[\w]*` would make the search quadratic in a long run of letters.
+ */
+const SECRET_PAIR = /((?:pass|token|secret|key|credential)[A-Za-z0-9_.-]*['"]?\s*[=:]\s*)('[^']*'?|"[^"]*"?|[^\s,;)}\]]*)/gi;
 
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
@@ -45,7 +49,10 @@ function cut(s: string, max: number): string {
 
 /** Free text made safe to store and print: secret-looking pairs redacted, control characters escaped, length bounded. */
 export function safeDescription(text: string, max = MAX_DESCRIPTION): string {
-  return cut(escapeControl(text.replace(SECRET_PAIR, '$1***')), max);
+  // Cut first (with room for what escaping adds) so that the work is bounded
+  // whatever the length of the text; a secret cut in two is still redacted.
+  const head = text.length > 2 * max ? text.slice(0, 2 * max) : text;
+  return cut(escapeControl(head.replace(SECRET_PAIR, '$1***')), max);
 }
 
 function show(v: unknown): string {

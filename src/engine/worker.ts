@@ -568,7 +568,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const hasDeps = job.fields.dependency_ids ? '1' : '';
       await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
-        else if (outcome === 'script-error') this.log.error(`${queue}: ${job.id} failed: its end could not be recorded (reason in its result)`);
+        else if (outcome === 'script-error') {
+          this.log.error(`${queue}: ${job.id} failed: its end could not be recorded (reason in its result)`);
+          return void this.emit('job-failed', job, 'ScriptError: its end could not be recorded', 'failed');
+        }
         else {
           this.successfulJobs++;
           this.log.info(`${queue}: Job OK (${job.id})`);

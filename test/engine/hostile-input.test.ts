@@ -197,7 +197,12 @@ test('an error inside the script that records an end fails that job with the rea
   const j = await new Queue(name2, fx.redis).enqueue('t.ok');
   await fx.redis.set(`rq:finished:${name2}`, 'not a zset');
   const w2 = fx.worker([name2], tasks({ 't.ok': () => 1 }), { burst: true, name: uniq('w') });
+  const failedEvents: string[] = [];
+  w2.on('job-failed', (job) => failedEvents.push(job.id));
   await w2.done;
+  assert.deepEqual(failedEvents, [j.id]);
+  assert.equal(await fx.redis.hget(keys.worker(w2.name), 'failed_job_count'), '1');
+  assert.ok(['0', null].includes(await fx.redis.hget(keys.worker(w2.name), 'successful_job_count')));
   assert.equal(await fx.redis.hget(keys.job(j.id), 'status'), 'failed');
   assert.notEqual(await fx.redis.zscore(`rq:failed:${name2}`, j.id), null);
   const exc = (await (await Job.fetch(fx.redis, j.id)).latestResult())?.excString ?? '';
@@ -228,4 +233,13 @@ test('Worker options and stored tracebacks are bounded too', () => {
   assert.throws(() => new Worker(['q'], { connection: fx.redis, tasks: tasks({}), failureTtl: 3600.5 }), /failureTtl/);
   const bomb = deflateSync(Buffer.alloc(64 << 20)).toString('base64');
   assert.match(decodeExcString(bomb) ?? '', /inflates to more than \d+ bytes/);
+});
+
+// Before the fix the redaction was quadratic: this blocked the event loop for many minutes.
+test('redacting a huge description is bounded work', async () => {
+  const q = new Queue(uniq('q'), fx.redis);
+  const j = await q.enqueue('t.ok', { description: 'a'.repeat(2_000_000) + ' password=hunter2', kwargs: { token: 'k'.repeat(1_000_000) } });
+  const stored = (await fx.redis.hget(keys.job(j.id), 'description'))!;
+  assert.ok(stored.length <= 515, `${stored.length} characters`);
+  assert.doesNotMatch(stored, /hunter2/);
 });

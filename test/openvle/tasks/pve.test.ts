@@ -369,6 +369,25 @@ test('delete_vm removes the VM, its row and its connections\' rows; deleting twi
   assert.deepEqual(await run('openvle.pve.stop_vm', { vmid: vm.vmid }), { vmid: vm.vmid, node: null, status: 'missing' });
 });
 
+test('delete_vm: a protected VM fails for good and its row says so; a row whose VMID Proxmox reused is removed alone', async () => {
+  const protectedVm = await clonedVm();
+  sim.state.vms.get(protectedVm.vmid)!.protection = true;
+  const job = await enqueue('openvle.pve.delete_vm', { vmid: protectedVm.vmid }, new Retry({ max: 3, interval: [1] }));
+  assert.equal(await ended(job), 'failed');
+  assert.equal((await taskOf(job)).subTasks.length, 1, 'permanent: no retry');
+  const row = (await vmRow(protectedVm.name))!;
+  assert.equal(row.status, 'error');
+  assert.match(row.lastError ?? '', /protection mode/);
+  assert.ok(sim.state.vms.has(protectedVm.vmid));
+
+  const reused = await clonedVm();
+  // Behind OpenVLE's back: the VM went and another VM got its VMID.
+  sim.state.vms.get(reused.vmid)!.name = 'someone-elses-vm';
+  assert.deepEqual(await run('openvle.pve.delete_vm', { name: reused.name }), { vmid: reused.vmid });
+  assert.equal(await vmRow(reused.name), undefined);
+  assert.equal(sim.state.vms.get(reused.vmid)?.name, 'someone-elses-vm', 'the other VM is left alone');
+});
+
 test('delete_vm refuses a template', async () => {
   const job = await enqueue('openvle.pve.delete_vm', { vmid: TEMPLATE }, new Retry({ max: 3, interval: [1] }));
   assert.equal(await ended(job), 'failed');

@@ -12,7 +12,7 @@ import { progress } from '../../tracking/index.js';
 import { Args } from '../args.js';
 import { defineTask, type TaskDefinition } from '../define.js';
 import type { TaskServices } from '../services.js';
-import { resolveTarget, targetArgs, type Target } from './target.js';
+import { isFinalFailure, resolveTarget, targetArgs, type Target } from './target.js';
 import { VmStore } from './vms.js';
 
 export const START_VM = 'openvle.pve.start_vm';
@@ -124,14 +124,20 @@ export const deleteVmTask = defineTask({
     }
     if (vmid !== null) {
       const vm = await client.findVm(vmid, { signal });
-      if (vm) {
+      if (vm && row && vm.name !== row.name) {
+        // Our VM is gone and Proxmox gave its VMID to another VM: that one is not ours to delete.
+        s.log.warning(`${DELETE_VM}: VM ${vmid} in Proxmox is named '${vm.name ?? ''}', not '${row.name}'; only the row is removed`);
+      } else if (vm) {
         refuseTemplate(DELETE_VM, { vmid, vm, row });
-        if (row && vm.name !== row.name) {
-          throw failure('permanent', `${DELETE_VM}: VM ${vmid} in Proxmox is named '${vm.name ?? ''}', not '${row.name}' as recorded; not deleting someone else's VM`, { system: 'proxmox', operation: DELETE_VM });
-        }
         if (row) await store.setStatus(row.id, 'deleting');
         progress(20, 'stopping and deleting');
-        await deleteVmIdempotent(client, vmid, { signal });
+        try {
+          await deleteVmIdempotent(client, vmid, { signal });
+        } catch (err) {
+          // Failed for good (protection mode, ...): the row says so instead of staying 'deleting'.
+          if (row && isFinalFailure(err)) await store.deleteFailed(row.id, err).catch(() => {});
+          throw err;
+        }
       }
     }
     row ??= vmid !== null ? await store.byVmid(vmid) : undefined;

@@ -138,6 +138,12 @@ export class VmStore {
     }
   }
 
+  /** A delete that failed for good: status `error` with the failure, so the row does not stay `deleting`. */
+  async deleteFailed(id: number, err: unknown): Promise<void> {
+    const text = clip(redactSecrets(err instanceof Error ? err.message : String(err)), 4000);
+    await this.pool.query(`UPDATE vms SET status = 'error', last_error = ? WHERE id = ?`, [text, id]);
+  }
+
   /** Removes the VM's row and its Guacamole connections' rows (their Guacamole side is cleaned up before, by openvle.guacamole.cleanup). */
   async remove(id: number): Promise<void> {
     const conn = await this.pool.getConnection();

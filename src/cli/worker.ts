@@ -10,7 +10,6 @@ import {
   connectLasting,
   floatArg,
   intArg,
-  loggerFromFlags,
   oneLine,
   onShutdownSignals,
   queueName,
@@ -21,8 +20,9 @@ import {
   type LoggingFlags,
 } from './common.js';
 import { importUser, userFile } from './loader.js';
+import { loggingFromFlags, startWorkerOps, withOps, type OpsFlags } from './ops.js';
 
-interface WorkerFlags extends LoggingFlags {
+interface WorkerFlags extends LoggingFlags, OpsFlags {
   url?: string;
   burst?: boolean;
   name?: string;
@@ -65,14 +65,15 @@ export function workerCommand(): Command {
     .option('--job-monitoring-interval <seconds>', 'seconds between heartbeats of running jobs (default: 5)', intArg(1))
     .option('--maintenance-interval <seconds>', 'seconds between passes that recover abandoned jobs (default: 5)', intArg(1))
     .option('--disable-job-desc-logging', 'log job ids without their descriptions');
-  withLogging(cmd);
+  withOps(withLogging(cmd));
   cmd.option('--pid <file>', 'write the process id to this file');
   withUrl(cmd);
   return cmd.action(action(runWorker));
 }
 
 async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<number> {
-  const log = loggerFromFlags(flags);
+  const logging = loggingFromFlags(flags);
+  const log = logging.log;
   const queues = (queueArgs.length ? queueArgs : ['default']).map(queueName);
   const url = await resolveUrl(flags.url);
 
@@ -145,6 +146,7 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
       worker.stop({ cold: true });
     },
   );
+  const ops = await startWorkerOps(worker, { flags, logging, connection, isTask: (n) => tasks.has(n) });
   // Failures the worker recovers from are logged by the worker itself.
   worker.on('error', () => {});
   // A task that leaves a rejected promise unawaited has a bug, but the job
@@ -152,5 +154,6 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
   process.removeAllListeners('unhandledRejection');
   process.on('unhandledRejection', (err) => log.error(`unhandled rejection in a task: ${describeError(err)}`));
   await worker.work();
+  await ops.close();
   return 0;
 }

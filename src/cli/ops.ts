@@ -36,7 +36,7 @@ export function withOps(cmd: Command): Command {
         logFormatArg,
       ),
     )
-    .option('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port)', intArg(0))
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port; default: $METRICS_PORT, else none)', intArg(0))
     .option('--metrics-host <host>', 'address the metrics endpoint listens on (default: 0.0.0.0)');
 }
 
@@ -95,19 +95,29 @@ export function openVleAttempt(env = process.env): (job: Job) => number | undefi
   };
 }
 
+/** --metrics-port, else METRICS_PORT (the containers set it in .env); undefined: no endpoint. */
+export function metricsPortOf(flags: OpsFlags, env = process.env): number | undefined {
+  if (flags.metricsPort !== undefined) return flags.metricsPort;
+  const raw = env.METRICS_PORT?.trim();
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new CliError(`METRICS_PORT must be a port number 0-65535 (got '${env.METRICS_PORT}')`);
+  return n;
+}
+
 export interface Ops {
   metrics?: OpsMetrics;
   server?: MetricsServer;
   close(): Promise<void>;
 }
 
-async function startServer(metrics: OpsMetrics, flags: OpsFlags, log: Logger): Promise<MetricsServer> {
+async function startServer(metrics: OpsMetrics, port: number, flags: OpsFlags, log: Logger): Promise<MetricsServer> {
   try {
-    const server = await serveMetrics(metrics.registry, flags.metricsPort!, flags.metricsHost ?? '0.0.0.0');
+    const server = await serveMetrics(metrics.registry, port, flags.metricsHost ?? '0.0.0.0');
     log.info(`Metrics at ${server.url} (listening on ${flags.metricsHost ?? '0.0.0.0'}:${server.port})`);
     return server;
   } catch (err) {
-    throw new CliError(`cannot serve metrics on ${flags.metricsHost ?? '0.0.0.0'}:${flags.metricsPort}: ${oneLine(err)}`);
+    throw new CliError(`cannot serve metrics on ${flags.metricsHost ?? '0.0.0.0'}:${port}: ${oneLine(err)}`);
   }
 }
 
@@ -122,12 +132,13 @@ export async function startWorkerOps(
   const detach = opts.logging.pino ? attachJobLog(worker, opts.logging.pino, { attempt: openVleAttempt() }) : () => {};
   let metrics: OpsMetrics | undefined;
   let server: MetricsServer | undefined;
-  if (opts.flags.metricsPort !== undefined) {
+  const port = metricsPortOf(opts.flags);
+  if (port !== undefined) {
     metrics = new OpsMetrics();
     metrics.attachWorker(worker, opts.isTask);
     metrics.watchRedis(opts.connection);
     metrics.startSampling(opts.connection, worker.queues, opts.sampleIntervalMs);
-    server = await startServer(metrics, opts.flags, opts.logging.log);
+    server = await startServer(metrics, port, opts.flags, opts.logging.log);
   }
   return {
     metrics,
@@ -145,12 +156,13 @@ export async function startCronOps(
   scheduler: CronScheduler,
   opts: { flags: OpsFlags; logging: OpsLogging; connection: Redis; queues: string[] },
 ): Promise<Ops> {
-  if (opts.flags.metricsPort === undefined) return { close: async () => {} };
+  const port = metricsPortOf(opts.flags);
+  if (port === undefined) return { close: async () => {} };
   const metrics = new OpsMetrics();
   metrics.attachCron(scheduler);
   metrics.watchRedis(opts.connection);
   metrics.startSampling(opts.connection, [...new Set(opts.queues)]);
-  const server = await startServer(metrics, opts.flags, opts.logging.log);
+  const server = await startServer(metrics, port, opts.flags, opts.logging.log);
   return {
     metrics,
     server,

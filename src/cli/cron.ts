@@ -22,7 +22,7 @@ import {
 import { importUser, isUserModule, loadedModules, userFile } from './loader.js';
 import { loggingFromFlags, startCronOps, withOps, type OpsFlags } from './ops.js';
 
-interface CronFlags extends LoggingFlags, OpsFlags {
+export interface CronFlags extends LoggingFlags, OpsFlags {
   url?: string;
   catchUp: CatchUp;
   name?: string;
@@ -80,7 +80,8 @@ async function resolveFunctions(entries: CronEntry[], configUrl: string): Promis
   }
 }
 
-async function runCron(config: string, flags: CronFlags): Promise<number> {
+/** Runs the cron config until a shutdown signal (cron, and serve's cron roles). */
+export async function runCron(config: string, flags: CronFlags): Promise<number> {
   const logging = loggingFromFlags(flags);
   const log = logging.log;
   const url = await resolveUrl(flags.url);

@@ -18,6 +18,8 @@ export interface OpsFlags extends LoggingFlags {
   logFormat?: LogFormat;
   metricsPort?: number;
   metricsHost?: string;
+  /** Not a flag: serve sets it, so a container logs JSON (pretty on a terminal) unless told otherwise. */
+  structuredByDefault?: boolean;
 }
 
 function logFormatArg(v: string): LogFormat {
@@ -65,10 +67,10 @@ export interface OpsLogging {
   pino?: Pino;
 }
 
-/** The logging the flags ask for; `fallback: 'auto'` makes structured logs the default (serve). */
-export function loggingFromFlags(flags: OpsFlags, opts: { fallback?: 'auto'; base?: Record<string, unknown> } = {}): OpsLogging {
+/** The logging the flags ask for; `structuredByDefault` makes structured logs the default (serve). */
+export function loggingFromFlags(flags: OpsFlags, opts: { base?: Record<string, unknown> } = {}): OpsLogging {
   const text = loggerFromFlags(flags); // checks --verbose/--quiet
-  const format = chosenLogFormat(flags, process.env, opts.fallback);
+  const format = chosenLogFormat(flags, process.env, flags.structuredByDefault ? 'auto' : undefined);
   if (!format) return { log: text };
   const level = flags.verbose ? 'debug' : flags.quiet ? 'warning' : (flags.loggingLevel ?? 'info');
   const pino = createStructuredLogger({ level, format, base: opts.base });

@@ -229,8 +229,10 @@ export function attachJobLog(worker: Worker, log: Pino, opts: JobLogOptions = {}
       duration_ms: s ? Math.round((performance.now() - s.at) * 10) / 10 : null,
     };
   };
-  const onFinished = (job: Job) => {
-    log.info({ event: 'job.finished', ...base(job), ...end(job), outcome: 'finished' }, `${job.origin}: ${job.id} finished`);
+  const onFinished = (job: Job, _value: unknown, outcome: Outcome = 'finished') => {
+    if (outcome === 'stale') {
+      log.warn({ event: 'job.stale', ...base(job), ...end(job), outcome }, `${job.origin}: ${job.id} finished after being recovered as abandoned; result dropped`);
+    } else log.info({ event: 'job.finished', ...base(job), ...end(job), outcome: 'finished' }, `${job.origin}: ${job.id} finished`);
   };
   const onFailed = (job: Job, error: string, outcome: Outcome) => {
     const retry = outcome === 'retried' || outcome === 'scheduled';

@@ -96,7 +96,9 @@ export class OpsMetrics {
       starts.set(job, performance.now());
       this.jobsStarted.inc({ queue: job.origin, task: taskOf(job) });
     };
-    const onFinished = (job: Job) => {
+    const onFinished = (job: Job, _v: unknown, outcome?: string) => {
+      // 'stale': recovered as abandoned meanwhile; recovery's outcome stands.
+      if (outcome === 'stale') return void starts.delete(job);
       this.jobsFinished.inc({ queue: job.origin, task: taskOf(job) });
       observe(job, 'finished');
     };
@@ -174,9 +176,9 @@ export class OpsMetrics {
   }
 }
 
-// Recovery outcomes are the engine's few words; anything else is one label value.
+// Recovery outcomes are the engine's few words (RecoveryOutcome); anything else is one label value.
 function boundedOutcome(o: string): string {
-  return ['retried', 'scheduled', 'failed', 'stopped', 'missing', 'requeued'].includes(o) ? o : 'other';
+  return ['retried', 'scheduled', 'failed', 'ignored', 'missing'].includes(o) ? o : 'other';
 }
 
 export interface MetricsServer {

@@ -35,7 +35,7 @@ describe('worker metrics endpoint', () => {
     await queue.enqueue('tasks.add', { args: [1, 2] });
     // Holds one of the three slots until the end of the test.
     const slow = await queue.enqueue('tasks.slow', { args: [600_000] });
-    const w = new Cli(['worker', '-u', fx.url, '-c', '3', '--import', 'examples/tasks.ts', '--metrics-port', '0', '--metrics-host', '127.0.0.1', q]);
+    const w = new Cli(['worker', '-u', fx.url, '--concurrency', '3', '--import', 'examples/tasks.ts', '--metrics-port', '0', '--metrics-host', '127.0.0.1', q]);
     const [, url] = await w.waitFor(/Metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/, 30_000);
 
     const first = await until(async () => {

@@ -31,12 +31,11 @@ function logFormatArg(v: string): LogFormat {
 }
 
 /** Adds --log-format and --metrics-port/--metrics-host. */
-export function withOps(cmd: Command): Command {
+export function withOps(cmd: Command, opts: { structuredByDefault?: boolean } = {}): Command {
+  const fallback = opts.structuredByDefault ? 'pretty on a terminal, json otherwise' : 'rq-style text lines';
   return cmd
     .addOption(
-      new Option('--log-format <format>', 'json (one JSON object per line) or pretty; default: $LOG_FORMAT, else rq-style text lines').argParser(
-        logFormatArg,
-      ),
+      new Option('--log-format <format>', `json (one JSON object per line) or pretty; default: $LOG_FORMAT, else ${fallback}`).argParser(logFormatArg),
     )
     .option('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port; default: $METRICS_PORT, else none)', intArg(0))
     .option('--metrics-host <host>', 'address the metrics endpoint listens on (default: 0.0.0.0)');

@@ -21,7 +21,7 @@ export function serveCommand(): Command {
     )
     .option('-n, --name <name>', 'worker (or cron scheduler) name');
   withAppOptions(cmd);
-  withOps(withLogging(cmd));
+  withOps(withLogging(cmd), { structuredByDefault: true });
   withUrl(cmd);
   return cmd.action(action(runServe));
 }

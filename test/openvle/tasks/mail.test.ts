@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RowDataPacket } from 'mysql2';
 import { Retry } from '../../../src/index.js';
+import { retryTask } from '../../../src/openvle/tracking/retry.js';
 import { kwargsOf } from '../../../src/openvle/tasks/args.js';
 import { cleanupMails, sendMail } from '../../../src/openvle/tasks/mail/index.js';
 import { MAIL_CLEANUP } from '../../../src/openvle/tasks/mail/cleanup.js';
@@ -90,7 +91,7 @@ test('greylisting (451) is transient: the row shows failed with the reply, the r
   await worker.done;
 });
 
-test('550 unknown user is permanent: one attempt, Task and row failed, nothing sent', async () => {
+test('550 unknown user is permanent: one attempt, Task and row failed, nothing sent; resending the Task sends the same row', async () => {
   w.sim.smtp.setScenario({ kind: 'reject-recipients', addresses: ['nobody@students.test'], code: 550 });
   const worker = w.worker(['mails']);
   const { taskId, jobId } = await w.enqueue(SEND_MAIL, { to: 'nobody@students.test', subject: 'Hello', html: '<p>hi</p>' }, { retry: fast() });
@@ -102,6 +103,18 @@ test('550 unknown user is permanent: one attempt, Task and row failed, nothing s
   assert.equal(row!.status, 'failed');
   assert.match(String(row!.error), /550 5\.1\.1/);
   assert.equal(messagesTo('nobody@students.test').length, 0);
+
+  // Resent from the overview once the mailbox exists: the same job, row and Message-ID.
+  w.sim.smtp.setScenario({ kind: 'accept' });
+  await retryTask(w.tracker.store, w.fx.redis, taskId);
+  const again = await until(async () => ((await w.tracker.store.getTask(taskId))?.status === 'success' ? true : undefined), WAIT, 50);
+  assert.ok(again);
+  const [resent] = await mailRows('job_id = ?', [jobId]);
+  assert.equal(resent!.status, 'sent');
+  assert.equal(resent!.id, row!.id);
+  const msgs = messagesTo('nobody@students.test');
+  assert.equal(msgs.length, 1);
+  assert.equal(msgs[0]!.messageId, `<mail-${row!.id}@openvle.test>`);
   worker.stop();
   await worker.done;
 });

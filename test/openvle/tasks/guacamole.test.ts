@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RowDataPacket } from 'mysql2';
 import { Job, Retry } from '../../../src/index.js';
+import { createTaskServices } from '../../../src/openvle/tasks/index.js';
 import { CLEANUP } from '../../../src/openvle/tasks/guacamole/cleanup.js';
 import { PROVISION } from '../../../src/openvle/tasks/guacamole/provision.js';
 import { until } from '../../helpers/util.js';
@@ -164,6 +165,32 @@ test('an unknown VM or participant fails at once; a Guacamole 500 is retried', a
   assert.equal(t.status, 'success', t.error ?? '');
   assert.deepEqual((await w.subTasks(taskId)).map((s) => s.status), ['error', 'success']);
   assert.equal(connectionsNamed('Networks zed').length, 2);
+  worker.stop();
+  await worker.done;
+});
+
+test('a permanent Guacamole refusal fails at once; no password in the Task, its SubTask or any log line', async () => {
+  const log = w.capture();
+  const services = createTaskServices({ config: w.config, pool: w.pool, redis: w.fx.redis, log: log.logger });
+  const worker = w.worker(['guacamole'], { services, logger: log.logger });
+  const l = await lab('vera');
+  w.sim.guacamole.inject({
+    match: (m, p) => m === 'POST' && p === '/connections',
+    status: 413,
+    type: 'BAD_REQUEST',
+    message: 'The value provided for connection parameter "password" exceeds the maximum allowed length.',
+  });
+  const { taskId } = await w.enqueue(PROVISION, { vmid: l.vmid, participant_id: l.participantId }, { retry: fast() });
+  const t = await w.settled(taskId);
+  assert.equal(t.status, 'failed');
+  assert.match(t.error ?? '', /exceeds the maximum allowed length/);
+  const subs = await w.subTasks(taskId);
+  assert.equal(subs.length, 1, 'no retry');
+  assert.ok(log.lines.some((line) => line.includes('HTTP 413')), 'the refusal was logged');
+  const everything = JSON.stringify([t, subs, log.lines]);
+  for (const s of l.secrets) assert.ok(!everything.includes(s), 'no password');
+  assert.ok(!everything.includes('sim-guac-password'));
+  await services.close();
   worker.stop();
   await worker.done;
 });

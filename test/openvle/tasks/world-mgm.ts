@@ -8,7 +8,7 @@ import { migrate } from '../../../src/openvle/db/migrate.js';
 import { createPool, type Pool } from '../../../src/openvle/db/pool.js';
 import { createTaskServices, registerOpenVleTasks, type TaskDefinition, type TaskServices } from '../../../src/openvle/tasks/index.js';
 import { TaskTracker } from '../../../src/openvle/tracking/tracker.js';
-import { TaskRegistry } from '../../../src/index.js';
+import { TaskRegistry, type Logger } from '../../../src/index.js';
 import { startSimWorld, type SimWorld } from '../../../src/sim/world.js';
 import { engineFixture } from '../../helpers/engine.js';
 import { until, uniq } from '../../helpers/util.js';
@@ -57,15 +57,21 @@ export function taskWorld(opts: { env?: Record<string, string>; moodleDuplicateM
     get services() {
       return st.services;
     },
+    /** A logger that keeps every line, and the lines. */
+    capture(): { logger: Logger; lines: string[] } {
+      const lines: string[] = [];
+      const keep = (m: string) => void lines.push(m);
+      return { logger: { debug: keep, info: keep, warning: keep, error: keep }, lines };
+    },
     get tracker() {
       return st.tracker;
     },
     /** An in-process worker with every OpenVLE task registered, tracked, with the engine's scheduler (retries). */
-    worker(queues: string[], o: { services?: TaskServices; extra?: (reg: TaskRegistry, tracker: TaskTracker) => void } = {}): Worker & { done: Promise<void> } {
+    worker(queues: string[], o: { services?: TaskServices; logger?: Logger; extra?: (reg: TaskRegistry, tracker: TaskTracker) => void } = {}): Worker & { done: Promise<void> } {
       const reg = new TaskRegistry();
       registerOpenVleTasks(reg, st.tracker, o.services ?? st.services);
       o.extra?.(reg, st.tracker);
-      const w = fx.worker(queues, reg, { withScheduler: true });
+      const w = fx.worker(queues, reg, { withScheduler: true, ...(o.logger ? { logger: o.logger } : {}) });
       st.tracker.attach(w);
       workers.push(w);
       return w;

@@ -91,6 +91,23 @@ test('greylisting (451) is transient: the row shows failed with the reply, the r
   await worker.done;
 });
 
+test('a connection cut after the message body (delivery unknown) is retried with the same Message-ID, the one duplicate receivers can drop', async () => {
+  w.sim.smtp.setScenario({ kind: 'drop', at: 'data' });
+  const worker = w.worker(['mails']);
+  const { taskId, jobId } = await w.enqueue(SEND_MAIL, { to: 'cut@students.test', subject: 'Hello', html: '<p>hi</p>' }, { retry: fast() });
+  await until(async () => (await mailRows('job_id = ?', [jobId]))[0]?.status === 'failed', WAIT, 20);
+  w.sim.smtp.setScenario({ kind: 'accept' });
+  const t = await w.settled(taskId);
+  assert.equal(t.status, 'success', t.error ?? '');
+  const [row] = await mailRows('job_id = ?', [jobId]);
+  assert.equal(row!.status, 'sent');
+  const ids = messagesTo('cut@students.test').map((m) => m.messageId);
+  assert.ok(ids.length >= 1);
+  assert.ok(ids.every((id) => id === `<mail-${row!.id}@openvle.test>`), 'every copy carries the row\'s Message-ID');
+  worker.stop();
+  await worker.done;
+});
+
 test('550 unknown user is permanent: one attempt, Task and row failed, nothing sent; resending the Task sends the same row', async () => {
   w.sim.smtp.setScenario({ kind: 'reject-recipients', addresses: ['nobody@students.test'], code: 550 });
   const worker = w.worker(['mails']);

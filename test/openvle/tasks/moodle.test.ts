@@ -13,6 +13,8 @@ import { until } from '../../helpers/util.js';
 import { addEnvironment, addEvent, addParticipant } from './seed-mgm.js';
 import { taskWorld, WAIT } from './world-mgm.js';
 
+/** The openvle-rq command line, from the sources (a dist/ build may be stale). */
+const CLI = join(import.meta.dirname, '../../../src/cli/main.ts');
 const w = taskWorld({ env: { MOODLE_USER_AUTH: 'oauth2' } });
 const fast = (seconds = 1) => new Retry({ max: 3, interval: [seconds] });
 
@@ -158,7 +160,7 @@ test('skipped when Moodle is disabled or the environment has no template course;
   await worker.done;
 });
 
-test('a worker process SIGKILLed during an enrolment, then restarted: exactly one enrolment, the Task ends in success', async () => {
+test('a real worker process (openvle-rq worker --role worker) SIGKILLed during an enrolment, then restarted: exactly one enrolment, the Task ends in success', async () => {
   const ev = await event('Kill');
   const p = await addParticipant(w.pool, ev.id, { username: 'kill-me', email: 'kill@students.test' });
   const worker = w.worker(['moodle']);
@@ -166,32 +168,55 @@ test('a worker process SIGKILLed during an enrolment, then restarted: exactly on
   worker.stop();
   await worker.done;
 
+  const db = w.db;
   const spawnWorker = () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../fixtures/openvle-task-worker.ts'), w.fx.url, JSON.stringify(w.db), 'moodle'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...w.sim.env, MOODLE_USER_AUTH: 'oauth2' },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'worker', '--role', 'worker', '-u', w.fx.url, '--job-monitoring-interval', '1', '--maintenance-interval', '1'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: {
+          ...process.env,
+          ...w.sim.env,
+          MOODLE_USER_AUTH: 'oauth2',
+          MARIADB_HOST: db.host,
+          MARIADB_PORT: String(db.port),
+          MARIADB_USER: db.user,
+          MARIADB_PASSWORD: db.password,
+          MARIADB_DATABASE: db.database,
+        },
+      },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise((r) => child.once('exit', r));
-    return { child, exited };
+    return { child, exited, stderr: () => stderr };
   };
   const enrolCalls = w.sim.moodle.calls('enrol_manual_enrol_users');
   // The enrolment reaches Moodle, which takes 3 s to answer: the worker dies waiting.
   w.sim.moodle.inject({ wsfunction: 'enrol_manual_enrol_users', delayMs: 3000 });
-  const { taskId } = await w.enqueue(ENROL_USER, { event_id: ev.id, participant_id: p }, { retry: new Retry({ max: 2, interval: [0] }) });
+  // No retry of its own: the moodle queue's default (WORKER_MAX_RETRY, 10 s first) applies, as for the backend's jobs.
+  const { taskId } = await w.enqueue(ENROL_USER, { event_id: ev.id, participant_id: p });
   const first = spawnWorker();
   let second: ReturnType<typeof spawnWorker> | undefined;
   try {
-    await until(() => w.sim.moodle.calls('enrol_manual_enrol_users') > enrolCalls, WAIT, 10);
+    await until(() => w.sim.moodle.calls('enrol_manual_enrol_users') > enrolCalls, 90_000, 10).catch((err) => {
+      throw new Error(`${err.message}; worker stderr: ${first.stderr()}`);
+    });
     first.child.kill('SIGKILL');
     await first.exited;
     second = spawnWorker();
-    const t = await w.settled(taskId);
-    assert.equal(t.status, 'success', t.error ?? '');
+    const t = await until(async () => {
+      const row = await w.tracker.store.getTask(taskId);
+      return row && (row.status === 'success' || row.status === 'failed') ? row : undefined;
+    }, 120_000, 100).catch((err) => {
+      throw new Error(`${err.message}; worker stderr: ${second!.stderr()}`);
+    });
+    assert.equal(t!.status, 'success', t!.error ?? '');
     const subs = await w.subTasks(taskId);
     assert.deepEqual(subs.map((s) => [s.status, s.errorMessage]), [['error', 'worker died'], ['success', null]]);
     const user = w.sim.moodle.users().filter((u) => u.username === 'kill-me');
     assert.equal(user.length, 1, 'one Moodle user');
-    await until(() => w.sim.moodle.enrolments(courseId).length > 0, WAIT, 20);
     assert.deepEqual(w.sim.moodle.enrolments(courseId).map((e) => [e.userid, e.roleid]), [[user[0]!.id, 5]], 'exactly one enrolment');
   } finally {
     for (const c of [first, second]) {

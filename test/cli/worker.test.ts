@@ -117,12 +117,13 @@ describe('openvle-rq worker', () => {
     assert.match(r.stderr, /^error: task module '.*other\/more\.mjs': would replace task\(s\) registered by another module: more\.triple/);
   });
 
-  test('a running worker keeps two connections (commands, pub/sub): no idle probe stays open', async () => {
+  test('a running worker keeps four connections (commands, pub/sub, the push watch\'s two): no idle probe stays open', async () => {
     const clients = async () => String(await fx.redis.client('LIST')).trim().split('\n').length;
     const before = await clients();
     const w = new Cli(['worker', uniq('wconn'), '--import', tmp.path('tasks.ts'), '-u', fx.url], { cwd: tmp.dir });
     await w.waitFor(/Listening on/);
-    await until(async () => (await clients()) === before + 2, 10_000);
+    // the push watch (src/engine/worker/push-watch.ts): a tracking connection and its RESP2 receiver
+    await until(async () => (await clients()) === before + 4, 10_000);
     const r = await w.stop('SIGTERM');
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });

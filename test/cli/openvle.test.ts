@@ -197,8 +197,8 @@ describe('OpenVLE workers from the CLI', { concurrency: true }, () => {
       assert.equal(workers.length, roles.length, 'the scheduler role runs no worker');
       sched = new Cli(['serve', '--role', 'scheduler', '-u', w.url], { env: w.env });
       await sched.waitFor(/CronScheduler .* started with 3 entries/, 60_000);
-      // the interval entry fires at once: pve_sync lands on pve_periodic
-      await until(async () => (await w.redis.llen('rq:queue:pve_periodic')) > 0 || (await w.redis.zcard('rq:wip:pve_periodic')) > 0 || (await w.redis.zcard('rq:failed:pve_periodic')) > 0, 30_000, 100);
+      // the interval entry fires at once
+      await sched.waitFor(/Enqueued job openvle\.periodic\.pve_sync to queue pve_periodic/, 30_000);
     } finally {
       await Promise.all([...procs, ...(sched ? [sched] : [])].map((p) => p.stop()));
     }

@@ -9,7 +9,8 @@
 --   Also forgets workers of this queue whose key has expired (RQ's
 --   clean_worker_registry), so rq:workers does not fill with the dead, and
 --   recovers executions that a worker holds but wip no longer lists (an
---   RQ 1.13 cleanup removed them).
+--   RQ 1.13 cleanup removed them). The worker of a recovered execution is
+--   unregistered (forget_worker): it is dead, and RQ shows no dead workers.
 -- Returns: a flat list of job id, outcome per recovered execution.
 local q = ARGV[1]
 local out = {}
@@ -48,6 +49,7 @@ for _, member in ipairs(members) do
   if not worker then worker = redis.call('HGET', job_key(id), 'worker_name') or '' end
   end_execution(id, e, q, worker)
   redis.call('ZREM', wip_key(q), member)
+  if worker ~= '' then forget_worker(worker) end
   local st = redis.call('HGET', job_key(id), 'status')
   local outcome
   if st == 'finished' or st == 'failed' or st == 'stopped' or st == 'canceled' then

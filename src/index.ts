@@ -13,7 +13,7 @@ export { Job, ResultType, type JobStatus, type JobResult } from './engine/job.js
 export { Worker, type WorkerOptions, type DequeueStrategy, type WorkerEvents, type Outcome } from './engine/worker/index.js';
 export { Scheduler } from './engine/scheduler.js';
 export { Registry } from './engine/registry.js';
-export { Retry, Dependency, Callback, type DependsOn, type DependencyOptions } from './engine/options.js';
+export { Retry, Repeat, Dependency, Callback, type DependsOn, type DependencyOptions } from './engine/options.js';
 export { TaskRegistry, taskModulePrefix, currentJob, UnknownTaskError, type JobContext, type TaskFunction } from './engine/tasks.js';
 export {
   RQError,
@@ -25,6 +25,7 @@ export {
   isUnrecoverable,
   JobTimeoutError,
   describeError,
+  formatTraceback,
 } from './engine/errors.js';
 export {
   createRedis,

@@ -64,3 +64,37 @@ export function describeError(err: unknown): string {
   }
   return `Non-Error thrown: ${text}`;
 }
+
+/**
+ * A failure in Python's traceback order, as RQ stores exc_string: the
+ * header, the frames oldest first, and `<ErrorName>: <message>` last, the
+ * line rq-dashboard, `rq info` and log scrapers show. A V8 stack lists the
+ * newest frame first, so its frames are reversed. Never throws.
+ */
+export function formatTraceback(err: unknown): string {
+  let head: string;
+  let frames: string[] = [];
+  try {
+    if (err instanceof Error) {
+      head = `${String(err.name)}: ${String(err.message)}`;
+      const stack = typeof err.stack === 'string' ? err.stack : '';
+      frames = stack
+        .split('\n')
+        .filter((l) => /^\s+at /.test(l))
+        .map(pyFrame)
+        .reverse();
+    } else {
+      head = describeError(err);
+    }
+  } catch {
+    head = describeError(err);
+  }
+  return ['Traceback (most recent call last):', ...frames, head].join('\n');
+}
+
+/** `    at fn (file:line:col)` as Python's `  File "file", line N, in fn`. */
+function pyFrame(line: string): string {
+  const m = /^\s+at (?:(.*?) \()?(.*?):(\d+):\d+\)?$/.exec(line);
+  if (!m) return `  File "<unknown>", line 0, in ${line.trim().replace(/^at /, '')}`;
+  return `  File "${m[2]}", line ${m[3]}, in ${m[1] ?? '<module>'}`;
+}

@@ -5,7 +5,7 @@ import { DEFAULT_JOB_TIMEOUT } from './defaults.js';
 import { DuplicateJobError } from './errors.js';
 import { Job } from './job.js';
 import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys, queueNamesFromKeys } from './keys.js';
-import { Callback, normalizeDependencies, type DependsOn, Retry } from './options.js';
+import { Callback, normalizeDependencies, type DependsOn, Repeat, Retry } from './options.js';
 import { Registry } from './registry.js';
 import { runScript } from './scripts.js';
 import { callString, encodeCall, pyJsonDumps } from './serializer.js';
@@ -27,6 +27,8 @@ export interface EnqueueOptions {
   meta?: Record<string, unknown>;
   atFront?: boolean;
   retry?: Retry;
+  /** Run again after each success, as RQ's Repeat (repeats_left, repeat_intervals). */
+  repeat?: Repeat;
   dependsOn?: DependsOn;
   onSuccess?: Callback | string;
   onFailure?: Callback | string;
@@ -125,6 +127,10 @@ export class Queue {
       fields.retries_left = String(spec.retry.max);
       fields.retry_intervals = pyJsonDumps(spec.retry.intervals);
       if (spec.retry.enqueueAtFront) fields.enqueue_at_front_on_retry = '1';
+    }
+    if (spec.repeat) {
+      fields.repeats_left = String(spec.repeat.times);
+      fields.repeat_intervals = pyJsonDumps(spec.repeat.intervals);
     }
     if (deps) {
       fields.dependency_id = deps.ids[0]!;

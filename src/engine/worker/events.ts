@@ -1,7 +1,7 @@
 import type { Job } from '../job.js';
 
 /** How the script that recorded a job's end saw it. */
-export type Outcome = 'finished' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale';
+export type Outcome = 'finished' | 'repeated' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale';
 
 export interface WorkerEvents {
   started: [];

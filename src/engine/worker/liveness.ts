@@ -23,6 +23,8 @@ export interface LivenessHost {
   recovered(jobId: string, outcome: string): void;
   /** Jobs went back to a queue: look again. */
   mayHaveWork(): void;
+  /** The worker's registration is gone (recovery took it for dead after a stall): register again. */
+  reregister(): Promise<void>;
 }
 
 /**
@@ -86,7 +88,7 @@ export class Liveness {
       for (const r of this.w.running()) entries.push(r.queue, r.job.id, r.execId);
       const ttl = this.w.runningCount() > 0 ? this.hbTtl + 60 : this.w.o.workerTtl + 60;
       const pending = this.w.pendingExecIds();
-      const [lost, handed] = (await runScript(this.w.connection, 'heartbeat', [
+      const [lost, handed, gone] = (await runScript(this.w.connection, 'heartbeat', [
         this.w.name,
         ttl,
         this.hbTtl,
@@ -95,7 +97,11 @@ export class Liveness {
         pending.length,
         ...pending,
         ...entries,
-      ])) as [string[], string[]];
+      ])) as [string[], string[], number];
+      if (gone === 1) {
+        log.warning(`Worker ${this.w.name}: its registration was removed (missed heartbeats); registering again`);
+        await this.w.reregister();
+      }
       for (const member of handed) {
         const jobId = member.slice(0, member.lastIndexOf(':'));
         log.warning(`job ${jobId}: handed back to its queue (the reply that gave it to this worker was lost)`);

@@ -139,3 +139,34 @@ test('Repeat refuses times < 1 and negative intervals', () => {
   assert.throws(() => new Repeat({ times: 0 }), /times/);
   assert.throws(() => new Repeat({ times: 1, interval: [-1] }), /interval/);
 });
+
+test('expired registry entries leave: finished and failed by score, canceled and deferred whose hash is gone, rq:ready onto the queue', async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  const jobs: Job[] = [];
+  for (let i = 0; i < 4; i++) jobs.push(await q.enqueue('t.ok', { resultTtl: 1 }));
+  const kept = await q.enqueue('t.ok', { resultTtl: -1 });
+  const failed = await q.enqueue('t.bad', { failureTtl: 1 });
+  const w1 = fx.worker([name], tasks({ 't.ok': () => 1, 't.bad': () => { throw new Error('x'); } }), { burst: true });
+  await w1.done;
+  assert.equal(await fx.redis.zcard(`rq:finished:${name}`), 5);
+  // canceled/deferred entries whose hashes were deleted, and a Python (RQ 3) dependent left in ready
+  await fx.redis.zadd(`rq:canceled:${name}`, 1, 'gone-c');
+  await fx.redis.zadd(`rq:deferred:${name}`, 1, 'gone-d');
+  await fx.redis.hset(keys.job('ready-1'), 'status', 'ready_to_enqueue', 'origin', name);
+  await fx.redis.zadd(`rq:ready:${name}`, 1, 'ready-1');
+  await until(async () => (await fx.redis.exists(keys.job(jobs[0]!.id))) === 0, 15_000, 100);
+  await until(async () => Number(await fx.redis.zscore(`rq:finished:${name}`, jobs[3]!.id)) < Date.now() / 1000, 15_000, 100);
+  const w2 = fx.worker([name], tasks({}), { cleanInterval: 0.5 });
+  await until(async () => (await fx.redis.zcard(`rq:finished:${name}`)) === 1, 15_000, 50);
+  assert.notEqual(await fx.redis.zscore(`rq:finished:${name}`, kept.id), null, 'ttl -1 is kept forever');
+  // (ready-1 has no payload: once pushed, it fails into rq:failed itself)
+  await until(async () => (await fx.redis.zscore(`rq:failed:${name}`, failed.id)) === null, 15_000, 50);
+  assert.equal(await fx.redis.zcard(`rq:canceled:${name}`), 0);
+  assert.equal(await fx.redis.zcard(`rq:deferred:${name}`), 0);
+  assert.equal(await fx.redis.zcard(`rq:ready:${name}`), 0);
+  // pushed onto the queue (the worker may have taken it since)
+  assert.ok(await fx.redis.hget(keys.job('ready-1'), 'enqueued_at'));
+  w2.stop();
+  await w2.done;
+});

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { CLEAN_BATCH } from '../defaults.js';
 import { ReplyWatch } from '../reply-watch.js';
 import { runScript } from '../scripts.js';
 import { encodeExcString } from '../serializer.js';
@@ -36,6 +37,9 @@ export class Liveness {
   private timers: NodeJS.Timeout[] = [];
   private heartbeatBusy = false;
   private recoveryBusy = false;
+  private cleaningBusy = false;
+  /** Per queue: where the last cleaning pass left its canceled and deferred scans. */
+  private readonly cursors = new Map<string, [string, string]>();
 
   constructor(private readonly w: LivenessHost) {}
 
@@ -72,6 +76,37 @@ export class Liveness {
         void this.recoverAbandoned().finally(() => (this.recoveryBusy = false));
       }, o.recoveryInterval * 1000),
     );
+    this.timers.push(
+      setInterval(() => {
+        if (connection.status === 'ready') void this.cleanRegistries();
+      }, o.cleanInterval * 1000),
+    );
+  }
+
+  /** Drops expired registry entries of the worker's queues (RQ's clean_registries). */
+  async cleanRegistries(): Promise<number> {
+    if (this.cleaningBusy) return 0;
+    this.cleaningBusy = true;
+    let removed = 0;
+    try {
+      for (const q of this.w.queues) {
+        // A bounded number of bounded calls per pass; a backlog (the first
+        // pass after an upgrade) drains over the next passes.
+        for (let i = 0; i < 20; i++) {
+          const [c, d] = this.cursors.get(q) ?? ['0', '0'];
+          const [n, nc, nd, more] = (await runScript(this.w.connection, 'clean-registries', [q, CLEAN_BATCH, c, d])) as [number, string, string, number];
+          removed += Number(n);
+          this.cursors.set(q, [String(nc), String(nd)]);
+          if (Number(more) !== 1) break;
+        }
+      }
+      if (removed > 0) this.w.log.debug(`Cleaned registries: ${removed} expired entries removed`);
+    } catch (err) {
+      this.w.log.warning(`registry cleaning failed: ${(err as Error).message}`);
+    } finally {
+      this.cleaningBusy = false;
+    }
+    return removed;
   }
 
   stopTimers(): void {

@@ -158,6 +158,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // that a worker is alive (and, after an outage, starts its hold).
     await this.liveness.heartbeat();
     await this.liveness.recoverAbandoned();
+    await this.liveness.cleanRegistries();
     this.liveness.startTimers(this.subscriber);
     this.emit('started');
   }

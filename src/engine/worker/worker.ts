@@ -439,7 +439,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             this.log.info(`${queue}: ${job.id} repeats (${outcome === 'scheduled' ? 'scheduled' : 'queued'} again)`);
           }
         }
-        this.emit('job-finished', job, value);
+        this.emit('job-finished', job, value, outcome);
       });
       return;
     }
@@ -466,7 +466,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),
       );
     }
-    await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl], endedAt, (outcome) => {
+    await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl, this.o.queueRetry.get(queue) ?? ''], endedAt, (outcome) => {
       // The exception's own line: Python's traceback ends with it.
       const lastLine = text.trimEnd().split('\n').pop();
       if (outcome === 'retried' || outcome === 'scheduled') {

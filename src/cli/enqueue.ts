@@ -1,6 +1,6 @@
 /** `openvle-rq enqueue FUNCTION [ARGUMENTS...]`: rq enqueue, with the JSON serializer. */
 import { Command } from 'commander';
-import { parseDuration, pyRepr, Queue, Retry, type EnqueueOptions } from '../index.js';
+import { callString, parseDuration, Queue, Retry, type EnqueueOptions } from '../index.js';
 import { parseFunctionArgs } from './args.js';
 import { action, CliError, collect, connect, intArg, oneLine, queueName, style, withUrl } from './common.js';
 
@@ -20,13 +20,6 @@ interface EnqueueFlags {
   scheduleIn?: string;
   scheduleAt?: string;
   quiet?: boolean;
-}
-
-/** rq's get_call_string without truncation: func(arg, ..., k=v) with kwargs sorted. */
-export function callString(func: string, args: unknown[], kwargs: Record<string, unknown>): string {
-  const parts = args.map((a) => pyRepr(a));
-  const kw = Object.entries(kwargs).map(([k, v]) => `${k}=${pyRepr(v)}`);
-  return `${func}(${[...parts, ...kw.sort()].join(', ')})`;
 }
 
 function duration(label: string, v: string | undefined, min: number): number | undefined {
@@ -77,12 +70,13 @@ async function runEnqueue(func: string, argv: string[], flags: EnqueueFlags): Pr
     throw new CliError(oneLine(err));
   }
   const { args, kwargs } = parsed;
-  const fstring = callString(func, args, kwargs);
+  // RQ prints the call in full; the job's description is the engine's (reprs cut at 75, as RQ's).
+  const fstring = callString(func, args, kwargs, null);
   queueName(flags.queue);
   const opts: EnqueueOptions = {
     args,
     kwargs,
-    description: flags.description ?? fstring,
+    description: flags.description,
     jobId: flags.jobId,
     atFront: Boolean(flags.atFront),
   };

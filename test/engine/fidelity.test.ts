@@ -170,3 +170,19 @@ test('expired registry entries leave: finished and failed by score, canceled and
   w2.stop();
   await w2.done;
 });
+
+test('an integer beyond 2^53 sent by Python reaches the task as an exact BigInt and comes back exact', async () => {
+  const name = uniq('q');
+  const id = uniq('big');
+  // what Python RQ's JSONSerializer writes for enqueue('t.inc', 12345678901234567891)
+  await fx.redis.hset(keys.job(id), 'data', '["t.inc", null, [12345678901234567891], {}]', 'status', 'queued', 'origin', name,
+    'created_at', '2026-01-01T00:00:00.000000Z', 'timeout', '180', 'description', 't.inc(12345678901234567891)');
+  await fx.redis.rpush(`rq:queue:${name}`, id);
+  let got: unknown;
+  const w = fx.worker([name], tasks({ 't.inc': (n: bigint) => ((got = n), n + 1n) }), { burst: true });
+  await w.done;
+  assert.equal(got, 12345678901234567891n);
+  const [[, flat]] = (await fx.redis.xrange(keys.results(id), '-', '+')) as [[string, string[]]];
+  const rv = flat[flat.indexOf('return_value') + 1]!;
+  assert.equal(Buffer.from(rv, 'base64').toString(), '12345678901234567892');
+});

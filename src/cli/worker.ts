@@ -3,7 +3,8 @@
  * JavaScript task modules, and the application (OpenVLE's by default, any
  * other from -c) when the worker serves one of its queues.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { Command, Option } from 'commander';
 import {
   appRole,
@@ -39,6 +40,7 @@ import {
 } from './common.js';
 import { importUser, userFile } from './loader.js';
 import { loadSettings, type Settings } from './settings.js';
+import { withRqWorkerFlags } from './rq-flags.js';
 
 export interface WorkerFlags extends LoggingFlags {
   url?: string;
@@ -58,6 +60,8 @@ export interface WorkerFlags extends LoggingFlags {
   pid?: string;
   config?: string;
   role?: string;
+  /** rq's -P/--path: where relative --import modules are looked up after the current directory. */
+  path?: string[];
 }
 
 /** The application to run: the settings module's, else OpenVLE's. */
@@ -110,6 +114,7 @@ export function workerCommand(): Command {
   withAppOptions(cmd);
   withLogging(cmd);
   cmd.option('--pid <file>', 'write the process id to this file');
+  withRqWorkerFlags(cmd);
   withUrl(cmd);
   return cmd.action(action(runWorker));
 }
@@ -146,7 +151,9 @@ export async function serveQueues(o: {
   for (const m of flags.import ?? []) {
     let abs: string;
     try {
-      abs = userFile(m, 'task module');
+      // rq's -P: a relative module not in the current directory is looked up there.
+      const found = isAbsolute(m) || existsSync(m) ? m : (flags.path ?? []).map((d) => join(d, m)).find((p) => existsSync(p));
+      abs = userFile(found ?? m, 'task module');
     } catch (err) {
       throw new CliError(oneLine(err));
     }

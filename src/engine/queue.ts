@@ -162,9 +162,15 @@ export class Queue {
     return this.enqueue1({ ...opts, func, at: typeof at === 'number' ? at : at.getTime() });
   }
 
-  /** Schedules a job `delayMs` from now. */
-  enqueueIn(delayMs: number, func: string, opts: EnqueueOptions = {}): Promise<Job> {
-    return this.enqueue1({ ...opts, func, at: Date.now() + delayMs });
+  /**
+   * Schedules a job `delay` from now: seconds, as RQ's enqueue_in takes a
+   * timedelta (fractions allowed: 1.5), or a typed duration '90s', '5m',
+   * '2h', '1d'.
+   */
+  enqueueIn(delay: number | string, func: string, opts: EnqueueOptions = {}): Promise<Job> {
+    const seconds = typeof delay === 'string' ? parseDuration(delay) : delay;
+    if (!Number.isFinite(seconds) || seconds < 0) throw new TypeError(`enqueueIn needs a delay of 0 seconds or more, not ${String(delay)}`);
+    return this.enqueue1({ ...opts, func, at: Date.now() + seconds * 1000 });
   }
 
   private async enqueue1(spec: EnqueueSpec): Promise<Job> {

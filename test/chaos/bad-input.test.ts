@@ -126,7 +126,7 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
   for (const m of ['NaN', '', '-1e309', 'Infinity']) await fx.redis.publish(`rq:scheduled-wake:${q}`, m);
   await fx.redis.publish(`rq:wake:${q}`, 'garbage');
   faults += garbage.length + 5;
-  const later = await queue.enqueueIn(300, 'fixtures.work', { args: [tag, 1] });
+  const later = await queue.enqueueIn(0.3, 'fixtures.work', { args: [tag, 1] });
   expected.set(later.id, ['finished']);
   good.push(later.id);
   await goodJob();

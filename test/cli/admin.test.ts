@@ -69,7 +69,7 @@ describe('admin commands', () => {
     assert.equal(Number(await fx.redis.zscore(keys.registry('scheduled', q), 'job-at')), new Date(2030, 4, 27, 21, 45, 0).getTime() / 1000);
   });
 
-  test('enqueue: bad arguments are one line and exit 1', async () => {
+  test('enqueue: bad arguments are one line and exit 1 (2 for a bad option value, a usage error as in rq)', async () => {
     const cases = [
       ['tasks.add', ':{not json'],
       ['tasks.add', 'k:=[1,'],
@@ -86,7 +86,7 @@ describe('admin commands', () => {
     const results = await runMany(cases.map((args) => ['enqueue', ...args, '-u', fx.url]));
     for (const [i, args] of cases.entries()) {
       const r = results[i]!;
-      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.code, args.includes('--retry-max') ? 2 : 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^error: /);
     }

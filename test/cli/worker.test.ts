@@ -35,7 +35,7 @@ describe('openvle-rq worker', () => {
     assert.match(r.stdout, new RegExp(`${q}: tasks\\.add\\(2, 3\\) \\(${a.id}\\)`));
     assert.match(r.stdout, new RegExp(`${q}: Job OK \\(${a.id}\\)`));
     assert.match(r.stderr, new RegExp(`${b.id}.*boom`));
-    assert.match(r.stdout, new RegExp(`Worker ${name} started`));
+    assert.match(r.stdout, new RegExp(`Worker rq:worker:${name}: started`));
     // Death registered: out of the worker sets.
     assert.equal(await fx.redis.sismember(keys.workers, keys.worker(name)), 0);
   });

@@ -38,8 +38,10 @@ export {
 } from './engine/connection.js';
 export { keys, type RegistryKind, QUEUE_NAME_PATTERN, JOB_ID_PATTERN } from './engine/keys.js';
 export { consoleLogger, silentLogger, parseLogLevel, type Logger, type LogLevel } from './engine/logger.js';
-export { pyRepr, PyFloat, parseJson, pyTuple, callString } from './engine/serializer.js';
+export { pyRepr, PyFloat, parseJson, pyTuple } from './engine/serializer.js';
 export { parseDuration } from './engine/time.js';
+export { MAX_SECONDS, checkSeconds, decodeLimits, setDecodeLimits, type DecodeLimits } from './engine/limits.js';
+export { MAX_DESCRIPTION, describeCall, safeDescription, escapeControl, isSecretName } from './engine/description.js';
 export { sendShutdown, sendKillHorse, sendStopJob, suspend, resume, isSuspended } from './engine/admin.js';
 export { infoSnapshot, type InfoSnapshot, type QueueInfo, type WorkerInfo } from './engine/info.js';
 export {

@@ -44,13 +44,16 @@ describe("rq's flags and exits", () => {
       ['info', '-S', 'json', '-u', fx.url],
       ['info', '--serializer', 'rq.serializers.JSONSerializer', '-u', fx.url],
       ['enqueue', '-S', 'json', 'tasks.add', ':1', ':2', '-u', fx.url],
-      ['suspend', '-S', 'json', '-u', fx.url],
-      ['resume', '-S', 'json', '-u', fx.url],
       ['empty', '-S', 'json', 'default', '-u', fx.url],
       ['requeue', '-S', 'json', '--queue', 'default', '--all', '-u', fx.url],
       ['worker', '-b', '-S', 'json', '--import', tmp.path('tasks.ts'), '-u', fx.url],
     ]);
     for (const r of ok) assert.equal(r.code, 0, r.stderr);
+    // one after the other: a suspension would stop the workers above
+    for (const c of ['suspend', 'resume']) {
+      const r = await run([c, '-S', 'json', '-u', fx.url]);
+      assert.equal(r.code, 0, r.stderr);
+    }
     const bad = await run(['worker', '-b', '-S', 'pickle', '-u', fx.url]);
     assert.equal(bad.code, 2);
     assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);

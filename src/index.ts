@@ -26,6 +26,7 @@ export {
   JobTimeoutError,
   describeError,
   formatTraceback,
+  errorFirst,
 } from './engine/errors.js';
 export {
   createRedis,
@@ -41,7 +42,7 @@ export { consoleLogger, silentLogger, parseLogLevel, type Logger, type LogLevel 
 export { pyRepr, PyFloat, parseJson, pyTuple } from './engine/serializer.js';
 export { parseDuration } from './engine/time.js';
 export { MAX_SECONDS, checkSeconds, decodeLimits, setDecodeLimits, type DecodeLimits } from './engine/limits.js';
-export { MAX_DESCRIPTION, describeCall, safeDescription, escapeControl, isSecretName } from './engine/description.js';
+export { MAX_DESCRIPTION, describeCall, safeDescription, escapeControl, isSecretName, Shown } from './engine/description.js';
 export { sendShutdown, sendKillHorse, sendStopJob, suspend, resume, isSuspended } from './engine/admin.js';
 export { infoSnapshot, type InfoSnapshot, type QueueInfo, type WorkerInfo } from './engine/info.js';
 export {

@@ -6,8 +6,7 @@
  * and a value starting with '@' is read from that file.
  */
 import { readFileSync } from 'node:fs';
-import { parseJson, PyFloat, pyTuple } from '../index.js';
-import { Shown } from '../engine/description.js';
+import { parseJson, PyFloat, pyTuple, Shown } from '../index.js';
 
 export class ArgumentSyntaxError extends Error {}
 

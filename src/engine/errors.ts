@@ -98,3 +98,19 @@ function pyFrame(line: string): string {
   if (!m) return `  File "<unknown>", line 0, in ${line.trim().replace(/^at /, '')}`;
   return `  File "${m[2]}", line ${m[3]}, in ${m[1] ?? '<module>'}`;
 }
+
+/**
+ * A stored failure text with its exception line(s) first, for readers that
+ * show the first line (a Task's last error): Python-order tracebacks (RQ's,
+ * ours) are turned round; any other text is returned as it is.
+ */
+export function errorFirst(text: string): string {
+  if (!text.startsWith('Traceback (most recent call last):')) return text;
+  const lines = text.trimEnd().split('\n');
+  // After the header come frame lines ('  File ...' and their indented
+  // source lines); the first unindented line starts the exception.
+  let i = 1;
+  while (i < lines.length && lines[i]!.startsWith(' ')) i++;
+  if (i >= lines.length) return text;
+  return [...lines.slice(i), ...lines.slice(0, i)].join('\n');
+}

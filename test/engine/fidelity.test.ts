@@ -2,7 +2,7 @@
 // Repeat. RQ's behaviour is from docs/design.md and RQ 2.10's worker.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Queue, Job, Repeat, Retry, keys, resume, sendStopJob, suspend, type Logger } from '../../src/index.js';
+import { Queue, Job, Repeat, Retry, errorFirst, keys, resume, sendStopJob, suspend, type Logger } from '../../src/index.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
 
@@ -76,7 +76,8 @@ test("RQ's log lines: started, Successfully completed, Result is kept, the failu
   await w.done;
   const text = log.lines.join('\n');
   assert.match(text, new RegExp(`^INFO Worker rq:worker:${w.name}: started with PID \\d+, version `, 'm'));
-  assert.match(text, new RegExp(`^INFO Successfully completed ok job job in \\d+\\.\\d+s on worker ${w.name}$`, 'm'));
+  // the job's name and id, as the start line shows it (descriptions only when asked: issue 16)
+  assert.match(text, new RegExp(`^INFO Successfully completed t\\.ok \\([0-9a-f-]+\\) job in \\d+\\.\\d+s on worker ${w.name}$`, 'm'));
   assert.match(text, /^INFO Result is kept for 42 seconds$/m);
   assert.match(text, /^ERROR \[Job [0-9a-f-]+\]: exception raised while executing \(t\.bad\)\nTraceback \(most recent call last\):\n(.*\n)*Error: nope$/m);
   assert.match(text, /^WARNING Moving job to FailedJobRegistry \(Error: nope\)$/m);
@@ -185,4 +186,21 @@ test('an integer beyond 2^53 sent by Python reaches the task as an exact BigInt 
   const [[, flat]] = (await fx.redis.xrange(keys.results(id), '-', '+')) as [[string, string[]]];
   const rv = flat[flat.indexOf('return_value') + 1]!;
   assert.equal(Buffer.from(rv, 'base64').toString(), '12345678901234567892');
+});
+
+test("the scheduler logs RQ's start and stop lines and the locks it takes", async () => {
+  const name = uniq('q');
+  const log = recorder();
+  const w = fx.worker([name], tasks({}), { withScheduler: true, logger: log });
+  await until(() => log.lines.some((l) => l.includes(`acquired locks for ${name}`)), 10_000);
+  w.stop();
+  await w.done;
+  const text = log.lines.join('\n');
+  assert.match(text, new RegExp(`^INFO Scheduler for ${name} started with PID ${process.pid}$`, 'm'));
+  assert.match(text, new RegExp(`^INFO Scheduler stopping, releasing locks for ${name}\\.\\.\\.$`, 'm'));
+});
+
+test('errorFirst turns a Python-order traceback round for readers of its first line', () => {
+  assert.equal(errorFirst('Traceback (most recent call last):\n  File "a.py", line 1, in f\n    x()\nValueError: no\nmore'), 'ValueError: no\nmore\nTraceback (most recent call last):\n  File "a.py", line 1, in f\n    x()');
+  assert.equal(errorFirst('Error: plain'), 'Error: plain');
 });

@@ -19,6 +19,7 @@ export interface WorkerEvents {
    * abandoned meanwhile and its result was dropped (recovery's outcome stands).
    */
   'job-finished': [job: Job, value: unknown, outcome: Outcome];
+  /** error: the failure as describeError writes it (message first); Redis keeps it as a Python traceback. */
   'job-failed': [job: Job, error: string, outcome: Outcome];
   'job-recovered': [jobId: string, outcome: RecoveryOutcome];
   /** A job this worker had been given by a dequeue whose reply was lost went back to its queue. */

@@ -6,7 +6,7 @@ import { describeError, formatTraceback, isUnrecoverable, MalformedJobError } fr
 import { Job } from '../job.js';
 import { checkQueueName, keys } from '../keys.js';
 import { showCommand } from '../control-message.js';
-import { jobLogName } from '../description.js';
+import { escapeControl, jobLogName } from '../description.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { runScript, runScriptBuffer } from '../scripts.js';
 import { Scheduler } from '../scheduler.js';
@@ -435,7 +435,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.successfulJobs++;
           this.completedJobs++;
           this.log.info(`${queue}: Job OK (${job.id})`);
-          this.log.info(`Successfully completed ${job.description ?? job.id} job in ${(endedAt - r.startedAt).toFixed(6)}s on worker ${this.name}`);
+          this.log.info(`Successfully completed ${desc} job in ${(endedAt - r.startedAt).toFixed(6)}s on worker ${this.name}`);
           const ttl = job.resultTtl ?? this.o.resultTtl;
           if (ttl === 0) this.log.info('Result discarded immediately');
           else if (ttl > 0) this.log.info(`Result is kept for ${ttl} seconds`);
@@ -453,15 +453,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       : isUnrecoverable(error) || error instanceof MalformedJobError
         ? 'unrecoverable'
         : 'failed';
+    // Stored as Python's traceback (the exception line last, where RQ's tools
+    // look); the job-failed event keeps the error first, for its listeners.
     const text = error instanceof Abort ? error.message : formatTraceback(error);
+    const eventText = error instanceof Abort ? error.message : describeError(error);
     if (!(error instanceof Abort)) {
-      let func = '?';
-      try {
-        func = job.call().func;
-      } catch {
-        /* malformed data: the traceback says why */
-      }
-      this.log.error(`[Job ${job.id}]: exception raised while executing (${func})\n${text}`);
+      this.log.error(`[Job ${escapeControl(job.id)}]: exception raised while executing (${jobLogName(job, false).replace(/ \([^()]*\)$/, '')})\n${text}`);
     }
     const cb = mode === 'stopped' ? job.stoppedCallbackName : job.failureCallbackName;
     if (cb) {
@@ -482,7 +479,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (outcome === 'stopped') this.log.warning('Job stopped by user, moving job to FailedJobRegistry');
         else this.log.warning(`Moving job to FailedJobRegistry (${lastLine})`);
       }
-      this.emit('job-failed', job, text, outcome);
+      this.emit('job-failed', job, eventText, outcome);
     });
   }
 

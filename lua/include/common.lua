@@ -331,6 +331,7 @@ end
 -- the key expires. A worker that was only stalled re-registers on its next
 -- heartbeat (heartbeat.lua tells it).
 local function forget_worker(worker)
+  if redis.call('SCARD', worker_executions_key(worker)) > 0 then return end
   local wk = worker_key(worker)
   local qs = redis.call('HGET', wk, 'queues')
   if qs then

@@ -8,6 +8,7 @@ import { die } from './common.js';
 import { cronCommand } from './cron.js';
 import { emptyCommand } from './empty.js';
 import { enqueueCommand } from './enqueue.js';
+import { healthCommand } from './health.js';
 import { infoCommand } from './info.js';
 import { requeueCommand } from './requeue.js';
 import { resumeCommand } from './resume.js';
@@ -60,7 +61,7 @@ export function buildProgram(): Command {
     .description("A Redis job queue with Python RQ's data layout: rq's command line for it.")
     .version(ENGINE_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError(false);
-  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand, serveCommand, tasksCommand, taskCommand, configCommand, migrateCommand]) {
+  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand, serveCommand, tasksCommand, taskCommand, configCommand, migrateCommand, healthCommand]) {
     const cmd = make();
     // rq's commands take rq's shared options (-S json, and the Python-only ones as clear errors).
     if (RQ_COMMANDS.has(cmd.name())) withRqSharedFlags(cmd);

@@ -1,5 +1,7 @@
 import { migration001 } from './001-tasks.js';
 import { migration002 } from './002-domain.js';
+import { migration003 } from './003-vm-states.js';
+import { migration004 } from './004-mail-guacamole.js';
 
 /**
  * A schema change: statements run in order, each on its own (no
@@ -12,4 +14,4 @@ export interface Migration {
   up: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004];

@@ -51,7 +51,7 @@ parts.forEach((p, i) => jobs.push([`fan-in part ${i + 1}`, p]));
 await add('fan-in join', q.enqueue('tasks.step', { args: ['all parts'], dependsOn: parts }));
 await add('flaky, Retry(max=3, interval=[1, 2])', q.enqueue('tasks.flaky', { args: [2], retry: new Retry({ max: 3, interval: [1, 2] }) }));
 await add('SMTP 550 (not retried)', mails.enqueue('tasks.sendMail', { args: ['nobody@example.invalid'], retry: new Retry({ max: 5, interval: 30 }) }));
-await add('scheduled in 1.5 s', q.enqueueIn(1500, 'tasks.hello', { args: ['later'] }));
+await add('scheduled in 1.5 s', q.enqueueIn(1.5, 'tasks.hello', { args: ['later'] }));
 await add('timeout after 1 s', q.enqueue('tasks.slow', { args: [10_000], jobTimeout: 1 }));
 
 const tasks = new TaskRegistry();

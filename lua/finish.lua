@@ -5,8 +5,9 @@
 --   result_ttl (the job's, else the worker's default), has dependencies ('1' or ''),
 --   started (float s), ended (float s), working time (s),
 --   then the dequeue tail: count, hb_ttl, exec_ttl, n_queues, queues..., execution ids...
--- Returns: {outcome, next jobs as in dequeue.lua}; outcome is 'finished', or
---   'stale' when this execution had already been recovered as abandoned
+-- Returns: {outcome, next jobs as in dequeue.lua}; outcome is 'finished',
+--   'repeated' or 'scheduled' (a Repeat with repeats left: queued or
+--   scheduled again), or 'stale' when this execution had already been recovered as abandoned
 --   (nothing is written then).
 local worker = ARGV[4]
 local outcome = record_safely(record_finish, ARGV[1], ARGV[2], ARGV[3], worker, ARGV[8], ARGV[9], ARGV[5], ARGV[6], ARGV[7] == '1', ARGV[8], ARGV[9])

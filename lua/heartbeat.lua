@@ -12,7 +12,8 @@
 --   execution: queue, job id, execution id
 -- Returns: { lost, handed }: lost are the 'job:execution' members no longer
 --   in wip: they were recovered elsewhere (e.g. after a long stall) and must
---   not be finished here; handed are the members handed back to their queue.
+--   not be finished here; handed are the members handed back to their queue;
+--   gone is 1 when the worker's key is missing (it must register again).
 local worker = ARGV[1]
 local wk = worker_key(worker)
 local wek = worker_executions_key(worker)
@@ -21,9 +22,13 @@ local min_age = tonumber(ARGV[5]) or 0
 local n_pending = tonumber(ARGV[6]) or 0
 local pending = {}
 for i = 7, 6 + n_pending do pending[ARGV[i]] = true end
-redis.call('HSET', wk, 'last_heartbeat', NOW_ISO)
+-- A worker whose registration recovery removed (it had stalled past the
+-- dead-worker timeout) must register again: an HSET here would leave a
+-- partial hash.
+local gone = redis.call('EXISTS', wk) == 0
+if not gone then redis.call('HSET', wk, 'last_heartbeat', NOW_ISO) end
 note_heartbeat(hb_ttl)
-redis.call('EXPIRE', wk, tonumber(ARGV[2]))
+if not gone then redis.call('EXPIRE', wk, tonumber(ARGV[2])) end
 redis.call('EXPIRE', wek, tonumber(ARGV[2]))
 
 local function renew(q, id, e, member)
@@ -68,4 +73,4 @@ for _, member in ipairs(redis.call('SMEMBERS', wek)) do
     end
   end
 end
-return { lost, handed }
+return { lost, handed, gone and 1 or 0 }

@@ -10,7 +10,11 @@
 --   Also forgets workers of this queue whose key has expired (RQ's
 --   clean_worker_registry), so rq:workers does not fill with the dead, and
 --   recovers executions that a worker holds but wip no longer lists (an
---   RQ 1.13 cleanup removed them).
+--   RQ 1.13 cleanup removed them). The worker of a recovered execution is
+--   unregistered (forget_worker) once it holds no other execution: it is
+--   dead, and RQ shows no dead workers. (Its executions set must outlive
+--   the recovery of each: on another queue, one whose wip entry RQ 1.13
+--   removed is found only there.)
 -- Returns: a flat list of job id, outcome per recovered execution.
 local q = ARGV[1]
 local out = {}
@@ -47,8 +51,10 @@ for _, member in ipairs(members) do
   end
   local worker = redis.call('HGET', execution_key(id, e), 'worker_name')
   if not worker then worker = redis.call('HGET', job_key(id), 'worker_name') or '' end
-  end_execution(id, e, q, worker)
+  -- defer_state: a dead worker's hash is not flipped to 'idle'
+  end_execution(id, e, q, worker, true)
   redis.call('ZREM', wip_key(q), member)
+  if worker ~= '' then forget_worker(worker) end
   local st = redis.call('HGET', job_key(id), 'status')
   local outcome
   if st == 'finished' or st == 'failed' or st == 'stopped' or st == 'canceled' then

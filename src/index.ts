@@ -13,7 +13,7 @@ export { Job, ResultType, type JobStatus, type JobResult } from './engine/job.js
 export { Worker, type WorkerOptions, type DequeueStrategy, type QueueRetry, type WorkerEvents, type Outcome, type RecoveryOutcome } from './engine/worker/index.js';
 export { Scheduler } from './engine/scheduler.js';
 export { Registry } from './engine/registry.js';
-export { Retry, Dependency, Callback, type DependsOn, type DependencyOptions } from './engine/options.js';
+export { Retry, Repeat, Dependency, Callback, type DependsOn, type DependencyOptions } from './engine/options.js';
 export { TaskRegistry, taskModulePrefix, currentJob, UnknownTaskError, type JobContext, type TaskFunction } from './engine/tasks.js';
 export {
   RQError,
@@ -25,6 +25,8 @@ export {
   isUnrecoverable,
   JobTimeoutError,
   describeError,
+  formatTraceback,
+  errorFirst,
 } from './engine/errors.js';
 export {
   createRedis,
@@ -37,7 +39,7 @@ export {
 } from './engine/connection.js';
 export { keys, type RegistryKind, QUEUE_NAME_PATTERN, JOB_ID_PATTERN } from './engine/keys.js';
 export { consoleLogger, silentLogger, parseLogLevel, type Logger, type LogLevel } from './engine/logger.js';
-export { pyRepr } from './engine/serializer.js';
+export { pyRepr, PyFloat, parseJson, pyTuple } from './engine/serializer.js';
 export { parseDuration } from './engine/time.js';
 export { MAX_SECONDS, checkSeconds, decodeLimits, setDecodeLimits, type DecodeLimits } from './engine/limits.js';
 export { MAX_DESCRIPTION, describeCall, safeDescription, escapeControl, isSecretName, Shown } from './engine/description.js';

@@ -326,6 +326,21 @@ local function settle_worker_state(worker, idle_state)
   end
 end
 
+-- Unregisters a worker that stopped heart-beating (its jobs are being
+-- recovered): without this its hash would show it idle in `rq info` until
+-- the key expires. A worker that was only stalled re-registers on its next
+-- heartbeat (heartbeat.lua tells it).
+local function forget_worker(worker)
+  if redis.call('SCARD', worker_executions_key(worker)) > 0 then return end
+  local wk = worker_key(worker)
+  local qs = redis.call('HGET', wk, 'queues')
+  if qs then
+    for q in string.gmatch(qs, '[^,]+') do redis.call('SREM', P .. 'workers:' .. q, wk) end
+  end
+  redis.call('SREM', P .. 'workers', wk)
+  redis.call('DEL', wk, worker_executions_key(worker))
+end
+
 -- Removes one execution from wip, the job's executions and the worker's
 -- executions (wip_removed: the caller already took it out of wip). Unless defer_state (the caller settles the worker's state
 -- once, after its dequeue tail), keeps the worker hash's state fields
@@ -381,7 +396,12 @@ local function fail_job(id, e, q, worker, mode, exc_b64, started_f, ended_f, def
   local status = 'failed'
   if mode == 'stopped' then status = 'stopped' end
   local ttl = clean_ttl(redis.call('HGET', key, 'failure_ttl'), clean_ttl(default_failure_ttl, ONE_YEAR))
-  redis.call('HSET', key, 'status', status, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+  if mode == 'stopped' then
+    -- RQ blanks these on a stopped job (its worker let go of it).
+    redis.call('HSET', key, 'status', status, 'ended_at', '', 'last_heartbeat', '', 'worker_name', '')
+  else
+    redis.call('HSET', key, 'status', status, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+  end
   local score = NOW + ttl
   if ttl < 0 then score = -1 end
   redis.call('ZADD', failed_key(q), score, id)
@@ -462,6 +482,11 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
     for _, q in ipairs(queues) do
       redis.call('SET', waiting_key(q), '1', 'PX', 3000)
     end
+    -- A worker that found nothing and runs nothing is idle, as RQ shows it
+    -- (birth writes 'started').
+    if redis.call('SCARD', wek) == 0 and redis.call('HGET', wk, 'state') == 'started' then
+      redis.call('HSET', wk, 'state', 'idle')
+    end
   end
   return out
 end
@@ -492,6 +517,35 @@ local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended
   local exists
   if ttl > 0 then exists = redis.call('EXPIRE', key, ttl) == 1 else exists = redis.call('EXISTS', key) == 1 end
   if exists then
+    local repeats_left = hget_num(key, 'repeats_left')
+    if repeats_left ~= nil and repeats_left > 0 then
+      -- RQ's Repeat.schedule: the run's result is recorded, the job goes
+      -- back to its queue (or is scheduled) and is neither finished nor
+      -- expiring; its dependents wait for the last run.
+      local intervals = decode_list(redis.call('HGET', key, 'repeat_intervals'))
+      local interval = 0
+      if #intervals > 0 then
+        -- indexed from the remaining count, as RQ: min(left - 1, len - 1)
+        local idx = math.min(repeats_left - 1, #intervals - 1)
+        interval = tonumber(intervals[idx + 1]) or 0
+      end
+      redis.call('PERSIST', key)
+      redis.call('HSET', key, 'repeats_left', repeats_left - 1, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+      local fields = { 'type', 1, 'worker_name', worker }
+      if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
+      local n = #fields
+      fields[n + 1] = 'execution_id'; fields[n + 2] = e
+      fields[n + 3] = 'execution_started_at'; fields[n + 4] = started
+      fields[n + 5] = 'execution_ended_at'; fields[n + 6] = ended
+      redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
+      redis.call('PERSIST', results_key(id))
+      if interval > 0 then
+        schedule_job(id, q, NOW_F + interval)
+        return 'scheduled'
+      end
+      push_job(id, q, false)
+      return 'repeated'
+    end
     redis.call('HSET', key, 'status', 'finished', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
     local had_dependents = release_dependents(id, 'finished')
     if ttl ~= 0 then

@@ -6,7 +6,7 @@
  * and a value starting with '@' is read from that file.
  */
 import { readFileSync } from 'node:fs';
-import { Shown } from '../index.js';
+import { parseJson, PyFloat, pyTuple, Shown } from '../index.js';
 
 export class ArgumentSyntaxError extends Error {}
 
@@ -59,7 +59,8 @@ function parseValue(mode: Mode, keyword: string | null, value: string, pos: numb
   const what = keyword ?? `${pos}. non keyword argument`;
   if (mode === 'json') {
     try {
-      return { keyword, value: JSON.parse(value) as unknown };
+      // floats stay floats (`:1.0` is 1.0 for Python) and big integers exact, as rq's json.loads
+      return { keyword, value: parseJson(value, { floats: true }) };
     } catch {
       throw new ArgumentSyntaxError(`Unable to parse ${what} as JSON.`);
     }
@@ -140,7 +141,7 @@ export function pyLiteral(text: string): unknown {
       }
       // (x) is x, not a tuple
       if (close === ')' && out.length === 1 && !sawComma) return out[0];
-      return out;
+      return close === ')' ? pyTuple(out) : out;
     }
     if (c === '{') {
       i++;
@@ -155,7 +156,7 @@ export function pyLiteral(text: string): unknown {
         ws();
         if (s[i] !== ':') err("expected ':' (sets are not supported)");
         i++;
-        if (typeof k !== 'string' && typeof k !== 'number' && typeof k !== 'boolean' && k !== null) err('unsupported dict key');
+        if (typeof k !== 'string' && typeof k !== 'number' && typeof k !== 'bigint' && typeof k !== 'boolean' && k !== null && !(k instanceof PyFloat)) err('unsupported dict key');
         out[k === null ? 'null' : String(k)] = value();
         ws();
         if (s[i] === ',') i++;
@@ -221,7 +222,10 @@ export function pyLiteral(text: string): unknown {
       if (/^0[xX]/.test(body)) return sign * parseInt(body.slice(2), 16);
       if (/^0[oO]/.test(body)) return sign * parseInt(body.slice(2), 8);
       if (/^0[bB]/.test(body)) return sign * parseInt(body.slice(2), 2);
-      return sign * Number(body);
+      const n = sign * Number(body);
+      // literal_eval's float stays a float (2.0), its int stays exact.
+      if (/[.eE]/.test(body)) return Number.isInteger(n) ? new PyFloat(n) : n;
+      return Number.isSafeInteger(n) ? n : BigInt(t.replace(/^\+/, ''));
     }
     return err(`unexpected '${c}'`);
   };

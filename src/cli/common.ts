@@ -195,6 +195,8 @@ export function queueName(q: string): string {
 
 export interface LoggingFlags {
   loggingLevel?: LogLevel;
+  /** rq's --date-format (worker). */
+  dateFormat?: string;
   verbose?: boolean;
   quiet?: boolean;
 }
@@ -210,7 +212,11 @@ export function withLogging(cmd: Command, opts: { short?: boolean } = {}): Comma
 /** The logger the flags of withLogging ask for. */
 export function loggerFromFlags(flags: LoggingFlags): Logger {
   if (flags.verbose && flags.quiet) throw new CliError('Flags --verbose and --quiet are mutually exclusive.');
-  return cliLogger(flags.verbose ? 'debug' : flags.quiet ? 'warning' : (flags.loggingLevel ?? 'info'));
+  try {
+    return cliLogger(flags.verbose ? 'debug' : flags.quiet ? 'warning' : (flags.loggingLevel ?? 'info'), flags.dateFormat);
+  } catch (err) {
+    throw new CliError(`--date-format: ${oneLine(err)}`, 2);
+  }
 }
 
 /**
@@ -236,9 +242,9 @@ export function onShutdownSignals(warm: (sig: NodeJS.Signals) => void, cold?: (s
  * rq's log handlers: info and debug to stdout, warnings and errors to
  * stderr, '%H:%M:%S message'.
  */
-export function cliLogger(level: LogLevel): Logger {
-  const out = consoleLogger(level, process.stdout);
-  const err = consoleLogger(level, process.stderr);
+export function cliLogger(level: LogLevel, dateFormat?: string): Logger {
+  const out = consoleLogger(level, process.stdout, dateFormat);
+  const err = consoleLogger(level, process.stderr, dateFormat);
   return { debug: out.debug, info: out.info, warning: err.warning, error: err.error };
 }
 

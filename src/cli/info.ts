@@ -136,7 +136,11 @@ async function runInfo(queueArgs: string[], flags: InfoFlags): Promise<number> {
   const once = async () => {
     const s = await infoSnapshot(redis, queueArgs);
     if (flags.json) process.stdout.write(JSON.stringify(toJson(s, flags)) + '\n');
-    else process.stdout.write(render(s, flags).join('\n') + '\n');
+    else {
+      // No lines, no output: rq prints nothing (not an empty line) for -r -W with no workers.
+      const lines = render(s, flags);
+      if (lines.length > 0) process.stdout.write(lines.join('\n') + '\n');
+    }
   };
   if (!flags.interval) {
     await once();

@@ -3,6 +3,8 @@
  * JavaScript task modules, and the application (OpenVLE's by default, any
  * other from -c) when the worker serves one of its queues.
  */
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { writePidFile } from './pid-file.js';
 import { Command, Option } from 'commander';
 import {
@@ -40,6 +42,7 @@ import {
 import { importUser, userFile } from './loader.js';
 import { loggingFromFlags, startWorkerOps, withOps, type OpsFlags, type OpsLogging } from './ops.js';
 import { loadSettings, type Settings } from './settings.js';
+import { withRqWorkerFlags } from './rq-flags.js';
 
 export interface WorkerFlags extends LoggingFlags, OpsFlags {
   url?: string;
@@ -60,6 +63,8 @@ export interface WorkerFlags extends LoggingFlags, OpsFlags {
   pid?: string;
   config?: string;
   role?: string;
+  /** rq's -P/--path: where relative --import modules are looked up after the current directory. */
+  path?: string[];
 }
 
 /** The application to run: the settings module's, else OpenVLE's. */
@@ -113,6 +118,7 @@ export function workerCommand(): Command {
   withAppOptions(cmd);
   withOps(withLogging(cmd));
   cmd.option('--pid <file>', 'write the process id to this file');
+  withRqWorkerFlags(cmd);
   withUrl(cmd);
   return cmd.action(action(runWorker));
 }
@@ -152,7 +158,9 @@ export async function serveQueues(o: {
   for (const m of flags.import ?? []) {
     let abs: string;
     try {
-      abs = userFile(m, 'task module');
+      // rq's -P: a relative module not in the current directory is looked up there.
+      const found = isAbsolute(m) || existsSync(m) ? m : (flags.path ?? []).map((d) => join(d, m)).find((p) => existsSync(p));
+      abs = userFile(found ?? m, 'task module');
     } catch (err) {
       throw new CliError(oneLine(err));
     }

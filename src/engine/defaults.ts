@@ -21,6 +21,14 @@ export const DEFAULT_JOB_MONITORING_INTERVAL = 5;
 export const DEFAULT_DEAD_WORKER_TIMEOUT = 20;
 /** Seconds between passes that look for abandoned jobs. */
 export const DEFAULT_RECOVERY_INTERVAL = 5;
+/**
+ * Seconds between a worker's passes that drop expired registry entries (RQ's
+ * clean_registries, every 600 s there): expired entries leave within a
+ * minute of their expiry.
+ */
+export const DEFAULT_CLEAN_INTERVAL = 30;
+/** Entries one clean-registries call handles per registry: no call stalls Redis. */
+export const CLEAN_BATCH = 1000;
 /** Ms between checks for jobs pushed by producers that do not wake workers (Python RQ). */
 export const DEFAULT_IDLE_POLL_INTERVAL_MS = 1000;
 /** Newest entries kept in a cron job's history (rq:cron_job:<name>:jobs), as rq. */

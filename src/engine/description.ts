@@ -59,10 +59,15 @@ function show(v: unknown): string {
   return v instanceof Shown ? v.text : cut(pyRepr(v), MAX_PART);
 }
 
-/** RQ's default description `func(arg, k=v)`, with the values of secret-named keywords replaced by '***'. */
+/**
+ * RQ's default description `func(arg, k=v)` (its get_call_string: reprs cut
+ * at 75, tuples as tuples, the `k=v` parts sorted as strings), with the
+ * values of secret-named keywords replaced by '***'. The one builder of the
+ * engine and the CLI.
+ */
 export function describeCall(func: string, args: unknown[], kwargs: Record<string, unknown>): string {
   const parts = args.map(show);
-  for (const k of Object.keys(kwargs).sort()) parts.push(`${k}=${isSecretName(k) ? "'***'" : show(kwargs[k])}`);
+  parts.push(...Object.keys(kwargs).map((k) => `${k}=${isSecretName(k) ? "'***'" : show(kwargs[k])}`).sort());
   return safeDescription(`${func}(${parts.join(', ')})`);
 }
 

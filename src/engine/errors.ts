@@ -64,3 +64,53 @@ export function describeError(err: unknown): string {
   }
   return `Non-Error thrown: ${text}`;
 }
+
+/**
+ * A failure in Python's traceback order, as RQ stores exc_string: the
+ * header, the frames oldest first, and `<ErrorName>: <message>` last, the
+ * line rq-dashboard, `rq info` and log scrapers show. A V8 stack lists the
+ * newest frame first, so its frames are reversed. Never throws.
+ */
+export function formatTraceback(err: unknown): string {
+  let head: string;
+  let frames: string[] = [];
+  try {
+    if (err instanceof Error) {
+      head = `${String(err.name)}: ${String(err.message)}`;
+      const stack = typeof err.stack === 'string' ? err.stack : '';
+      frames = stack
+        .split('\n')
+        .filter((l) => /^\s+at /.test(l))
+        .map(pyFrame)
+        .reverse();
+    } else {
+      head = describeError(err);
+    }
+  } catch {
+    head = describeError(err);
+  }
+  return ['Traceback (most recent call last):', ...frames, head].join('\n');
+}
+
+/** `    at fn (file:line:col)` as Python's `  File "file", line N, in fn`. */
+function pyFrame(line: string): string {
+  const m = /^\s+at (?:(.*?) \()?(.*?):(\d+):\d+\)?$/.exec(line);
+  if (!m) return `  File "<unknown>", line 0, in ${line.trim().replace(/^at /, '')}`;
+  return `  File "${m[2]}", line ${m[3]}, in ${m[1] ?? '<module>'}`;
+}
+
+/**
+ * A stored failure text with its exception line(s) first, for readers that
+ * show the first line (a Task's last error): Python-order tracebacks (RQ's,
+ * ours) are turned round; any other text is returned as it is.
+ */
+export function errorFirst(text: string): string {
+  if (!text.startsWith('Traceback (most recent call last):')) return text;
+  const lines = text.trimEnd().split('\n');
+  // After the header come frame lines ('  File ...' and their indented
+  // source lines); the first unindented line starts the exception.
+  let i = 1;
+  while (i < lines.length && lines[i]!.startsWith(' ')) i++;
+  if (i >= lines.length) return text;
+  return [...lines.slice(i), ...lines.slice(0, i)].join('\n');
+}

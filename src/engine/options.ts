@@ -18,6 +18,27 @@ export class Retry {
   }
 }
 
+/**
+ * RQ 2.x's Repeat(times, interval): after each successful run with repeats
+ * left, the job is enqueued again (or scheduled `interval` seconds ahead).
+ * Stored as RQ stores it (repeats_left, repeat_intervals); the interval is
+ * taken as RQ takes it, from the remaining count: with times=3 and
+ * [5, 10, 15] the waits are 15, 10, 5.
+ */
+export class Repeat {
+  readonly times: number;
+  readonly intervals: number[];
+  constructor(opts: { times: number; interval?: number | number[] }) {
+    if (!Number.isInteger(opts.times) || opts.times < 1) throw new TypeError('Repeat times must be an integer >= 1');
+    const iv = opts.interval ?? 0;
+    this.intervals = Array.isArray(iv) ? [...iv] : [iv];
+    if (this.intervals.length === 0 || this.intervals.some((i) => !Number.isFinite(i) || i < 0)) {
+      throw new TypeError('Repeat interval must be a non-negative number or a non-empty list of them');
+    }
+    this.times = opts.times;
+  }
+}
+
 export interface DependencyOptions {
   jobs: DependencyRef | DependencyRef[];
   /** Release the dependent when a dependency failed for good, as RQ's allow_failure. */

@@ -5,7 +5,7 @@ import { DEFAULT_JOB_TIMEOUT } from './defaults.js';
 import { DuplicateJobError } from './errors.js';
 import { Job } from './job.js';
 import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys, queueNamesFromKeys } from './keys.js';
-import { Callback, normalizeDependencies, type DependsOn, Retry } from './options.js';
+import { Callback, normalizeDependencies, type DependsOn, Repeat, Retry } from './options.js';
 import { Registry } from './registry.js';
 import { runScript } from './scripts.js';
 import { describeCall, safeDescription } from './description.js';
@@ -29,6 +29,8 @@ export interface EnqueueOptions {
   meta?: Record<string, unknown>;
   atFront?: boolean;
   retry?: Retry;
+  /** Run again after each success, as RQ's Repeat (repeats_left, repeat_intervals). */
+  repeat?: Repeat;
   dependsOn?: DependsOn;
   onSuccess?: Callback | string;
   onFailure?: Callback | string;
@@ -126,6 +128,10 @@ export class Queue {
       fields.retry_intervals = pyJsonDumps(spec.retry.intervals);
       if (spec.retry.enqueueAtFront) fields.enqueue_at_front_on_retry = '1';
     }
+    if (spec.repeat) {
+      fields.repeats_left = String(spec.repeat.times);
+      fields.repeat_intervals = pyJsonDumps(spec.repeat.intervals);
+    }
     if (deps) {
       fields.dependency_id = deps.ids[0]!;
       fields.dependency_ids = pyJsonDumps(deps.ids);
@@ -156,9 +162,15 @@ export class Queue {
     return this.enqueue1({ ...opts, func, at: typeof at === 'number' ? at : at.getTime() });
   }
 
-  /** Schedules a job `delayMs` from now. */
-  enqueueIn(delayMs: number, func: string, opts: EnqueueOptions = {}): Promise<Job> {
-    return this.enqueue1({ ...opts, func, at: Date.now() + delayMs });
+  /**
+   * Schedules a job `delay` from now: seconds, as RQ's enqueue_in takes a
+   * timedelta (fractions allowed: 1.5), or a typed duration '90s', '5m',
+   * '2h', '1d'.
+   */
+  enqueueIn(delay: number | string, func: string, opts: EnqueueOptions = {}): Promise<Job> {
+    const seconds = typeof delay === 'string' ? parseDuration(delay) : delay;
+    if (!Number.isFinite(seconds) || seconds < 0) throw new TypeError(`enqueueIn needs a delay of 0 seconds or more, not ${String(delay)}`);
+    return this.enqueue1({ ...opts, func, at: Date.now() + seconds * 1000 });
   }
 
   private async enqueue1(spec: EnqueueSpec): Promise<Job> {

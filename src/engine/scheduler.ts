@@ -62,6 +62,8 @@ export class Scheduler {
   }
 
   start(): void {
+    // RQ's line (its scheduler is a child process; ours runs in the worker's)
+    this.opts.logger.info(`Scheduler for ${this.queues.join(',')} started with PID ${process.pid}`);
     this.running = true;
     this.plan(0);
   }
@@ -89,6 +91,7 @@ export class Scheduler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.pass?.catch(() => {});
+    this.opts.logger.info(`Scheduler stopping, releasing locks for ${this.queues.join(',')}...`);
     try {
       await runScript(this.connection, 'scheduler-lock', [this.name, this.lockTtl, '1', ...this.queues]);
       await this.connection.del(keys.scheduler(this.name));
@@ -114,6 +117,10 @@ export class Scheduler {
   private async refreshLocks(force = false): Promise<void> {
     if (!force && Date.now() - this.lastLock < this.lockRefreshMs) return;
     const held = (await runScript(this.connection, 'scheduler-lock', [this.name, this.lockTtl, '0', ...this.queues])) as string[];
+    const gained = held.filter((q) => !this.held.has(q));
+    const lost = [...this.held].filter((q) => !held.includes(q));
+    if (gained.length > 0) this.opts.logger.info(`Scheduler ${this.name}: acquired locks for ${gained.join(', ')}`);
+    if (lost.length > 0) this.opts.logger.warning(`Scheduler ${this.name}: lost locks for ${lost.join(', ')}`);
     this.held = new Set(held);
     this.lastLock = Date.now();
     const now = utcformat();

@@ -11,6 +11,7 @@ const SCRIPT_NAMES = [
   'fail',
   'heartbeat',
   'recover',
+  'clean-registries',
   'cancel',
   'requeue',
   'delete',

@@ -3,6 +3,28 @@ import { MalformedJobError } from './errors.js';
 import { decodeLimits } from './limits.js';
 
 /**
+ * A number Python must receive as a float even when it is integral: JSON
+ * written from a JS number cannot tell 1.0 from 1, so `new PyFloat(1)` is
+ * written `1.0` (the CLI's `:1.0` and `%2.0` arguments are PyFloats).
+ */
+export class PyFloat {
+  constructor(readonly value: number) {}
+  valueOf(): number {
+    return this.value;
+  }
+  toString(): string {
+    return pyFloatRepr(this.value);
+  }
+}
+
+/** Python's repr of a float: `1.0`, `1e+16`, `0.5`. */
+function pyFloatRepr(n: number): string {
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity';
+  const t = pyNumber(n);
+  return /[.eEn]/.test(t) ? t : `${t}.0`;
+}
+
+/**
  * JSON text exactly as Python's json.dumps writes it (separators ', ' and
  * ': ', ensure_ascii), which RQ's JSONSerializer uses. Byte-identical output
  * keeps job hashes indistinguishable from ones Python wrote.
@@ -26,7 +48,11 @@ function dump(value: unknown, seen: Set<object>): string {
       return pyNumber(value);
     case 'string':
       return dumpString(value);
+    case 'bigint':
+      // an integer beyond 2^53, exact as Python's int
+      return value.toString();
     case 'object': {
+      if (value instanceof PyFloat) return pyFloatRepr(value.value);
       const obj = value as { toJSON?: () => unknown };
       if (typeof obj.toJSON === 'function') return dump(obj.toJSON(), seen);
       if (seen.has(value)) throw new TypeError('Circular reference detected');
@@ -156,7 +182,7 @@ export function decodeCall(data: Buffer | undefined): CallPayload {
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = parseJson(raw.toString('utf8'));
   } catch (err) {
     throw new MalformedJobError(`job data is not JSON: ${(err as Error).message}`);
   }
@@ -214,7 +240,102 @@ export function encodeReturnValue(value: unknown): string {
 
 export function decodeReturnValue(b64: string | undefined): unknown {
   if (b64 === undefined || b64 === '') return null;
-  return JSON.parse(Buffer.from(b64, 'base64').toString('utf8'));
+  return parseJson(Buffer.from(b64, 'base64').toString('utf8'));
+}
+
+/**
+ * JSON.parse, except that integers beyond 2^53 (which Python's int keeps
+ * exact) come back as BigInt instead of rounded. With `floats`, integral
+ * numbers written as floats (`1.0`, `1e2`) come back as PyFloat, so that
+ * they are written back as floats. Python's NaN and Infinity are read too.
+ * Text with no run of 16 digits takes JSON.parse's fast path.
+ */
+export function parseJson(text: string, opts: { floats?: boolean } = {}): unknown {
+  if (!opts.floats && !/\d{16}/.test(text)) return JSON.parse(text);
+  return new LosslessParser(text, opts.floats ?? false).parse();
+}
+
+class LosslessParser {
+  private i = 0;
+  constructor(private readonly s: string, private readonly floats: boolean) {}
+
+  parse(): unknown {
+    const v = this.value();
+    this.ws();
+    if (this.i < this.s.length) this.fail('Unexpected non-whitespace character after JSON');
+    return v;
+  }
+
+  private fail(msg: string): never {
+    throw new SyntaxError(`${msg} at position ${this.i}`);
+  }
+
+  private ws(): void {
+    while (this.i < this.s.length && ' \t\n\r'.includes(this.s[this.i]!)) this.i++;
+  }
+
+  private value(): unknown {
+    this.ws();
+    const c = this.s[this.i];
+    if (c === '{') {
+      this.i++;
+      const out: Record<string, unknown> = {};
+      this.ws();
+      if (this.s[this.i] === '}') return this.i++, out;
+      for (;;) {
+        this.ws();
+        if (this.s[this.i] !== '"') this.fail('Expected a string key');
+        const k = this.string();
+        this.ws();
+        if (this.s[this.i++] !== ':') this.fail("Expected ':'");
+        out[k] = this.value();
+        this.ws();
+        const d = this.s[this.i++];
+        if (d === '}') return out;
+        if (d !== ',') this.fail("Expected ',' or '}'");
+      }
+    }
+    if (c === '[') {
+      this.i++;
+      const out: unknown[] = [];
+      this.ws();
+      if (this.s[this.i] === ']') return this.i++, out;
+      for (;;) {
+        out.push(this.value());
+        this.ws();
+        const d = this.s[this.i++];
+        if (d === ']') return out;
+        if (d !== ',') this.fail("Expected ',' or ']'");
+      }
+    }
+    if (c === '"') return this.string();
+    for (const [word, v] of [['true', true], ['false', false], ['null', null], ['NaN', NaN], ['Infinity', Infinity], ['-Infinity', -Infinity]] as const) {
+      if (this.s.startsWith(word, this.i)) {
+        this.i += word.length;
+        return v;
+      }
+    }
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/.exec(this.s.slice(this.i, this.i + 400));
+    if (!m) this.fail(`Unexpected token ${c === undefined ? 'end of input' : `'${c}'`}`);
+    this.i += m[0].length;
+    const n = Number(m[0]);
+    if (m[2] === undefined && m[3] === undefined) return Number.isSafeInteger(n) ? n : BigInt(m[0]);
+    return this.floats && Number.isInteger(n) ? new PyFloat(n) : n;
+  }
+
+  private string(): string {
+    const start = this.i;
+    this.i++;
+    while (this.i < this.s.length) {
+      const c = this.s[this.i];
+      if (c === '\\') this.i += 2;
+      else if (c === '"') {
+        this.i++;
+        return JSON.parse(this.s.slice(start, this.i)) as string;
+      } else this.i++;
+    }
+    return this.fail('Unterminated string');
+  }
 }
 
 /** A result's exc_string: base64(zlib(utf8 text)). */
@@ -238,6 +359,8 @@ export function decodeExcString(b64: string | undefined): string | null {
 export function pyRepr(value: unknown): string {
   if (value === null || value === undefined) return 'None';
   if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof PyFloat) return Number.isFinite(value.value) ? pyFloatRepr(value.value) : pyRepr(value.value);
   if (typeof value === 'number') return Number.isFinite(value) ? pyNumber(value) : Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';
   if (typeof value === 'string') {
     const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
@@ -250,6 +373,10 @@ export function pyRepr(value: unknown): string {
       .replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
     return quote + (quote === "'" ? body.replace(/'/g, "\\'") : body) + quote;
   }
+  if (isTuple(value)) {
+    const items = (value as unknown[]).map(pyRepr);
+    return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
+  }
   if (Array.isArray(value)) return '[' + value.map(pyRepr).join(', ') + ']';
   if (typeof value === 'object') {
     return '{' + Object.entries(value).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(', ') + '}';
@@ -257,12 +384,17 @@ export function pyRepr(value: unknown): string {
   return String(value);
 }
 
-function cut(s: string): string {
-  return s.length > 75 ? s.slice(0, 75) + '...' : s;
+const TUPLE = Symbol.for('openvle-rq.tuple');
+
+/**
+ * Marks a list as a Python tuple: JSON writes it as a list (as Python's
+ * json does), pyRepr as `(a, b)`, so a description reads as RQ's.
+ */
+export function pyTuple<T extends unknown[]>(items: T): T {
+  Object.defineProperty(items, TUPLE, { value: true });
+  return items;
 }
 
-export function callString(func: string, args: unknown[], kwargs: Record<string, unknown>): string {
-  const parts = args.map((a) => cut(pyRepr(a)));
-  for (const k of Object.keys(kwargs).sort()) parts.push(`${k}=${cut(pyRepr(kwargs[k]))}`);
-  return `${func}(${parts.join(', ')})`;
+function isTuple(v: unknown): boolean {
+  return Array.isArray(v) && (v as unknown as Record<symbol, unknown>)[TUPLE] === true;
 }

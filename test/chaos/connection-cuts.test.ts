@@ -42,7 +42,7 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
     conns.push(c);
     return c;
   };
-  const opts = { ...FAST, logger: silentLogger, connection: viaProxy(), tasks: t };
+  const opts = { ...FAST, cleanInterval: 1, logger: silentLogger, connection: viaProxy(), tasks: t };
   const handed: string[] = [];
   const dropped0 = fx.proxy.stats.repliesDropped;
 
@@ -58,7 +58,7 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
   const producer = viaProxy();
   const queue = new Queue(q, producer);
   const expectRuns = new Map<string, number>();
-  // enqueue, dequeue, finish (its dequeue tail), fail, heartbeat, recover: one lost reply each.
+  // enqueue, dequeue, finish (its dequeue tail), fail, heartbeat, recover, clean-registries: one lost reply each.
   for (const [script, func, retry] of [
     ['enqueue', 't.ok', 0],
     ['dequeue', 't.ok', 0],
@@ -66,6 +66,7 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
     ['fail', 't.fail', 1],
     ['heartbeat', 't.ok', 0],
     ['recover', 't.ok', 0],
+    ['clean-registries', 't.ok', 0],
   ] as const) {
     await until(() => w.runningJobIds().length === 0 && [...expectRuns.keys()].every((id) => runs.has(id)), 15_000);
     fx.proxy.dropReplyTo(...sha.get(script)!);

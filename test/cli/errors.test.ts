@@ -18,9 +18,10 @@ const COMMANDS: Record<string, string[]> = {
   cron: ['CONFIG'],
 };
 
-function oneLineError(r: Result, what: string, re?: RegExp): void {
+/** A one-line error; usage errors (commander's: bad flag, argument) exit 2 as rq's, others 1. */
+function oneLineError(r: Result, what: string, re?: RegExp, code = 1): void {
   assert.notEqual(r.code, 0, `${what}: exit 0\n${r.stdout}${r.stderr}`);
-  assert.equal(r.code, 1, `${what}: exit ${r.code}`);
+  assert.equal(r.code, code, `${what}: exit ${r.code}`);
   const lines = r.stderr.split('\n').filter(Boolean);
   assert.equal(lines.length, 1, `${what}: stderr is not one line:\n${r.stderr}`);
   assert.match(lines[0]!, /^error: /, what);
@@ -62,7 +63,7 @@ describe('errors and help', () => {
     for (const c of Object.keys(COMMANDS)) assert.match(top, new RegExp(`^  ${c} `, 'm'));
   });
 
-  test('a bad flag, an unknown command, a missing argument', async () => {
+  test('a bad flag, an unknown command, a missing argument: usage errors, exit 2 as rq', async () => {
     const cases: Array<[string[], RegExp]> = [
       ...Object.keys(COMMANDS).map((c): [string[], RegExp] => [[c, ...COMMANDS[c]!, '--no-such-flag'], /unknown option '--no-such-flag'/]),
       [['worker', '--burts'], /unknown option '--burts'.*Did you mean --burst\?/],
@@ -73,7 +74,7 @@ describe('errors and help', () => {
       [['worker', '--max-jobs', '-3'], /--max-jobs/],
     ];
     const results = await runMany(cases.map(([args]) => args));
-    cases.forEach(([args, re], i) => oneLineError(results[i]!, args.join(' '), re));
+    cases.forEach(([args, re], i) => oneLineError(results[i]!, args.join(' '), re, 2));
   });
 
   test('a bad URL and an unreachable Redis, for every command', async () => {

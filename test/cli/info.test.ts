@@ -40,7 +40,7 @@ describe('openvle-rq info', () => {
     const now = Math.floor(Date.now() / 1000);
     const a = new Queue(qa, redis);
     const [first] = [await a.enqueue('tasks.add', { args: [1, 2] }), await a.enqueue('tasks.add', { args: [3, 4] }), await a.enqueue('tasks.add', { args: [5, 6] })];
-    await a.enqueueIn(3_600_000, 'tasks.add', { args: [7, 8] });
+    await a.enqueueIn('1h', 'tasks.add', { args: [7, 8] });
     // Registries as workers leave them; one expired entry in each, which
     // rq info's cleanup would remove and so does not count.
     await redis.zadd(keys.registry('wip', qa), now + 100, 'running-job:exec1', now - 100, 'dead-job:exec0');

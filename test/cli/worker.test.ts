@@ -36,7 +36,7 @@ describe('openvle-rq worker', () => {
     assert.match(r.stdout, new RegExp(`${q}: tasks\\.add \\(${a.id}\\)`));
     assert.match(r.stdout, new RegExp(`${q}: Job OK \\(${a.id}\\)`));
     assert.match(r.stderr, new RegExp(`${b.id}.*boom`));
-    assert.match(r.stdout, new RegExp(`Worker ${name} started`));
+    assert.match(r.stdout, new RegExp(`Worker rq:worker:${name}: started`));
     // Death registered: out of the worker sets.
     assert.equal(await fx.redis.sismember(keys.workers, keys.worker(name)), 0);
   });
@@ -128,7 +128,7 @@ describe('openvle-rq worker', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });
 
-  test('a task module that does not load, or a bad option value, is one line and exit 1', async () => {
+  test('a task module that does not load, or a bad option value, is one line and exit 1 (2 for the option)', async () => {
     const bad = tmp.write('broken.ts', 'export const x: number = ;\n');
     const cases = [
       ['worker', '-b', '--import', bad, '-u', fx.url],
@@ -141,7 +141,9 @@ describe('openvle-rq worker', () => {
     const results = await runMany(cases);
     for (const [i, args] of cases.entries()) {
       const r = results[i]!;
-      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+      // a bad option value is a usage error: exit 2, as rq's
+      const usage = ['--concurrency', '--dequeue-strategy', '--logging-level'].some((f) => args.includes(f));
+      assert.equal(r.code, usage ? 2 : 1, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^error: /);
       assert.doesNotMatch(r.stderr, /\n\s+at /);

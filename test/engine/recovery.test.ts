@@ -22,8 +22,8 @@ async function workerProcess(queues: string[], opts: object = {}) {
     const [what, arg] = l.split(' ');
     events.emit(what!, arg);
   });
-  await waitForEvent(events, 'started', undefined, 15_000);
-  return { child, events };
+  const [name] = await waitForEvent<[string]>(events, 'started', undefined, 15_000);
+  return { child, events, name };
 }
 
 function kill(child: ChildProcess): Promise<unknown> {
@@ -59,7 +59,7 @@ test('SIGKILL mid-job: another worker retries the job within the configured boun
 test('SIGKILL with no retries left: the job fails with AbandonedJobError, as RQ records it', async () => {
   const name = uniq('q');
   const q = new Queue(name, fx.redis);
-  const { child, events } = await workerProcess([name], { jobMonitoringInterval: 0.5, deadWorkerTimeout: 2 });
+  const { child, events, name: dead } = await workerProcess([name], { jobMonitoringInterval: 0.5, deadWorkerTimeout: 2 });
   const started = waitForEvent<[string]>(events, 'job-started');
   const job = await q.enqueue('fixtures.sleep', { args: [60_000] });
   await started;
@@ -72,6 +72,11 @@ test('SIGKILL with no retries left: the job fails with AbandonedJobError, as RQ 
   const r = await j.latestResult();
   assert.match(r!.excString!, /Moved to FailedJobRegistry, due to AbandonedJobError/);
   assert.equal(r!.workerName, '');
+  // RQ shows no dead workers: the killed one's registration is gone, not
+  // left 'idle' until its key expires (issue 15).
+  assert.equal(await fx.redis.exists(keys.worker(dead)), 0);
+  assert.equal(await fx.redis.sismember(keys.workers, keys.worker(dead)), 0);
+  assert.equal(await fx.redis.sismember(`rq:workers:${name}`, keys.worker(dead)), 0);
   w.stop();
   await w.done;
 });

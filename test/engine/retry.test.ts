@@ -106,7 +106,7 @@ test('a retry after 1 s is scheduled 1 s after the failure and starts no earlier
 test('scheduled jobs: enqueueAt/enqueueIn wait in rq:scheduled and the scheduler moves them when due', async () => {
   const name = uniq('q');
   const q = new Queue(name, fx.redis);
-  const later = await q.enqueueIn(300, 't.ok');
+  const later = await q.enqueueIn(0.3, 't.ok');
   assert.equal(later.status, 'scheduled');
   const far = await q.enqueueAt(new Date(Date.now() + 3600_000), 't.ok');
   const score = Number(await fx.redis.zscore(`rq:scheduled:${name}`, far.id));

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { test } from 'node:test';
-import { decodeCall, encodeCall, pyJsonDumps, callString, encodeExcString, decodeExcString, encodeReturnValue } from '../../src/engine/serializer.js';
+import { describeCall } from '../../src/engine/description.js';
+import { decodeCall, encodeCall, pyJsonDumps, encodeExcString, decodeExcString, encodeReturnValue, decodeReturnValue, parseJson, PyFloat, pyRepr, pyTuple } from '../../src/engine/serializer.js';
 import { MalformedJobError } from '../../src/engine/errors.js';
 import { parseUtc, utcformat, parseDuration } from '../../src/engine/time.js';
 
@@ -12,7 +13,8 @@ test('pyJsonDumps writes what Python json.dumps writes', () => {
   assert.equal(pyJsonDumps('héllo ☃ \u007f'), '"h\\u00e9llo \\u2603 \\u007f"');
   assert.equal(pyJsonDumps('😀'), '"\\ud83d\\ude00"');
   assert.equal(pyJsonDumps({ d: new Date('2026-01-01T00:00:00Z') }), '{"d": "2026-01-01T00:00:00.000Z"}');
-  assert.throws(() => pyJsonDumps(10n), TypeError);
+  // an int beyond 2^53 is exact, as Python's (issue 15)
+  assert.equal(pyJsonDumps([12345678901234567890n]), '[12345678901234567890]');
   assert.throws(() => pyJsonDumps(new Map()), TypeError);
   const circular: Record<string, unknown> = {};
   circular.self = circular;
@@ -54,8 +56,8 @@ test('results and tracebacks use RQ encodings', () => {
 });
 
 test('description is the Python call string', () => {
-  assert.equal(callString('tasks.add', [2, 'x', null, true], { z: 1, a: [1] }), "tasks.add(2, 'x', None, True, a=[1], z=1)");
-  assert.equal(callString('t.f', ['a'.repeat(100)], {}), `t.f('${'a'.repeat(74)}...)`);
+  assert.equal(describeCall('tasks.add', [2, 'x', null, true], { z: 1, a: [1] }), "tasks.add(2, 'x', None, True, a=[1], z=1)");
+  assert.equal(describeCall('t.f', ['a'.repeat(100)], {}), `t.f('${'a'.repeat(74)}...)`);
 });
 
 test('timestamps use utcformat and parse with 0 to 6 fractional digits', () => {
@@ -68,4 +70,16 @@ test('timestamps use utcformat and parse with 0 to 6 fractional digits', () => {
   assert.equal(parseDuration('5m'), 300);
   assert.equal(parseDuration('1h'), 3600);
   assert.throws(() => parseDuration('soon'), /Invalid duration/);
+});
+
+test('numbers survive the trip: floats stay floats, integers beyond 2^53 stay exact (issue 15)', () => {
+  assert.equal(pyJsonDumps([new PyFloat(1), new PyFloat(100), new PyFloat(0.5), 2]), '[1.0, 100.0, 0.5, 2]');
+  const call = decodeCall(Buffer.from('["t.f", null, [12345678901234567891, 1.0, 9007199254740993], {"k": -98765432109876543210}]'));
+  assert.deepEqual(call.args, [12345678901234567891n, 1, 9007199254740993n]);
+  assert.deepEqual(call.kwargs, { k: -98765432109876543210n });
+  assert.equal(decodeReturnValue(encodeReturnValue(2n ** 64n)), 2n ** 64n);
+  assert.deepEqual(parseJson('[1.0, 1e2, 1.5, 3, "1.0"]', { floats: true }), [new PyFloat(1), new PyFloat(100), 1.5, 3, '1.0']);
+  assert.equal(pyRepr([new PyFloat(2), 12345678901234567890n, pyTuple([1]), pyTuple([1, 'a'])]), "[2.0, 12345678901234567890, (1,), (1, 'a')]");
+  // RQ sorts the 'k=v' strings, not the keys: 'a0=' before 'a=' (Python RQ's get_call_string prints this)
+  assert.equal(describeCall('t.f', [], { a: 2, a0: 1 }), 't.f(a0=1, a=2)');
 });

@@ -163,10 +163,10 @@ describe('job hash layout: our enqueue vs Python RQ 1.13 enqueue', () => {
     },
   );
 
-  test('enqueue_in(60 s) vs enqueueIn(60000): scheduled, no enqueued_at; our score is float seconds, Python floors', async () => {
+  test('enqueue_in(60 s) vs enqueueIn(60): scheduled, no enqueued_at; our score is float seconds, Python floors', async () => {
     const { q, pyId, tsId, th } = await compare(
       { func: 'tasks.add', args: [2, 3], enqueue_in: 60 },
-      (queue) => queue.enqueueIn(60_000, 'tasks.add', { args: [2, 3] }),
+      (queue) => queue.enqueueIn(60, 'tasks.add', { args: [2, 3] }),
     );
     assert.equal(th.get('status')!.toString(), 'scheduled');
     assert.equal(th.has('enqueued_at'), false);

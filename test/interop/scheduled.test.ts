@@ -12,11 +12,11 @@ import { loadTasks, py, py1, startRqWorker, tsWorker, interopRedis } from './hel
 describe('scheduled jobs between the TS engine and Python RQ', () => {
   const fx = interopRedis();
 
-  test('queue.enqueueIn(1500): Python reads it as scheduled, its scheduler enqueues it on time, its worker runs it', async () => {
+  test('queue.enqueueIn(1.5): Python reads it as scheduled, its scheduler enqueues it on time, its worker runs it', async () => {
     const q = uniq('schedq');
     const queue = new Queue(q, fx.redis);
     const before = Date.now();
-    const job = await queue.enqueueIn(1500, 'tasks.add', { args: [20, 22] });
+    const job = await queue.enqueueIn(1.5, 'tasks.add', { args: [20, 22] });
     assert.equal(job.status, 'scheduled');
     const score = Number(await fx.redis.zscore(`rq:scheduled:${q}`, job.id));
     assert.ok(score * 1000 >= before + 1500 && score * 1000 <= Date.now() + 1500, `score ${score}`);

@@ -2,7 +2,8 @@ import type { Job } from '../job.js';
 
 /** How the script that recorded a job's end saw it. */
 // script-error: recording the end failed inside the script; the job was failed with the reason instead.
-export type Outcome = 'finished' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale' | 'script-error';
+// repeated: a success with Repeat runs left; the job is queued again.
+export type Outcome = 'finished' | 'repeated' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale' | 'script-error';
 
 /**
  * How a recovery pass ended a job whose worker stopped heart-beating:
@@ -18,6 +19,7 @@ export interface WorkerEvents {
    * abandoned meanwhile and its result was dropped (recovery's outcome stands).
    */
   'job-finished': [job: Job, value: unknown, outcome: Outcome];
+  /** error: the failure as describeError writes it (message first); Redis keeps it as a Python traceback. */
   'job-failed': [job: Job, error: string, outcome: Outcome];
   'job-recovered': [jobId: string, outcome: RecoveryOutcome];
   /** A job this worker had been given by a dequeue whose reply was lost went back to its queue. */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { CLEAN_BATCH } from '../defaults.js';
 import { ReplyWatch } from '../reply-watch.js';
 import { runScript } from '../scripts.js';
 import { encodeExcString } from '../serializer.js';
@@ -24,6 +25,8 @@ export interface LivenessHost {
   recovered(jobId: string, outcome: RecoveryOutcome): void;
   /** Jobs went back to a queue: look again. */
   mayHaveWork(): void;
+  /** The worker's registration is gone (recovery took it for dead after a stall): register again. */
+  reregister(): Promise<void>;
 }
 
 /**
@@ -35,6 +38,9 @@ export class Liveness {
   private timers: NodeJS.Timeout[] = [];
   private heartbeatBusy = false;
   private recoveryBusy = false;
+  private cleaningBusy = false;
+  /** Per queue: where the last cleaning pass left its canceled and deferred scans. */
+  private readonly cursors = new Map<string, [string, string]>();
 
   constructor(private readonly w: LivenessHost) {}
 
@@ -71,6 +77,37 @@ export class Liveness {
         void this.recoverAbandoned().finally(() => (this.recoveryBusy = false));
       }, o.recoveryInterval * 1000),
     );
+    this.timers.push(
+      setInterval(() => {
+        if (connection.status === 'ready') void this.cleanRegistries();
+      }, o.cleanInterval * 1000),
+    );
+  }
+
+  /** Drops expired registry entries of the worker's queues (RQ's clean_registries). */
+  async cleanRegistries(): Promise<number> {
+    if (this.cleaningBusy) return 0;
+    this.cleaningBusy = true;
+    let removed = 0;
+    try {
+      for (const q of this.w.queues) {
+        // A bounded number of bounded calls per pass; a backlog (the first
+        // pass after an upgrade) drains over the next passes.
+        for (let i = 0; i < 20; i++) {
+          const [c, d] = this.cursors.get(q) ?? ['0', '0'];
+          const [n, nc, nd, more] = (await runScript(this.w.connection, 'clean-registries', [q, CLEAN_BATCH, c, d])) as [number, string, string, number];
+          removed += Number(n);
+          this.cursors.set(q, [String(nc), String(nd)]);
+          if (Number(more) !== 1) break;
+        }
+      }
+      if (removed > 0) this.w.log.debug(`Cleaned registries: ${removed} expired entries removed`);
+    } catch (err) {
+      this.w.log.warning(`registry cleaning failed: ${(err as Error).message}`);
+    } finally {
+      this.cleaningBusy = false;
+    }
+    return removed;
   }
 
   stopTimers(): void {
@@ -87,7 +124,7 @@ export class Liveness {
       for (const r of this.w.running()) entries.push(r.queue, r.job.id, r.execId);
       const ttl = this.w.runningCount() > 0 ? this.hbTtl + 60 : this.w.o.workerTtl + 60;
       const pending = this.w.pendingExecIds();
-      const [lost, handed] = (await runScript(this.w.connection, 'heartbeat', [
+      const [lost, handed, gone] = (await runScript(this.w.connection, 'heartbeat', [
         this.w.name,
         ttl,
         this.hbTtl,
@@ -96,7 +133,11 @@ export class Liveness {
         pending.length,
         ...pending,
         ...entries,
-      ])) as [string[], string[]];
+      ])) as [string[], string[], number];
+      if (gone === 1) {
+        log.warning(`Worker ${this.w.name}: its registration was removed (missed heartbeats); registering again`);
+        await this.w.reregister();
+      }
       for (const member of handed) {
         const jobId = member.slice(0, member.lastIndexOf(':'));
         log.warning(`job ${jobId}: handed back to its queue (the reply that gave it to this worker was lost)`);

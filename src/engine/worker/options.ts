@@ -4,6 +4,7 @@ import type { TaskRegistry } from '../tasks.js';
 import { checkSeconds } from '../limits.js';
 import { pyJsonDumps } from '../serializer.js';
 import {
+  DEFAULT_CLEAN_INTERVAL,
   DEFAULT_DEAD_WORKER_TIMEOUT,
   DEFAULT_FAILURE_TTL,
   DEFAULT_IDLE_POLL_INTERVAL_MS,
@@ -43,6 +44,8 @@ export interface WorkerOptions {
   deadWorkerTimeout?: number;
   /** Seconds between passes that look for abandoned jobs. */
   recoveryInterval?: number;
+  /** Seconds between passes that drop expired registry entries (RQ's clean_registries). */
+  cleanInterval?: number;
   /** Ms between checks for jobs pushed by producers that do not wake us (Python RQ). */
   idlePollInterval?: number;
   withScheduler?: boolean;
@@ -107,6 +110,7 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     jobMonitoringInterval: opts.jobMonitoringInterval ?? DEFAULT_JOB_MONITORING_INTERVAL,
     deadWorkerTimeout: opts.deadWorkerTimeout ?? DEFAULT_DEAD_WORKER_TIMEOUT,
     recoveryInterval: opts.recoveryInterval ?? DEFAULT_RECOVERY_INTERVAL,
+    cleanInterval: opts.cleanInterval ?? DEFAULT_CLEAN_INTERVAL,
     idlePollInterval: opts.idlePollInterval ?? DEFAULT_IDLE_POLL_INTERVAL_MS,
     withScheduler: opts.withScheduler ?? false,
     disableJobDescLogging: opts.disableJobDescLogging ?? false,

@@ -2,11 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { describeError, isUnrecoverable, MalformedJobError } from '../errors.js';
+import { describeError, formatTraceback, isUnrecoverable, MalformedJobError } from '../errors.js';
 import { Job } from '../job.js';
 import { checkQueueName, keys } from '../keys.js';
 import { showCommand } from '../control-message.js';
-import { jobLogName } from '../description.js';
+import { escapeControl, jobLogName } from '../description.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { runScript, runScriptBuffer } from '../scripts.js';
 import { Scheduler } from '../scheduler.js';
@@ -48,6 +48,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private wakeGen = 0;
   private stopping: 'no' | 'warm' | 'cold' = 'no';
   private suspended = false;
+  /** The suspension was logged: RQ says so once, not on every check. */
+  private suspensionLogged = false;
+  /** Jobs ended (finished, or failed for good), RQ's completed_jobs. */
+  private completedJobs = 0;
   private lastBusy = Date.now();
   private nudge: (() => void) | undefined;
   /** Counts wake() calls, so that the main loop notices one made while it was not waiting. */
@@ -97,6 +101,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.maybeWork = true;
         this.wake();
       },
+      reregister: () => this.register(),
     });
   }
 
@@ -142,30 +147,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async bootstrap(): Promise<void> {
     await this.connection.client('SETNAME', this.name).catch(() => {});
-    let ip = '';
-    try {
-      const info = String(await this.connection.client('INFO'));
-      ip = /addr=(\S+)/.exec(info)?.[1] ?? '';
-    } catch {
-      /* CLIENT INFO needs Redis 6.2 */
-    }
-    await runScript(this.connection, 'birth', [
-      this.name,
-      this.o.workerTtl + 60,
-      this.queues.length,
-      ...this.queues,
-      'queues', this.queues.join(','),
-      'pid', process.pid,
-      'hostname', hostname(),
-      'ip_address', ip,
-      'version', ENGINE_VERSION,
-      'python_version', `node ${process.version}`,
-      'successful_job_count', 0,
-      'failed_job_count', 0,
-      'total_working_time', 0,
-      // Not an RQ field: lets birth.lua tell a resend of this call from a live namesake.
-      'birth_token', randomBytes(8).toString('hex'),
-    ]);
+    await this.register();
     this.subscriber = this.connection.duplicate();
     this.subscriber.on('error', () => {});
     const channels = [keys.pubsub(this.name), ...this.queues.map(keys.wakeChannel)];
@@ -186,7 +168,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       (msg) => this.log.debug(msg),
     );
     await this.pushWatch.start();
-    this.log.info(`Worker ${this.name} started with PID ${process.pid}, version ${ENGINE_VERSION}`);
+    // RQ 2.10's lines, keyed by the worker's Redis key as RQ's are.
+    this.log.info(`Worker ${keys.worker(this.name)}: started with PID ${process.pid}, version ${ENGINE_VERSION}`);
     this.log.info(`*** Listening on ${this.queues.join(', ')}...`);
     if (this.scheduler) {
       if (this.o.burst) await this.scheduler.runOnce();
@@ -196,8 +179,38 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // that a worker is alive (and, after an outage, starts its hold).
     await this.liveness.heartbeat();
     await this.liveness.recoverAbandoned();
+    await this.liveness.cleanRegistries();
     this.liveness.startTimers(this.subscriber);
     this.emit('started');
+  }
+
+  /** RQ's register_birth: the worker hash and its place in rq:workers. */
+  private async register(): Promise<void> {
+    let ip = '';
+    try {
+      const info = String(await this.connection.client('INFO'));
+      ip = /addr=(\S+)/.exec(info)?.[1] ?? '';
+    } catch {
+      /* CLIENT INFO needs Redis 6.2 */
+    }
+    await runScript(this.connection, 'birth', [
+      this.name,
+      this.o.workerTtl + 60,
+      this.queues.length,
+      ...this.queues,
+      'queues', this.queues.join(','),
+      'pid', process.pid,
+      'hostname', hostname(),
+      'ip_address', ip,
+      'version', ENGINE_VERSION,
+      'python_version', `node ${process.version}`,
+      // A second registration (after a stall) keeps the counts so far.
+      'successful_job_count', this.successfulJobs,
+      'failed_job_count', this.failedJobs,
+      'total_working_time', 0,
+      // Not an RQ field: lets birth.lua tell a resend of this call from a live namesake.
+      'birth_token', randomBytes(8).toString('hex'),
+    ]);
   }
 
   private async teardown(): Promise<void> {
@@ -214,7 +227,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.subscriber.disconnect();
       this.subscriber = undefined;
     }
-    this.log.info(`Worker ${this.name}: stopped (${this.successfulJobs} finished, ${this.failedJobs} failed)`);
+    // failedJobs counts jobs that failed for good, not retried attempts.
+    this.log.info(`Worker ${keys.worker(this.name)}: stopped (${this.successfulJobs} finished, ${this.failedJobs} failed)`);
     this.emit('stopped');
   }
 
@@ -283,14 +297,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     while (true) {
       const idle = this.running.size === 0 && this.slots.reserved === 0;
       if (this.stopping === 'cold') break;
-      if (this.stopping === 'warm' && idle) break;
-      if (this.slots.exhausted && idle) break;
+      if (this.stopping === 'warm' && idle) {
+        this.log.info(`Worker ${keys.worker(this.name)}: stopping on request`);
+        break;
+      }
+      if (this.slots.exhausted && idle) {
+        this.log.info(`Worker ${keys.worker(this.name)}: finished executing ${this.completedJobs} jobs, quitting`);
+        break;
+      }
       if (idle && Date.now() - this.lastBusy >= this.o.maxIdleTime * 1000) {
-        this.log.info(`Worker ${this.name}: idle for ${this.o.maxIdleTime} s, exiting`);
+        this.log.info(`Worker ${keys.worker(this.name)}: idle for ${this.o.maxIdleTime} seconds, quitting`);
         break;
       }
       if (this.o.burst && idle && !this.maybeWork) {
-        this.log.info(`Worker ${this.name}: done, quitting`);
+        this.log.info(`Worker ${keys.worker(this.name)}: done, quitting`);
         break;
       }
       const k = this.available();
@@ -306,7 +326,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       if (this.suspended) {
         if (this.o.burst && idle) {
-          this.log.info('Suspended, burst worker quitting');
+          this.log.info('Suspended in burst mode, exiting');
+          this.log.info('Note: There could still be unfinished jobs on the queue');
           break;
         }
         await this.waitForNudge(1000);
@@ -366,10 +387,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Starts the jobs a dequeue tail returned. */
   private takeJobs(reply: unknown[], asked: number, gen: number): void {
     if (reply.length === 1 && String(reply[0]) === 'suspended') {
-      if (!this.suspended) this.log.info('Worker suspended (rq:suspended is set)');
+      // The main loop clears `suspended` after each wait to look again;
+      // suspensionLogged keeps the line to once per suspension, as RQ.
+      if (!this.suspensionLogged) this.log.info('Worker suspended, run `openvle-rq resume` to resume');
+      this.suspensionLogged = true;
       this.suspended = true;
       this.wake();
       return;
+    }
+    if (this.suspensionLogged) {
+      this.suspensionLogged = false;
+      this.log.info('Worker resumed');
     }
     let got = 0;
     for (let i = 0; i + 3 < reply.length; i += 4) {
@@ -438,7 +466,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
           return void this.emit('job-failed', job, 'ScriptError: its end could not be recorded', 'failed');
         } else {
           this.successfulJobs++;
+          this.completedJobs++;
           this.log.info(`${queue}: Job OK (${job.id})`);
+          this.log.info(`Successfully completed ${desc} job in ${(endedAt - r.startedAt).toFixed(6)}s on worker ${this.name}`);
+          const ttl = job.resultTtl ?? this.o.resultTtl;
+          if (ttl === 0) this.log.info('Result discarded immediately');
+          else if (ttl > 0) this.log.info(`Result is kept for ${ttl} seconds`);
+          else this.log.info('Result will never expire, clean up result key manually');
+          if (outcome === 'repeated' || outcome === 'scheduled') {
+            this.log.info(`${queue}: ${job.id} repeats (${outcome === 'scheduled' ? 'scheduled' : 'queued'} again)`);
+          }
         }
         this.emit('job-finished', job, value, outcome);
       });
@@ -449,7 +486,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       : isUnrecoverable(error) || error instanceof MalformedJobError
         ? 'unrecoverable'
         : 'failed';
-    const text = error instanceof Abort ? error.message : describeError(error);
+    // Stored as Python's traceback (the exception line last, where RQ's tools
+    // look); the job-failed event keeps the error first, for its listeners.
+    const text = error instanceof Abort ? error.message : formatTraceback(error);
+    const eventText = error instanceof Abort ? error.message : describeError(error);
+    if (!(error instanceof Abort)) {
+      this.log.error(`[Job ${escapeControl(job.id)}]: exception raised while executing (${jobLogName(job, false).replace(/ \([^()]*\)$/, '')})\n${text}`);
+    }
     const cb = mode === 'stopped' ? job.stoppedCallbackName : job.failureCallbackName;
     if (cb) {
       const timeout = Number(job.fields[mode === 'stopped' ? 'stopped_callback_timeout' : 'failure_callback_timeout']) || DEFAULT_CALLBACK_TIMEOUT;
@@ -459,14 +502,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
     }
     await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl, this.o.queueRetry.get(queue) ?? ''], endedAt, (outcome) => {
-      this.failedJobs++;
-      const firstLine = text.split('\n')[0];
+      // The exception's own line: Python's traceback ends with it.
+      const lastLine = text.trimEnd().split('\n').pop();
       if (outcome === 'retried' || outcome === 'scheduled') {
-        this.log.info(`${queue}: ${job.id} failed (${firstLine}); retry ${outcome === 'scheduled' ? 'scheduled' : 'queued'}`);
-      } else {
-        this.log.error(`${queue}: ${job.id} ${outcome === 'stopped' ? 'stopped' : 'failed'}: ${firstLine}`);
+        this.log.info(`${queue}: ${job.id} failed (${lastLine}); retry ${outcome === 'scheduled' ? 'scheduled' : 'queued'}`);
+      } else if (outcome !== 'stale') {
+        this.failedJobs++;
+        this.completedJobs++;
+        if (outcome === 'stopped') this.log.warning('Job stopped by user, moving job to FailedJobRegistry');
+        else this.log.warning(`Moving job to FailedJobRegistry (${lastLine})`);
       }
-      this.emit('job-failed', job, text, outcome);
+      this.emit('job-failed', job, eventText, outcome);
     });
   }
 

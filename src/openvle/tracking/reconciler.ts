@@ -1,4 +1,4 @@
-import { Job, type Logger } from '../../index.js';
+import { errorFirst, Job, type Logger } from '../../index.js';
 import type { Redis } from 'ioredis';
 import { WORKER_DIED } from './events.js';
 import type { TaskStore } from './store.js';
@@ -112,7 +112,8 @@ export class Reconciler {
               break;
             case 'failed': {
               const r = await job.latestResult();
-              moved = await store.setFailed(t.id, r?.excString ?? 'the job failed', open);
+              // Redis keeps a Python-order traceback; the Task shows the error first.
+              moved = await store.setFailed(t.id, r?.excString ? errorFirst(r.excString) : 'the job failed', open);
               break;
             }
             case 'finished':

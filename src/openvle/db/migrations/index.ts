@@ -1,5 +1,6 @@
 import { migration001 } from './001-tasks.js';
 import { migration002 } from './002-domain.js';
+import { migration005 } from './005-event-notices.js';
 
 /**
  * A schema change: statements run in order, each on its own (no
@@ -12,4 +13,4 @@ export interface Migration {
   up: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration005];

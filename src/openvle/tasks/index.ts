@@ -19,9 +19,9 @@ export const OPENVLE_TASKS: readonly TaskDefinition[] = [
   ...EVENT_TASKS,
 ];
 
-/** Registers every OpenVLE task, tracked, on a worker's task registry. */
-export function registerOpenVleTasks(registry: TaskRegistry, tracker: TaskTracker, services: TaskServices): void {
-  for (const def of OPENVLE_TASKS) {
+/** Registers every OpenVLE task (or the given ones), tracked, on a worker's task registry. */
+export function registerOpenVleTasks(registry: TaskRegistry, tracker: TaskTracker, services: TaskServices, defs: readonly TaskDefinition[] = OPENVLE_TASKS): void {
+  for (const def of defs) {
     tracker.register(registry, def.name, { label: def.label, action: def.action }, async (...args: unknown[]) => {
       // A step of an event graph whose parent failed ends here, before its handler does anything.
       await checkDependencies();

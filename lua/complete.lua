@@ -2,9 +2,9 @@
 -- worker running many jobs at once batches the ends of one tick), then
 -- dequeues the worker's next jobs, as finish.lua and fail.lua do for one.
 -- KEYS: none
--- ARGV: worker, n, then n records of 10 fields each:
+-- ARGV: worker, n, then n records, of 10 fields for a finish, 11 for a fail:
 --   'finish', id, execution id, queue, return value, result_ttl, has dependencies, started, ended, working time
---   'fail',   id, execution id, queue, mode, exc_string, failure_ttl default, started, ended, working time
+--   'fail',   id, execution id, queue, mode, exc_string, failure_ttl default, queue retry, started, ended, working time
 --   (fields as in finish.lua / fail.lua),
 --   then the dequeue tail: count, hb_ttl, exec_ttl, n_queues, queues..., execution ids...
 -- Returns: {outcomes (one per record, as finish.lua / fail.lua), next jobs}
@@ -12,18 +12,19 @@ local worker = ARGV[1]
 local n = tonumber(ARGV[2])
 local outcomes = {}
 local ok, failed, working = 0, 0, 0
-for i = 0, n - 1 do
-  local b = 3 + i * 10
+local b = 3
+for i = 1, n do
   local outcome
   if ARGV[b] == 'finish' then
     outcome = record_finish(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 4], tonumber(ARGV[b + 5]), ARGV[b + 6] == '1', ARGV[b + 7], ARGV[b + 8])
-    if outcome ~= 'stale' then ok = ok + 1 end
+    if outcome ~= 'stale' then ok = ok + 1; working = working + tonumber(ARGV[b + 9]) end
+    b = b + 10
   else
-    outcome = record_fail(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8])
-    if outcome ~= 'stale' then failed = failed + 1 end
+    outcome = record_fail(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9])
+    if outcome ~= 'stale' then failed = failed + 1; working = working + tonumber(ARGV[b + 10]) end
+    b = b + 11
   end
-  if outcome ~= 'stale' then working = working + tonumber(ARGV[b + 9]) end
-  outcomes[i + 1] = outcome
+  outcomes[i] = outcome
 end
 count_jobs(worker, ok, failed, working)
-return { outcomes, dequeue_from_argv(worker, 3 + n * 10, true) }
+return { outcomes, dequeue_from_argv(worker, b, true) }

@@ -5,7 +5,8 @@
 -- ARGV: queue, exc_string for the abandoned message (base64 zlib),
 --   failure_ttl default, max entries to handle, hb_ttl (optional: when
 --   given, nothing is recovered while recovery_held says so, i.e. just after
---   every worker was cut off from Redis)
+--   every worker was cut off from Redis), queue retry (optional; the
+--   queue's default retry, as in fail.lua)
 --   Also forgets workers of this queue whose key has expired (RQ's
 --   clean_worker_registry), so rq:workers does not fill with the dead, and
 --   recovers executions that a worker holds but wip no longer lists (an
@@ -53,7 +54,7 @@ for _, member in ipairs(members) do
   if st == 'finished' or st == 'failed' or st == 'stopped' or st == 'canceled' then
     outcome = 'ignored'   -- terminal already (RQ PR #2466): just drop the entry
   else
-    outcome = fail_job(id, '', q, '', 'failed', ARGV[2], '', '', tonumber(ARGV[3]))
+    outcome = fail_job(id, '', q, '', 'failed', ARGV[2], '', '', tonumber(ARGV[3]), ARGV[6])
   end
   table.insert(out, id)
   table.insert(out, outcome)

@@ -283,12 +283,24 @@ end
 -- The terminal-failure or retry bookkeeping shared by fail.lua (a worker
 -- reports an error) and recover.lua (the worker died). mode is 'failed',
 -- 'stopped' (never retried) or 'unrecoverable' (never retried).
+-- queue_retry: the worker's default retry for the job's queue, '' for none,
+-- else '<max> <intervals as JSON>'; it applies to a job that carries no retry
+-- of its own (no retries_left field, e.g. enqueued by Python without Retry),
+-- written into the hash as RQ's Retry would have been, so every reader sees
+-- an ordinary retried job.
 -- Returns 'retried', 'scheduled', 'failed' or 'stopped', or 'missing' when the
 -- job's hash is gone (nothing is written then).
-local function fail_job(id, e, q, worker, mode, exc_b64, started_f, ended_f, default_failure_ttl)
+local function fail_job(id, e, q, worker, mode, exc_b64, started_f, ended_f, default_failure_ttl, queue_retry)
   local key = job_key(id)
   if redis.call('EXISTS', key) == 0 then return 'missing' end
   local retries_left = hget_num(key, 'retries_left')
+  if retries_left == nil and mode == 'failed' and queue_retry ~= nil and queue_retry ~= '' then
+    local max, intervals = string.match(queue_retry, '^(%d+) (.*)$')
+    if max ~= nil and tonumber(max) > 0 then
+      retries_left = tonumber(max)
+      redis.call('HSET', key, 'retry_intervals', intervals)
+    end
+  end
   if mode == 'failed' and retries_left ~= nil and retries_left > 0 then
     local intervals = decode_list(redis.call('HGET', key, 'retry_intervals'))
     local interval = 0
@@ -448,9 +460,9 @@ local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended
 end
 
 -- A failed execution (retry-aware, see fail_job); idempotent as record_finish.
-local function record_fail(id, e, q, worker, mode, exc_b64, default_failure_ttl, started, ended)
+local function record_fail(id, e, q, worker, mode, exc_b64, default_failure_ttl, queue_retry, started, ended)
   if not end_reported_execution(id, e, q, worker) then return 'stale' end
-  return fail_job(id, e, q, worker, mode, exc_b64, started, ended, tonumber(default_failure_ttl))
+  return fail_job(id, e, q, worker, mode, exc_b64, started, ended, tonumber(default_failure_ttl), queue_retry)
 end
 
 -- RQ's per-worker counters, for the executions one call recorded (summed:

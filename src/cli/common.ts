@@ -39,7 +39,11 @@ export function oneLine(err: unknown): string {
 /** Prints `error: <message>` on stderr and exits. With OPENVLE_RQ_DEBUG set, the stack too. */
 export function die(err: unknown, code?: number): never {
   const c = code ?? (err instanceof CliError ? err.code : 1);
-  process.stderr.write(`error: ${oneLine(err)}\n`);
+  // An error that lists several problems (a configuration's bad variables) gets one line each.
+  const problems = (err as { problems?: unknown } | null)?.problems;
+  if (Array.isArray(problems) && problems.length > 0 && problems.every((p) => typeof p === 'string')) {
+    for (const p of problems) process.stderr.write(`error: ${oneLine(p)}\n`);
+  } else process.stderr.write(`error: ${oneLine(err)}\n`);
   if (process.env.OPENVLE_RQ_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
   process.exit(c);
 }

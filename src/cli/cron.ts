@@ -22,7 +22,7 @@ import {
 } from './common.js';
 import { importUser, isUserModule, loadedModules, userFile } from './loader.js';
 
-interface CronFlags extends LoggingFlags {
+export interface CronFlags extends LoggingFlags {
   url?: string;
   catchUp: CatchUp;
   name?: string;
@@ -79,7 +79,8 @@ async function resolveFunctions(entries: CronEntry[], configUrl: string): Promis
   }
 }
 
-async function runCron(config: string, flags: CronFlags): Promise<number> {
+/** Runs the cron config until a shutdown signal (cron, and serve's cron roles). */
+export async function runCron(config: string, flags: CronFlags): Promise<number> {
   const log = loggerFromFlags(flags);
   const url = await resolveUrl(flags.url);
   let abs: string;

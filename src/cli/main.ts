@@ -11,6 +11,11 @@ import { enqueueCommand } from './enqueue.js';
 import { infoCommand } from './info.js';
 import { requeueCommand } from './requeue.js';
 import { resumeCommand } from './resume.js';
+import { serveCommand } from './serve.js';
+import { tasksCommand } from './tasks.js';
+import { taskCommand } from './task.js';
+import { configCommand } from './config.js';
+import { migrateCommand } from './migrate.js';
 import { suspendCommand } from './suspend.js';
 import { workerCommand } from './worker.js';
 
@@ -44,7 +49,7 @@ export function buildProgram(): Command {
     .description("A Redis job queue with Python RQ's data layout: rq's command line for it.")
     .version(ENGINE_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError(false);
-  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand]) {
+  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand, serveCommand, tasksCommand, taskCommand, configCommand, migrateCommand]) {
     program.addCommand(configure(make()));
   }
   return program;
@@ -55,7 +60,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   process.on('unhandledRejection', (err) => die(err));
   const args = argv.slice(2);
   const cmd = args.find((a) => !a.startsWith('-'));
-  const normalized = cmd === 'worker' || cmd === 'cron' ? normalizeArgv(args) : args;
+  const normalized = cmd === 'worker' || cmd === 'cron' || cmd === 'serve' ? normalizeArgv(args) : args;
   await buildProgram().parseAsync(normalized, { from: 'user' });
   process.exit(process.exitCode ?? 0);
 }

@@ -1,7 +1,24 @@
-/** `openvle-rq worker [QUEUES...]`: rq's worker command, running TypeScript/JavaScript task modules. */
+/**
+ * `openvle-rq worker [QUEUES...]`: rq's worker command, running TypeScript/
+ * JavaScript task modules, and the application (OpenVLE's by default, any
+ * other from -c) when the worker serves one of its queues.
+ */
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { describeError, isSuspended, TaskRegistry, taskModulePrefix, Worker, type DequeueStrategy } from '../index.js';
+import {
+  appRole,
+  appServes,
+  describeError,
+  isSuspended,
+  startApp,
+  TaskRegistry,
+  taskModulePrefix,
+  Worker,
+  type App,
+  type AppRole,
+  type DequeueStrategy,
+  type StartedApp,
+} from '../index.js';
 import {
   action,
   CliError,
@@ -21,8 +38,9 @@ import {
   type LoggingFlags,
 } from './common.js';
 import { importUser, userFile } from './loader.js';
+import { loadSettings, type Settings } from './settings.js';
 
-interface WorkerFlags extends LoggingFlags {
+export interface WorkerFlags extends LoggingFlags {
   url?: string;
   burst?: boolean;
   name?: string;
@@ -36,8 +54,32 @@ interface WorkerFlags extends LoggingFlags {
   maintenanceInterval?: number;
   disableJobDescLogging?: boolean;
   import?: string[];
-  concurrency: number;
+  concurrency?: number;
   pid?: string;
+  config?: string;
+  role?: string;
+}
+
+/** The application to run: the settings module's, else OpenVLE's. */
+export async function appFor(settings: Settings): Promise<App> {
+  if (settings.app) return settings.app;
+  return (await import('../openvle/index.js')).OPENVLE_APP;
+}
+
+/** The application's role of that name; one line listing the valid roles otherwise. */
+export function roleFor(app: App, name: string): AppRole & { name: string } {
+  try {
+    return appRole(app, name);
+  } catch (err) {
+    throw new CliError(oneLine(err));
+  }
+}
+
+/** -c/--config and --role, shared by worker and serve. */
+export function withAppOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', "settings module (.ts, .js, .mjs) exporting rq's settings (REDIS_URL, QUEUES, NAME, ...) and/or an application (defineApp) as 'app' or default")
+    .option('--role <role>', "run the application's role: its queues, concurrency and scheduler setting");
 }
 
 export function workerCommand(): Command {
@@ -51,7 +93,7 @@ export function workerCommand(): Command {
     .option('-b, --burst', 'run in burst mode (quit after all work is done)')
     .option('-n, --name <name>', 'worker name (default: 32 random hex digits)')
     .option('--import <module>', 'task module (.ts, .js, .mjs) whose exported functions become tasks named <file base name>.<export>; repeatable', collect)
-    .option('-c, --concurrency <n>', 'jobs run at once in this process', intArg(1), 1)
+    .option('--concurrency <n>', "jobs run at once in this process (default: the role's, else 1)", intArg(1))
     .option('--max-jobs <n>', 'maximum number of jobs to execute', intArg(1))
     .option('--max-idle-time <seconds>', 'maximum seconds to stay alive without jobs to execute', floatArg(0))
     .option('-s, --with-scheduler', 'run the scheduler (moves scheduled jobs and retries to their queues)')
@@ -65,6 +107,7 @@ export function workerCommand(): Command {
     .option('--job-monitoring-interval <seconds>', 'seconds between heartbeats of running jobs (default: 5)', intArg(1))
     .option('--maintenance-interval <seconds>', 'seconds between passes that recover abandoned jobs (default: 5)', intArg(1))
     .option('--disable-job-desc-logging', 'log job ids without their descriptions');
+  withAppOptions(cmd);
   withLogging(cmd);
   cmd.option('--pid <file>', 'write the process id to this file');
   withUrl(cmd);
@@ -73,8 +116,29 @@ export function workerCommand(): Command {
 
 async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<number> {
   const log = loggerFromFlags(flags);
-  const queues = (queueArgs.length ? queueArgs : ['default']).map(queueName);
-  const url = await resolveUrl(flags.url);
+  const settings = flags.config ? await loadSettings(flags.config, (l) => log.warning(l)) : {};
+  const app = await appFor(settings);
+  let role: (AppRole & { name: string }) | undefined;
+  if (flags.role !== undefined) {
+    role = roleFor(app, flags.role);
+    if (queueArgs.length > 0) throw new CliError('give either --role or queues, not both');
+    if (role.cron) throw new CliError(`role '${role.name}' runs the cron schedule, not a worker: use 'openvle-rq serve --role ${role.name}'`);
+  }
+  const queues = (queueArgs.length ? queueArgs : role ? [...role.queues] : (settings.queues ?? ['default'])).map(queueName);
+  return serveQueues({ queues, flags, settings, app, role, log });
+}
+
+/** Runs a worker on `queues`, with the application when it serves one of its queues (worker and serve). */
+export async function serveQueues(o: {
+  queues: string[];
+  flags: WorkerFlags;
+  settings: Settings;
+  app: App;
+  role?: AppRole & { name: string };
+  log: ReturnType<typeof loggerFromFlags>;
+}): Promise<number> {
+  const { queues, flags, settings, app, role, log } = o;
+  const url = await resolveUrl(flags.url ?? settings.redisUrl);
 
   // Task modules first: a module that does not load is a one-line error
   // before anything touches Redis.
@@ -106,8 +170,23 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
   const suspended = await isSuspended(probe);
   await release(probe);
   if (suspended) throw new CliError('RQ is currently suspended, to resume job execution run "openvle-rq resume"');
-  if (!flags.import?.length) log.warning('No task modules given (--import): every job this worker takes will fail');
+  const withApp = appServes(app, queues);
+  if (!flags.import?.length && !withApp) log.warning('No task modules given (--import): every job this worker takes will fail');
   const connection = await connectLasting(url, log);
+
+  // The application's resources (OpenVLE: configuration, MariaDB and its
+  // migrations, tracking) only for a worker of its queues: any other stays
+  // a plain RQ worker and needs none of them.
+  let started: StartedApp | undefined;
+  if (withApp) {
+    try {
+      started = await startApp(app, tasks, { connection, log, queues, role: role?.name });
+    } catch (err) {
+      if (Array.isArray((err as { problems?: unknown }).problems)) throw err;
+      throw new CliError(`${app.name}: ${oneLine(err)}`);
+    }
+    log.info(`${app.name}: set up for ${queues.join(', ')}`);
+  }
 
   if (flags.pid) writeFileSync(flags.pid.replace(/^~(?=\/)/, process.env.HOME ?? '~'), String(process.pid));
 
@@ -117,12 +196,12 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
     worker = new Worker(queues, {
       connection,
       tasks,
-      name: flags.name,
-      concurrency: flags.concurrency,
+      name: flags.name ?? settings.name,
+      concurrency: flags.concurrency ?? role?.concurrency ?? 1,
       burst: Boolean(flags.burst),
       maxJobs: flags.maxJobs,
       maxIdleTime: flags.maxIdleTime,
-      withScheduler: Boolean(flags.withScheduler),
+      withScheduler: Boolean(flags.withScheduler ?? role?.withScheduler),
       dequeueStrategy: flags.dequeueStrategy as DequeueStrategy,
       resultTtl: flags.resultsTtl,
       workerTtl: flags.workerTtl,
@@ -130,10 +209,13 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
       ...(flags.maintenanceInterval !== undefined ? { recoveryInterval: flags.maintenanceInterval } : {}),
       disableJobDescLogging: Boolean(flags.disableJobDescLogging),
       logger: log,
+      queueRetry: started?.queueRetry,
     });
   } catch (err) {
+    await started?.close().catch(() => {});
     throw new CliError(oneLine(err));
   }
+  started?.attach(worker);
 
   onShutdownSignals(
     (sig) => {
@@ -151,6 +233,10 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
   // has ended already: log it rather than take the other jobs down with it.
   process.removeAllListeners('unhandledRejection');
   process.on('unhandledRejection', (err) => log.error(`unhandled rejection in a task: ${describeError(err)}`));
-  await worker.work();
+  try {
+    await worker.work();
+  } finally {
+    await started?.close().catch((err: unknown) => log.warning(`${app.name}: close failed: ${oneLine(err)}`));
+  }
   return 0;
 }

@@ -265,6 +265,33 @@ export class Job {
     this.fields.meta = text;
   }
 
+  /**
+   * Not in RQ: merges `patch` into the stored meta atomically (top-level
+   * keys; a key set to undefined is removed). Unlike read-then-saveMeta, a
+   * concurrent writer of another key (e.g. a Python save_meta) is never
+   * lost. Returns the meta as written.
+   */
+  async updateMeta(patch: Record<string, unknown>): Promise<Record<string, unknown>> {
+    let raw = (await this.connection.hget(keys.job(this.id), 'meta')) ?? '';
+    for (let i = 0; i < 50; i++) {
+      this.fields.meta = raw;
+      const merged: Record<string, unknown> = { ...this.meta };
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === undefined) delete merged[k];
+        else merged[k] = v;
+      }
+      const text = pyJsonDumps(merged);
+      const reply = await runScript(this.connection, 'meta-cas', [this.id, raw, text]);
+      if (reply === 1) {
+        this.fields.meta = text;
+        return merged;
+      }
+      if (reply === 0) throw new NoSuchJobError(`No such job: ${this.id}`);
+      raw = String((reply as unknown[])[0]);
+    }
+    throw new Error(`job ${this.id}: meta kept changing; update not applied`);
+  }
+
   async latestResult(): Promise<JobResult | null> {
     const entries = await this.connection.xrevrange(keys.results(this.id), '+', '-', 'COUNT', 1);
     const entry = entries[0];

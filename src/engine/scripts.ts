@@ -21,6 +21,7 @@ const SCRIPT_NAMES = [
   'scheduler-lock',
   'complete',
   'cron-claim',
+  'meta-cas',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -10,3 +10,4 @@ export { migrate, appliedVersions, MigrationError, type MigrateOptions } from '.
 export { MIGRATIONS, type Migration } from './db/migrations/index.js';
 export { startOpenVle, needsDatabase, DatabaseUnavailableError, type OpenVleRuntime } from './runtime.js';
 export * from './tracking/index.js';
+export { OPENVLE_APP, SCHEDULE_FILE } from './app.js';

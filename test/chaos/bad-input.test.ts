@@ -137,7 +137,7 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
   const url = fx.server.url;
   const cli: [string[], RegExp][] = [
     [['worker', '-u', url, '--burst', 'bad queue!'], /Invalid queue name 'bad queue!'/],
-    [['worker', '-u', url, '--burst', '-c', 'many', q], /concurrency|many/],
+    [['worker', '-u', url, '--burst', '--concurrency', 'many', q], /concurrency|many/],
     [['worker', '-u', url, '--burst', '--dequeue-strategy', 'sideways', q], /sideways/],
     [['worker', '-u', url, '--burst', '--import', tmp.path('nope.ts'), q], /nope\.ts/],
     [['enqueue', '-u', url, '-q', q, 'tasks.add', ':{not json'], /json|JSON/],

@@ -56,7 +56,7 @@ describe('openvle-rq worker', () => {
     const queue = new Queue('default', fx.redis);
     const jobs = await Promise.all([1, 2, 3, 4].map((i) => queue.enqueue('tasks.sleepy', { args: [50 * i] })));
     const r = await run(
-      ['worker', '-b', '--max-jobs', '3', '-c', '3', '-ds', 'round_robin', '--logging_level', 'WARNING', '--import', tmp.path('tasks.ts'), '-u', fx.url],
+      ['worker', '-b', '--max-jobs', '3', '--concurrency', '3', '-ds', 'round_robin', '--logging_level', 'WARNING', '--import', tmp.path('tasks.ts'), '-u', fx.url],
       { cwd: tmp.dir },
     );
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -131,7 +131,7 @@ describe('openvle-rq worker', () => {
     const cases = [
       ['worker', '-b', '--import', bad, '-u', fx.url],
       ['worker', '-b', '--import', tmp.path('missing.ts'), '-u', fx.url],
-      ['worker', '-b', '-c', 'zero', '-u', fx.url],
+      ['worker', '-b', '--concurrency', 'zero', '-u', fx.url],
       ['worker', '-b', '--dequeue-strategy', 'fastest', '-u', fx.url],
       ['worker', '-b', '--logging-level', 'LOUD', '-u', fx.url],
       ['worker', 'bad queue name', '-b', '-u', fx.url],

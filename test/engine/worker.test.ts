@@ -439,7 +439,7 @@ test('complete (ends of one tick in one call) is idempotent: a resend records no
   const records = [
     worker, 2,
     'finish', a!.id, 'e1', name, 'NQ==', 500, '', '1.0', '2.0', '1.0',
-    'fail', b!.id, 'e2', name, 'failed', 'eJwrSS0uAQAEXQHB', 31536000, '1.0', '2.0', '1.0',
+    'fail', b!.id, 'e2', name, 'failed', 'eJwrSS0uAQAEXQHB', 31536000, '', '1.0', '2.0', '1.0',
     0, 20, 80, 1, name,
   ];
   const first = (await runScriptBuffer(fx.redis, 'complete', records)) as [Buffer[], unknown[]];

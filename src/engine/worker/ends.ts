@@ -61,7 +61,7 @@ export function recordEnds(
       return [[outcome], next];
     });
   }
-  // complete.lua's records: 10 fields, finish and fail alike
+  // complete.lua's records: 10 fields for a finish, 11 for a fail
   const args: (string | number)[] = [workerName, items.length];
   for (const e of items) args.push(e.script, e.r.job.id, e.r.execId, e.r.queue, ...e.middle, ...times(e));
   return runScriptBuffer(connection, 'complete', [...args, ...tail]) as Promise<[Buffer[], unknown[]]>;

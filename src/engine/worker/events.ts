@@ -3,12 +3,22 @@ import type { Job } from '../job.js';
 /** How the script that recorded a job's end saw it. */
 export type Outcome = 'finished' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale';
 
+/**
+ * How a recovery pass ended a job whose worker stopped heart-beating:
+ * 'ignored' when the job was terminal already (only its entry dropped).
+ */
+export type RecoveryOutcome = 'retried' | 'scheduled' | 'failed' | 'ignored' | 'missing';
+
 export interface WorkerEvents {
   started: [];
   'job-started': [job: Job];
-  'job-finished': [job: Job, value: unknown];
+  /**
+   * outcome 'finished', or 'stale' when the execution had been recovered as
+   * abandoned meanwhile and its result was dropped (recovery's outcome stands).
+   */
+  'job-finished': [job: Job, value: unknown, outcome: Outcome];
   'job-failed': [job: Job, error: string, outcome: Outcome];
-  'job-recovered': [jobId: string, outcome: string];
+  'job-recovered': [jobId: string, outcome: RecoveryOutcome];
   /** A job this worker had been given by a dequeue whose reply was lost went back to its queue. */
   'job-handed-back': [jobId: string];
   idle: [];

@@ -1,3 +1,3 @@
 export { Worker } from './worker.js';
-export type { WorkerOptions, DequeueStrategy } from './options.js';
-export type { WorkerEvents, Outcome } from './events.js';
+export type { WorkerOptions, DequeueStrategy, QueueRetry } from './options.js';
+export type { WorkerEvents, Outcome, RecoveryOutcome } from './events.js';

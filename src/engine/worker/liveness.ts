@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { ReplyWatch } from '../reply-watch.js';
 import { runScript } from '../scripts.js';
 import { encodeExcString } from '../serializer.js';
+import type { RecoveryOutcome } from './events.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { Running } from './running.js';
 
@@ -20,7 +21,7 @@ export interface LivenessHost {
   /** Called with the `${jobId}:${execId}` of executions recovered elsewhere while they ran here. */
   lost(member: string): void;
   handedBack(jobId: string): void;
-  recovered(jobId: string, outcome: string): void;
+  recovered(jobId: string, outcome: RecoveryOutcome): void;
   /** Jobs went back to a queue: look again. */
   mayHaveWork(): void;
 }
@@ -117,11 +118,11 @@ export class Liveness {
     const exc = encodeExcString(`Moved to FailedJobRegistry, due to AbandonedJobError, at ${new Date().toISOString()}`);
     for (const q of this.w.queues) {
       try {
-        const out = (await runScript(this.w.connection, 'recover', [q, exc, this.w.o.failureTtl, 100, this.hbTtl])) as string[];
+        const out = (await runScript(this.w.connection, 'recover', [q, exc, this.w.o.failureTtl, 100, this.hbTtl, this.w.o.queueRetry.get(q) ?? ''])) as string[];
         for (let i = 0; i + 1 < out.length; i += 2) {
           n++;
           log.warning(`${q}: job ${out[i]} was abandoned by its worker: ${out[i + 1]}`);
-          this.w.recovered(out[i]!, out[i + 1]!);
+          this.w.recovered(out[i]!, out[i + 1]! as RecoveryOutcome);
         }
       } catch (err) {
         log.warning(`recovery pass on ${q} failed: ${(err as Error).message}`);

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { TaskRegistry } from '../tasks.js';
+import { pyJsonDumps } from '../serializer.js';
 import {
   DEFAULT_DEAD_WORKER_TIMEOUT,
   DEFAULT_FAILURE_TTL,
@@ -47,12 +48,47 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Don't log job descriptions (RQ's --disable-job-desc-logging). */
   disableJobDescLogging?: boolean;
+  /**
+   * Not in RQ: a default retry per queue name, for jobs that carry no retry
+   * of their own (e.g. enqueued by Python without `Retry`). The fail script
+   * writes it into the job as RQ's `Retry` would have (`retries_left`,
+   * `retry_intervals`, end-aligned intervals), so the job looks to every
+   * reader as if it had been enqueued with it. A job with its own retry
+   * keeps it; an UnrecoverableError is never retried. Applies to abandoned
+   * jobs this worker recovers too.
+   */
+  queueRetry?: Record<string, QueueRetry>;
+}
+
+/** One queue's default retry: `max` retries, waits as RQ's `Retry(max, interval)`. */
+export interface QueueRetry {
+  max: number;
+  intervals: number | number[];
+}
+
+/**
+ * The fail script's form of a queue's default retry: '' for none, else
+ * '<max> <intervals as Python's json.dumps writes them>'.
+ */
+export function encodeQueueRetry(policy: QueueRetry | undefined): string {
+  if (!policy || policy.max === 0) return '';
+  const intervals = Array.isArray(policy.intervals) ? policy.intervals : [policy.intervals];
+  return `${policy.max} ${pyJsonDumps(intervals.length > 0 ? intervals : [0])}`;
+}
+
+function checkQueueRetry(map: Record<string, QueueRetry>): void {
+  for (const [queue, p] of Object.entries(map)) {
+    const intervals = Array.isArray(p?.intervals) ? p.intervals : [p?.intervals];
+    if (!p || !Number.isInteger(p.max) || p.max < 0 || intervals.some((i) => typeof i !== 'number' || !Number.isFinite(i) || i < 0)) {
+      throw new TypeError(`queueRetry['${queue}'] must be {max: integer >= 0, intervals: non-negative seconds}`);
+    }
+  }
 }
 
 /** The options with every default filled in. */
 export type ResolvedWorkerOptions = Required<
-  Omit<WorkerOptions, 'connection' | 'tasks' | 'name' | 'logger' | 'maxJobs' | 'maxIdleTime'>
-> & { maxJobs: number; maxIdleTime: number };
+  Omit<WorkerOptions, 'connection' | 'tasks' | 'name' | 'logger' | 'maxJobs' | 'maxIdleTime' | 'queueRetry'>
+> & { maxJobs: number; maxIdleTime: number; queueRetry: Map<string, string> };
 
 /** Fills in defaults and refuses option values the worker cannot run with. */
 export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions {
@@ -71,7 +107,12 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     idlePollInterval: opts.idlePollInterval ?? DEFAULT_IDLE_POLL_INTERVAL_MS,
     withScheduler: opts.withScheduler ?? false,
     disableJobDescLogging: opts.disableJobDescLogging ?? false,
+    queueRetry: new Map(),
   };
+  if (opts.queueRetry) {
+    checkQueueRetry(opts.queueRetry);
+    for (const [queue, p] of Object.entries(opts.queueRetry)) o.queueRetry.set(queue, encodeQueueRetry(p));
+  }
   if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new TypeError('concurrency must be an integer >= 1');
   if (!['default', 'round_robin', 'random'].includes(o.dequeueStrategy)) {
     throw new TypeError(`Unknown dequeue strategy '${o.dequeueStrategy}': use default, round_robin or random`);

@@ -402,7 +402,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.successfulJobs++;
           this.log.info(`${queue}: Job OK (${job.id})`);
         }
-        this.emit('job-finished', job, value);
+        this.emit('job-finished', job, value, outcome);
       });
       return;
     }
@@ -420,7 +420,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),
       );
     }
-    await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl], endedAt, (outcome) => {
+    await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl, this.o.queueRetry.get(queue) ?? ''], endedAt, (outcome) => {
       this.failedJobs++;
       const firstLine = text.split('\n')[0];
       if (outcome === 'retried' || outcome === 'scheduled') {

@@ -92,8 +92,7 @@ async function openAttempt(deps: AttemptDeps, job: Job, workerName: string, opts
   }
   if (taskId === undefined) {
     taskId = await store.createTask({ name: opts.label, type: job.funcName, queue: job.origin, jobId: job.id, eventId: eventIdOf(job), status: 'running' });
-    const meta = await job.getMeta();
-    await job.saveMeta({ ...meta, task_id: taskId });
+    await job.updateMeta({ task_id: taskId });
   }
   const abandoned = await store.endProcessingSubTasks(taskId, 'worker died');
   if (abandoned > 0) deps.log.warning(`task ${taskId}: ${abandoned} earlier attempt(s) ended without a report: worker died`);
@@ -107,8 +106,7 @@ async function openAttempt(deps: AttemptDeps, job: Job, workerName: string, opts
     async (percent, message) => {
       await store.setProgress(id, percent);
       if (message !== undefined) {
-        const meta = await job.getMeta();
-        await job.saveMeta({ ...meta, progress: { percent, message } });
+        await job.updateMeta({ progress: { percent, message } });
       }
     },
     deps.progressInterval,

@@ -1,4 +1,4 @@
-import type { Job, Logger, Worker } from '../../index.js';
+import type { Job, Logger, Outcome, RecoveryOutcome, Worker } from '../../index.js';
 import { attemptOf, forgetAttempt, taskIdFromMeta, TrackingUnavailableError } from './attempt.js';
 import type { TaskStore } from './store.js';
 
@@ -34,17 +34,15 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
     return (await store.findByJobId(job.id))?.id;
   }
 
-  const onFinished = (job: Job, value: unknown) =>
+  const onFinished = (job: Job, value: unknown, outcome: Outcome) =>
     run(`end of ${job.id}`, async () => {
       const a = await attemptOf(job);
       forgetAttempt(job);
       if (!a) return;
       await a.progress.close();
-      // The engine emits job-finished also when the result was dropped
-      // because the execution had already been recovered as abandoned
-      // ('stale'); then the job is not finished and recovery decides.
-      const status = await job.getStatus();
-      if (status !== null && status !== 'finished') {
+      // 'stale': the result was dropped because the execution had already
+      // been recovered as abandoned; the recovery's outcome stands.
+      if (outcome === 'stale') {
         await store.endSubTask(a.subTask.id, 'error', 'result dropped: the attempt had been recovered as abandoned');
         return;
       }
@@ -52,7 +50,7 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
       await store.setSuccess(a.taskId, value, { onlyIfLatest: a.subTask.attempt });
     });
 
-  const onFailed = (job: Job, text: string, outcome: string) =>
+  const onFailed = (job: Job, text: string, outcome: Outcome) =>
     run(`failure of ${job.id}`, async () => {
       const a = await attemptOf(job);
       forgetAttempt(job);
@@ -86,7 +84,7 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
       }
     });
 
-  const onRecovered = (jobId: string, outcome: string) =>
+  const onRecovered = (jobId: string, outcome: RecoveryOutcome) =>
     run(`recovery of ${jobId}`, async () => {
       const task = await store.findByJobId(jobId);
       if (!task) return;

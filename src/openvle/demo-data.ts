@@ -30,6 +30,8 @@ export interface DemoOptions {
   pool?: string;
   /** Skip the Moodle template course (the environment then has none). */
   withoutMoodle?: boolean;
+  /** Without a world: the Moodle template course id to record (default none). */
+  moodleTemplateCourseId?: number;
   /** Participants' e-mail domain (default openvle.test). */
   mailDomain?: string;
 }
@@ -119,7 +121,7 @@ export async function seedDemo(pool: Pool, opts: DemoOptions = {}): Promise<Demo
       vm.config = { ...vm.config, cores: t.cores, memory: t.memory };
     }
   }
-  let moodleTemplateCourseId: number | null = null;
+  let moodleTemplateCourseId: number | null = opts.withoutMoodle ? null : opts.moodleTemplateCourseId ?? null;
   if (opts.world && !opts.withoutMoodle) {
     const category = opts.world.moodle.addCategory(`OpenVLE ${shortName}`);
     moodleTemplateCourseId = opts.world.moodle.addCourse({ fullname: `${shortName} lab – template`, shortname: `${shortName.toUpperCase()}-TPL`, categoryid: category });

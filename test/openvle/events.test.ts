@@ -83,7 +83,8 @@ before(async () => {
   pool = createPool(db.config);
   await migrate(pool);
   tracker = new TaskTracker({ pool, redis: fx.redis, reconciler: { interval: 3_600_000 } });
-  services = createTaskServices({ config: loadConfig({}), pool, redis: fx.redis });
+  // Moodle enabled so that the graphs have their Moodle steps; only stand-ins run them, nothing calls this URL.
+  services = createTaskServices({ config: loadConfig({ MOODLE_ENABLED: 'True', MOODLE_URL: 'http://127.0.0.1:9', MOODLE_TOKEN: 'unused' }), pool, redis: fx.redis });
   const reg = new TaskRegistry();
   registerOpenVleTasks(reg, tracker, services, [...EVENT_TASKS, ...STAND_INS]);
   const w = fx.worker([...QUEUE_NAMES], reg, { concurrency: 4 });
@@ -100,7 +101,7 @@ let story = 0;
 /** A demo event of its own (short name, template VMIDs) in the shared database. */
 async function demo(opts: Parameters<typeof seedDemo>[1] = {}): Promise<Demo> {
   story++;
-  return seedDemo(pool, { shortName: `ev${story}-t`, templateVmids: [9000 + story * 10, 9001 + story * 10], ...opts });
+  return seedDemo(pool, { shortName: `ev${story}-t`, templateVmids: [9000 + story * 10, 9001 + story * 10], moodleTemplateCourseId: 7, ...opts });
 }
 
 const status = async (eventId: number) => String((await rows('SELECT status FROM events WHERE id = ?', [eventId]))[0]!.status);

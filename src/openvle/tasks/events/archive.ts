@@ -1,7 +1,7 @@
 import { progress } from '../../tracking/attempt.js';
 import { Args } from '../args.js';
 import { defineTask } from '../define.js';
-import { admins, eventVms, getEvent, mailActionHasTemplate, participants, transition, type EventStatus } from './data.js';
+import { admins, environmentCourse, eventVms, getEvent, mailActionHasTemplate, participants, transition, type EventStatus } from './data.js';
 import { EventStateError, GraphBuilder, mailEach, ownDependencies, runKey, stepOutcomes } from './steps.js';
 
 export const DECOMMISSION_STARTED_MAIL = 'events_decommission_started';
@@ -56,7 +56,8 @@ export const archiveEvent = defineTask({
       const before = vm.vmid === null ? cleanup : await g.step('openvle.pve.stop_vm', `${base}-stop-${tag}`, { name: vm.name }, [cleanup]);
       await g.step('openvle.pve.delete_vm', `${base}-delete-${tag}`, { name: vm.name }, [before]);
     }
-    await g.step('openvle.moodle.archive_course', `${base}-course`, { event_id: eventId });
+    // Only an event with a course (its copy, or a template to copy from) has students to unenrol and a course to hide.
+    if (s.config.moodle.enabled && (ev.moodleCourseId !== null || (await environmentCourse(s.pool, ev.environmentId)) !== null)) await g.step('openvle.moodle.archive_course', `${base}-course`, { event_id: eventId });
     const finish = await g.finish(FINISH_ARCHIVE, `${base}-finish`);
     return { event_id: eventId, vms: vms.length, jobs: g.ids, mails: started.length, finish };
   },

@@ -117,6 +117,13 @@ export async function eventVms(pool: Pool, eventId: number): Promise<EventVm[]> 
   return r.map((v) => ({ id: Number(v.id), name: String(v.name), vmid: v.vmid === null ? null : Number(v.vmid) }));
 }
 
+/** The environment's Moodle template course, or null when it has none. */
+export async function environmentCourse(pool: Pool, environmentId: number | null): Promise<number | null> {
+  if (environmentId === null) return null;
+  const [r] = await rows(pool, 'SELECT moodle_template_course_id AS c FROM environments WHERE id = ?', [environmentId]);
+  return r && r.c !== null && r.c !== undefined ? Number(r.c) : null;
+}
+
 /** Whether a mail action has at least one template (an action without one sends nothing, so nothing is enqueued). */
 export async function mailActionHasTemplate(pool: Pool, slug: string): Promise<boolean> {
   const r = await rows(pool, 'SELECT 1 FROM mail_templates t JOIN mail_actions a ON a.id = t.action_id WHERE a.slug = ? LIMIT 1', [slug]);

@@ -2,7 +2,7 @@ import { progress } from '../../tracking/attempt.js';
 import { Args } from '../args.js';
 import { defineTask } from '../define.js';
 import type { TaskServices } from '../services.js';
-import { admins, environmentTemplates, getEvent, participants, transition, vmName, type EventRow } from './data.js';
+import { admins, environmentCourse, environmentTemplates, getEvent, participants, transition, vmName, type EventRow } from './data.js';
 import { EventStateError, GraphBuilder, mailEach, ownDependencies, runKey, stepOutcomes } from './steps.js';
 
 export const DEPLOY_SUCCESS_MAIL = 'events_post_deployment_success';
@@ -44,7 +44,7 @@ export const deployEvent = defineTask({
     }
     const people = await participants(s.pool, eventId);
     const templates = await environmentTemplates(s.pool, ev.environmentId);
-    const total = people.length * templates.length * 3 + 1 + people.length;
+    const total = people.length * templates.length * 3 + 1 + people.length; // at most
     const g = new GraphBuilder(s, eventId, (n) => progress(Math.floor((n * 100) / (total + 1)), `${n} of ${total} jobs enqueued`));
     const base = `ev${eventId}-deploy${key}`;
     for (const p of people) {
@@ -56,8 +56,11 @@ export const deployEvent = defineTask({
         await g.step('openvle.guacamole.provision', `${base}-guac-${tag}`, { vm_name: name, participant_id: p.id, event_id: eventId }, [start]);
       }
     }
-    const course = await g.step('openvle.moodle.deploy_course', `${base}-course`, { event_id: eventId });
-    for (const p of people) await g.step('openvle.moodle.enrol_user', `${base}-enrol-p${p.id}`, { event_id: eventId, participant_id: p.id }, [course]);
+    // No course to copy (Moodle disabled, or the environment has no template course): no Moodle steps at all.
+    if (s.config.moodle.enabled && (await environmentCourse(s.pool, ev.environmentId)) !== null) {
+      const course = await g.step('openvle.moodle.deploy_course', `${base}-course`, { event_id: eventId });
+      for (const p of people) await g.step('openvle.moodle.enrol_user', `${base}-enrol-p${p.id}`, { event_id: eventId, participant_id: p.id }, [course]);
+    }
     const finish = await g.finish(FINISH_DEPLOY, `${base}-finish`);
     return { event_id: eventId, vms: people.length * templates.length, jobs: g.ids, finish };
   },

@@ -254,3 +254,67 @@ test('a Python RQ producer enqueues clone_vm and mail.send with keyword argument
   const m = (await view(mail.id)).return_value;
   assert.ok(m.message_id && m.mail_id, JSON.stringify(m));
 });
+
+const subTasks = async (jobId: string) =>
+  rows('SELECT s.attempt, s.status, s.error_message FROM sub_tasks s JOIN tasks t ON t.id = s.task_id WHERE t.job_id = ? ORDER BY s.attempt', [jobId]);
+const taskEnds = (jobId: string, want: string) => until(async () => (await rows('SELECT status FROM tasks WHERE job_id = ?', [jobId]))[0]?.status === want, WAIT, 100);
+
+test('transient faults (a clone lock timeout, a 596, an SMTP 451) are retried and succeed; an SMTP 550 fails at once', { skip: needsAll }, async () => {
+  await ensureRole('worker');
+  await ensureRole('worker-vm-clone');
+  const d = await demo({ participants: 1 });
+  const pve = world.proxmox.state;
+  const lockTimeout = async () => {
+    pve.faults.cloneCfsLockTimeouts = 1;
+    const id = `e2e-fault-clone-${d.shortName}`;
+    await backendEnqueue('openvle.pve.clone_vm', 'pve_vm_clone', { template_vmid: d.templateVmids[0], name: `${d.shortName}-lock` }, id);
+    await taskEnds(id, 'success');
+    assert.deepEqual((await subTasks(id)).map((s) => s.status), ['error', 'success']);
+    assert.equal(pve.vmsNamed(`${d.shortName}-lock`).length, 1);
+  };
+  const nodeGone = async () => {
+    const vm = pve.addVm({ vmid: 7000 + story, node: 'pve-b', name: `${d.shortName}-596` });
+    pve.faults.nodeDown(pve, 'pve-b', 596);
+    const id = `e2e-fault-start-${d.shortName}`;
+    await backendEnqueue('openvle.pve.start_vm', 'pve_vm_actions', { vmid: vm.vmid, node: 'pve-b' }, id);
+    await until(async () => (await subTasks(id)).some((s) => s.status === 'error'), WAIT, 100);
+    pve.faults.nodeDown(pve, 'pve-b', undefined);
+    await taskEnds(id, 'success');
+    assert.equal(pve.listVms().find((v) => v.vmid === vm.vmid)?.status, 'running');
+  };
+  const greylist = async () => {
+    world.smtp.setScenario({ kind: 'greylist', code: 451 });
+    const id = `e2e-fault-451-${d.shortName}`;
+    await backendEnqueue('openvle.mail.send', 'mails', { to: 'grey@openvle.test', subject: 'Greylisted', html: '<p>later</p>' }, id);
+    await taskEnds(id, 'success');
+    assert.deepEqual((await subTasks(id)).map((s) => s.status), ['error', 'success']);
+  };
+  await Promise.all([lockTimeout(), nodeGone(), greylist()]);
+  world.smtp.setScenario({ kind: 'reject-recipients', addresses: ['nobody@openvle.test'] });
+  try {
+    const id = `e2e-fault-550-${d.shortName}`;
+    await backendEnqueue('openvle.mail.send', 'mails', { to: 'nobody@openvle.test', subject: 'Unknown', html: '<p>x</p>' }, id);
+    await taskEnds(id, 'failed');
+    assert.equal((await subTasks(id)).length, 1, 'a permanent failure is not retried');
+  } finally {
+    world.smtp.setScenario({ kind: 'accept' });
+  }
+});
+
+test('SIGKILL of the worker while an enrolment runs, then a restart: enrolled exactly once', { skip: needsAll }, async () => {
+  await ensureRole('worker');
+  const d = await demo({ participants: 1 });
+  const course = `e2e-course-${d.shortName}`;
+  await backendEnqueue('openvle.moodle.deploy_course', 'moodle', { event_id: d.eventId }, course, d.eventId);
+  await taskEnds(course, 'success');
+  const courseId = Number((await rows('SELECT moodle_course_id FROM events WHERE id = ?', [d.eventId]))[0]!.moodle_course_id);
+  const before = world.moodle.calls('enrol_manual_enrol_users');
+  world.moodle.inject({ wsfunction: 'enrol_manual_enrol_users', delayMs: 5000, times: 1 });
+  const id = `e2e-enrol-${d.shortName}`;
+  await backendEnqueue('openvle.moodle.enrol_user', 'moodle', { event_id: d.eventId, participant_id: d.participantIds[0] }, id, d.eventId);
+  await until(() => world.moodle.calls('enrol_manual_enrol_users') > before, WAIT, 20);
+  await (await ensureRole('worker')).kill();
+  await role('worker');
+  await taskEnds(id, 'success');
+  assert.equal(world.moodle.enrolments(courseId).length, 1);
+});

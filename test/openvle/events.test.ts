@@ -230,6 +230,16 @@ test('deploy run again (a re-run of the same Task) finds its jobs and enqueues n
   assert.deepEqual(await (await Job.fetch(fx.redis, `t-deploy-${d.eventId}-third`)).returnValue(), { event_id: d.eventId, skipped: 'event is deployed' });
 });
 
+test('an environment without a Moodle template course deploys without Moodle steps', async () => {
+  const d = await demo({ participants: 2, withoutMoodle: true });
+  await run('openvle.events.deploy', { event_id: d.eventId }, `t-deploy-${d.eventId}`);
+  await untilStatus(d.eventId, ['deployed', 'deployment_failed']);
+  assert.equal(await status(d.eventId), 'deployed');
+  const types = (await rows('SELECT DISTINCT type FROM tasks WHERE event_id = ?', [d.eventId])).map((r) => String(r.type));
+  assert.ok(!types.some((t) => t.startsWith('openvle.moodle.')), types.join(', '));
+  assert.ok(types.includes('openvle.guacamole.provision'));
+});
+
 test('bad input: an unknown event fails at once, naming it; an unknown argument too', async () => {
   await run('openvle.events.deploy', { event_id: 999999 }, 't-deploy-missing');
   const failedTask = async (jobId: string) => {

@@ -16,11 +16,12 @@ local b = 3
 for i = 1, n do
   local outcome
   if ARGV[b] == 'finish' then
-    outcome = record_finish(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 4], tonumber(ARGV[b + 5]), ARGV[b + 6] == '1', ARGV[b + 7], ARGV[b + 8])
-    if outcome ~= 'stale' then ok = ok + 1; working = working + tonumber(ARGV[b + 9]) end
+    outcome = record_safely(record_finish, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 7], ARGV[b + 8], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6] == '1', ARGV[b + 7], ARGV[b + 8])
+    if outcome == 'script-error' then failed = failed + 1 elseif outcome ~= 'stale' then ok = ok + 1 end
+    if outcome ~= 'stale' then working = working + tonumber(ARGV[b + 9]) end
     b = b + 10
   else
-    outcome = record_fail(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9])
+    outcome = record_safely(record_fail, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 8], ARGV[b + 9], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9])
     if outcome ~= 'stale' then failed = failed + 1; working = working + tonumber(ARGV[b + 10]) end
     b = b + 11
   end

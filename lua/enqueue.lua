@@ -32,7 +32,7 @@ for i = 0, n - 1 do
     local deps = spec.deps or {}
     local allow = spec.fields.allow_dependency_failures == '1'
     for _, dep in ipairs(deps) do
-      local st = redis.call('HGET', job_key(dep), 'status')
+      local st = job_status(dep)
       if st ~= false and st ~= 'finished' and not (allow and st == 'failed') then
         unmet = true
         if st == 'failed' or st == 'stopped' or st == 'canceled' then failed_dep = dep .. ' ended ' .. st end

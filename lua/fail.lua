@@ -11,6 +11,6 @@
 -- Returns: {outcome, next jobs}; outcome is 'retried', 'scheduled', 'failed',
 --   'stopped', 'missing' (the hash is gone) or 'stale' (already recovered).
 local worker = ARGV[4]
-local outcome = record_fail(ARGV[1], ARGV[2], ARGV[3], worker, ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
+local outcome = record_safely(record_fail, ARGV[1], ARGV[2], ARGV[3], worker, ARGV[9], ARGV[10], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
 if outcome ~= 'stale' then count_jobs(worker, 0, 1, tonumber(ARGV[11])) end
 return { outcome, dequeue_from_argv(worker, 12, true) }

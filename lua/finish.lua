@@ -9,6 +9,7 @@
 --   'stale' when this execution had already been recovered as abandoned
 --   (nothing is written then).
 local worker = ARGV[4]
-local outcome = record_finish(ARGV[1], ARGV[2], ARGV[3], worker, ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8], ARGV[9])
-if outcome ~= 'stale' then count_jobs(worker, 1, 0, tonumber(ARGV[10])) end
+local outcome = record_safely(record_finish, ARGV[1], ARGV[2], ARGV[3], worker, ARGV[8], ARGV[9], ARGV[5], ARGV[6], ARGV[7] == '1', ARGV[8], ARGV[9])
+if outcome == 'script-error' then count_jobs(worker, 0, 1, tonumber(ARGV[10]))
+elseif outcome ~= 'stale' then count_jobs(worker, 1, 0, tonumber(ARGV[10])) end
 return { outcome, dequeue_from_argv(worker, 11, true) }

@@ -39,6 +39,8 @@ export { keys, type RegistryKind, QUEUE_NAME_PATTERN, JOB_ID_PATTERN } from './e
 export { consoleLogger, silentLogger, parseLogLevel, type Logger, type LogLevel } from './engine/logger.js';
 export { pyRepr } from './engine/serializer.js';
 export { parseDuration } from './engine/time.js';
+export { MAX_SECONDS, checkSeconds, decodeLimits, setDecodeLimits, type DecodeLimits } from './engine/limits.js';
+export { MAX_DESCRIPTION, describeCall, safeDescription, escapeControl, isSecretName } from './engine/description.js';
 export { sendShutdown, sendKillHorse, sendStopJob, suspend, resume, isSuspended } from './engine/admin.js';
 export { infoSnapshot, type InfoSnapshot, type QueueInfo, type WorkerInfo } from './engine/info.js';
 export {

@@ -63,6 +63,41 @@ end
 
 local NOW_FS = fmt_float(NOW_F)
 
+-- TTLs come from job hashes any program may write and from ARGV; Redis
+-- refuses an EXPIRE that is not an integer or is past its range, and a
+-- script that errors after writing is not rolled back. So every TTL is
+-- cleaned before a script's first write: a non-number gives the fallback
+-- (RQ's default), a fraction is floored, a negative one means no expiry
+-- (-1), and ten years (MAX_SECONDS in src/engine/limits.ts) is the most.
+local MAX_TTL = 315360000
+local function clean_ttl(v, fallback)
+  local n = tonumber(v)
+  if n == nil or n ~= n or n == math.huge or n == -math.huge then
+    if fallback == nil then return nil end
+    n = fallback
+  end
+  n = math.floor(n)
+  if n < 0 then return -1 end
+  if n > MAX_TTL then return MAX_TTL end
+  return n
+end
+
+-- A job's status, false when its hash is gone. A key of another type
+-- (written by another program, or an id like 'P:dependents') counts as gone
+-- instead of aborting the script with WRONGTYPE.
+local function job_status(id)
+  local st = redis.pcall('HGET', job_key(id), 'status')
+  if type(st) == 'table' then return false end
+  return st
+end
+
+-- SMEMBERS that reads a key of another type as an empty set.
+local function set_members(key)
+  local m = redis.pcall('SMEMBERS', key)
+  if type(m) ~= 'table' or m.err ~= nil then return {} end
+  return m
+end
+
 local function hget_num(key, field)
   local v = redis.call('HGET', key, field)
   if v == false or v == '' then return nil end
@@ -74,6 +109,7 @@ end
 -- has_dependents / has_dependencies may be false when the caller knows
 -- those sets do not exist, to spare the commands on the hot path.
 local function expire_job(id, ttl, has_dependents, has_dependencies)
+  ttl = clean_ttl(ttl, nil)
   if ttl == nil or ttl < 0 then
     redis.call('PERSIST', job_key(id))
     return
@@ -189,16 +225,36 @@ local function cancel_job(id, reason)
   end
   redis.call('HSET', key, 'status', 'canceled')
   if reason ~= nil then redis.call('HSET', key, 'cancel_reason', reason) end
-  redis.call('PERSIST', key)
+  if reason == nil then
+    -- an explicit cancel, as RQ 2.10's: the job is kept without a TTL
+    redis.call('PERSIST', key)
+  else
+    -- Our cascade (RQ has none): kept as long as a failed job, never forever,
+    -- so a chain of cancels cannot pile up jobs nobody asked to keep.
+    local ttl = clean_ttl(redis.call('HGET', key, 'failure_ttl'), ONE_YEAR)
+    if ttl < 0 then ttl = ONE_YEAR elseif ttl == 0 then ttl = 1 end
+    redis.call('EXPIRE', key, ttl)
+  end
+  if q ~= false then
+    -- RQ never cleans rq:canceled:<q>: a sample of its entries is checked on
+    -- each cancel and those whose job is gone are dropped, so it stays
+    -- bounded by the canceled jobs that still exist.
+    local sample = redis.pcall('ZRANDMEMBER', canceled_key(q), 10)
+    if type(sample) == 'table' and sample.err == nil then
+      for _, old in ipairs(sample) do
+        if redis.call('EXISTS', job_key(old)) == 0 then redis.call('ZREM', canceled_key(q), old) end
+      end
+    end
+  end
   return true
 end
 
 -- Is every dependency of `id` done? `parent` is the job whose outcome is
 -- being recorded; its new status is passed since the caller decides it.
 local function dependencies_met(id, parent, parent_status, allow_failures)
-  for _, dep in ipairs(redis.call('SMEMBERS', dependencies_key(id))) do
+  for _, dep in ipairs(set_members(dependencies_key(id))) do
     local st
-    if dep == parent then st = parent_status else st = redis.call('HGET', job_key(dep), 'status') end
+    if dep == parent then st = parent_status else st = job_status(dep) end
     -- A dependency whose hash is gone counts as done, as in RQ.
     if st ~= false and st ~= 'finished' and not (allow_failures and st == 'failed') then
       return false
@@ -218,10 +274,11 @@ local function release_dependents(parent, parent_status)
     local item = table.remove(pending)
     local pid, pstatus, root = item[1], item[2], item[3]
     local dkey = dependents_key(pid)
-    local members = redis.call('SMEMBERS', dkey)
+    local members = set_members(dkey)
     if had_dependents == nil then had_dependents = #members > 0 end
     for _, dep in ipairs(members) do
-      local f = redis.call('HMGET', job_key(dep), 'status', 'origin', 'allow_dependency_failures', 'dependency_failure_policy')
+      local f = redis.pcall('HMGET', job_key(dep), 'status', 'origin', 'allow_dependency_failures', 'dependency_failure_policy')
+      if f.err ~= nil then f = { false } end -- a key of another type: as if gone
       local st, q = f[1], f[2]
       if st == false then
         redis.call('SREM', dkey, dep)
@@ -319,8 +376,7 @@ local function fail_job(id, e, q, worker, mode, exc_b64, started_f, ended_f, def
   end
   local status = 'failed'
   if mode == 'stopped' then status = 'stopped' end
-  local ttl = hget_num(key, 'failure_ttl')
-  if ttl == nil then ttl = default_failure_ttl end
+  local ttl = clean_ttl(redis.call('HGET', key, 'failure_ttl'), clean_ttl(default_failure_ttl, ONE_YEAR))
   redis.call('HSET', key, 'status', status, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
   local score = NOW + ttl
   if ttl < 0 then score = -1 end
@@ -424,6 +480,7 @@ end
 -- end_reported_execution). The worker's job counters are the caller's
 -- (count_jobs), once per call.
 local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended)
+  ttl = clean_ttl(ttl, DEFAULT_RESULT_TTL)
   if not end_reported_execution(id, e, q, worker) then return 'stale' end
   local key = job_key(id)
   -- The job may have been deleted while it ran: then only the execution
@@ -502,4 +559,62 @@ local function dequeue_from_argv(worker, start, settle)
   local out = dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
   if settle and #out == 0 then settle_worker_state(worker) end
   return out
+end
+
+-- The failure reason as RQ stores it: base64(zlib(text)), the zlib stream
+-- made of one stored block (valid for every zlib reader, Python's too).
+local B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+local function base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local c1, c2 = math.floor(n / 262144) % 64, math.floor(n / 4096) % 64
+    local c3, c4 = math.floor(n / 64) % 64, n % 64
+    out[#out + 1] = B64:sub(c1 + 1, c1 + 1) .. B64:sub(c2 + 1, c2 + 1)
+      .. (b and B64:sub(c3 + 1, c3 + 1) or '=') .. (c and B64:sub(c4 + 1, c4 + 1) or '=')
+  end
+  return table.concat(out)
+end
+
+local function exc_string(text)
+  text = string.sub(text, 1, 4000)
+  local n = #text
+  local a, b = 1, 0
+  for i = 1, n do
+    a = (a + text:byte(i)) % 65521
+    b = (b + a) % 65521
+  end
+  local header = string.char(0x78, 0x01, 0x01, n % 256, math.floor(n / 256), (65535 - n) % 256, math.floor((65535 - n) / 256))
+  local adler = string.char(math.floor(b / 256), b % 256, math.floor(a / 256), a % 256)
+  return base64(header .. text .. adler)
+end
+
+-- Records one ended execution (record_finish or record_fail with its
+-- arguments) so that an error inside it ends this job, and only this one:
+-- whatever it wrote stays (Redis does not roll back), the execution is
+-- ended if it was not, and the job is failed with the reason, so it is
+-- never left 'started' in no registry nor handed back to run again.
+-- Returns the record's outcome, or 'script-error' when the job was failed so.
+local function record_safely(record, id, e, q, worker, started, ended, ...)
+  local ok, outcome = pcall(record, id, e, q, worker, ...)
+  if ok then return outcome end
+  local reason = type(outcome) == 'table' and tostring(outcome.err) or tostring(outcome)
+  local ok2 = pcall(function()
+    redis.call('ZREM', wip_key(q), id .. ':' .. e)
+    end_execution(id, e, q, worker, true, true)
+    local key = job_key(id)
+    if redis.call('TYPE', key).ok ~= 'hash' then return end
+    redis.call('HSET', key, 'status', 'failed', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+    redis.call('EXPIRE', key, ONE_YEAR)
+    redis.call('ZADD', failed_key(q), NOW + ONE_YEAR, id)
+    local text = 'ScriptError: the end of this execution could not be recorded: ' .. reason
+    -- the results key itself may be what failed: the job still ends failed
+    redis.pcall('XADD', results_key(id), 'MAXLEN', '~', 10, '*', 'type', 2, 'worker_name', worker or '',
+      'exc_string', exc_string(text), 'execution_id', e, 'execution_started_at', started, 'execution_ended_at', ended)
+    redis.pcall('EXPIRE', results_key(id), ONE_YEAR)
+    pcall(release_dependents, id, 'failed')
+  end)
+  if not ok2 then return 'stale' end
+  return 'script-error'
 end

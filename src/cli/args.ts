@@ -6,12 +6,14 @@
  * and a value starting with '@' is read from that file.
  */
 import { readFileSync } from 'node:fs';
+import { Shown } from '../engine/description.js';
 
 export class ArgumentSyntaxError extends Error {}
 
 type Mode = 'text' | 'json' | 'literal';
 
-export function parseFunctionArg(argument: string, pos: number): { keyword: string | null; value: unknown } {
+/** `file`: the value was read from this file (@file); descriptions show the name, never the contents. */
+export function parseFunctionArg(argument: string, pos: number): { keyword: string | null; value: unknown; file?: string } {
   let mode: Mode;
   let keyword: string | null = null;
   let value: string;
@@ -40,14 +42,20 @@ export function parseFunctionArg(argument: string, pos: number): { keyword: stri
       value = argument;
     }
   }
+  let file: string | undefined;
   if (value.startsWith('@')) {
-    const file = value.slice(1);
+    file = value.slice(1);
     try {
       value = readFileSync(file, 'utf8');
     } catch {
       throw new ArgumentSyntaxError(`Could not open file '${file}': Not found`);
     }
   }
+  const parsed = parseValue(mode, keyword, value, pos);
+  return file === undefined ? parsed : { ...parsed, file };
+}
+
+function parseValue(mode: Mode, keyword: string | null, value: string, pos: number): { keyword: string | null; value: unknown } {
   const what = keyword ?? `${pos}. non keyword argument`;
   if (mode === 'json') {
     try {
@@ -66,19 +74,33 @@ export function parseFunctionArg(argument: string, pos: number): { keyword: stri
   return { keyword, value };
 }
 
-export function parseFunctionArgs(argv: string[]): { args: unknown[]; kwargs: Record<string, unknown> } {
+/**
+ * The call's arguments, and the same with every value read from a file
+ * replaced by `@file` (`shown`), for its description.
+ */
+export function parseFunctionArgs(argv: string[]): {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  shown: { args: unknown[]; kwargs: Record<string, unknown> };
+} {
   const args: unknown[] = [];
   const kwargs: Record<string, unknown> = {};
+  const shown = { args: [] as unknown[], kwargs: {} as Record<string, unknown> };
   for (const a of argv) {
-    const { keyword, value } = parseFunctionArg(a, args.length + 1);
+    const { keyword, value, file } = parseFunctionArg(a, args.length + 1);
+    const display = file === undefined ? value : new Shown(`@${file}`);
     if (keyword !== null) {
       if (Object.prototype.hasOwnProperty.call(kwargs, keyword)) {
         throw new ArgumentSyntaxError("You can't specify multiple values for the same keyword.");
       }
       kwargs[keyword] = value;
-    } else args.push(value);
+      shown.kwargs[keyword] = display;
+    } else {
+      args.push(value);
+      shown.args.push(display);
+    }
   }
-  return { args, kwargs };
+  return { args, kwargs, shown };
 }
 
 /**

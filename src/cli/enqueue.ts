@@ -1,6 +1,6 @@
 /** `openvle-rq enqueue FUNCTION [ARGUMENTS...]`: rq enqueue, with the JSON serializer. */
 import { Command } from 'commander';
-import { parseDuration, pyRepr, Queue, Retry, type EnqueueOptions } from '../index.js';
+import { describeCall, MAX_SECONDS, safeDescription, parseDuration, pyRepr, Queue, Retry, type EnqueueOptions } from '../index.js';
 import { parseFunctionArgs } from './args.js';
 import { action, CliError, collect, connect, intArg, oneLine, queueName, style, withUrl } from './common.js';
 
@@ -23,12 +23,6 @@ interface EnqueueFlags {
 }
 
 /** rq's get_call_string without truncation: func(arg, ..., k=v) with kwargs sorted. */
-export function callString(func: string, args: unknown[], kwargs: Record<string, unknown>): string {
-  const parts = args.map((a) => pyRepr(a));
-  const kw = Object.entries(kwargs).map(([k, v]) => `${k}=${pyRepr(v)}`);
-  return `${func}(${[...parts, ...kw.sort()].join(', ')})`;
-}
-
 function duration(label: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;
   let n: number;
@@ -38,6 +32,7 @@ function duration(label: string, v: string | undefined, min: number): number | u
     throw new CliError(`${label}: ${oneLine(err)}`);
   }
   if (n < min) throw new CliError(`${label} must be >= ${min}`);
+  if (!Number.isSafeInteger(n) || n > MAX_SECONDS) throw new CliError(`${label} must be at most ${MAX_SECONDS} seconds (10 years)`);
   return n;
 }
 
@@ -70,19 +65,20 @@ export function enqueueCommand(): Command {
 }
 
 async function runEnqueue(func: string, argv: string[], flags: EnqueueFlags): Promise<number> {
-  let parsed: { args: unknown[]; kwargs: Record<string, unknown> };
+  let parsed: ReturnType<typeof parseFunctionArgs>;
   try {
     parsed = parseFunctionArgs(argv);
   } catch (err) {
     throw new CliError(oneLine(err));
   }
   const { args, kwargs } = parsed;
-  const fstring = callString(func, args, kwargs);
+  // Values read from @files are shown by file name, and secret-named keywords as '***'.
+  const fstring = describeCall(func, parsed.shown.args, parsed.shown.kwargs);
   queueName(flags.queue);
   const opts: EnqueueOptions = {
     args,
     kwargs,
-    description: flags.description ?? fstring,
+    description: flags.description === undefined ? fstring : safeDescription(flags.description),
     jobId: flags.jobId,
     atFront: Boolean(flags.atFront),
   };

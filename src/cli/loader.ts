@@ -31,7 +31,10 @@ export async function installLoader(): Promise<void> {
   installed = true;
   try {
     const tsx = await import('tsx/esm/api');
-    tsx.register();
+    // No tsconfig.json: tsx would otherwise honour one found in the working
+    // directory or any parent, whose `paths` could map an import of a task
+    // module onto a file someone else wrote.
+    tsx.register({ tsconfig: false });
     withTsx = true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;

@@ -3,7 +3,7 @@
  * JavaScript task modules, and the application (OpenVLE's by default, any
  * other from -c) when the worker serves one of its queues.
  */
-import { writeFileSync } from 'node:fs';
+import { writePidFile } from './pid-file.js';
 import { Command, Option } from 'commander';
 import {
   appRole,
@@ -53,6 +53,7 @@ export interface WorkerFlags extends LoggingFlags {
   jobMonitoringInterval?: number;
   maintenanceInterval?: number;
   disableJobDescLogging?: boolean;
+  logJobDescription?: boolean;
   import?: string[];
   concurrency?: number;
   pid?: string;
@@ -106,7 +107,8 @@ export function workerCommand(): Command {
     .option('--worker-ttl <seconds>', 'worker key TTL (default: 420)', intArg(1))
     .option('--job-monitoring-interval <seconds>', 'seconds between heartbeats of running jobs (default: 5)', intArg(1))
     .option('--maintenance-interval <seconds>', 'seconds between passes that recover abandoned jobs (default: 5)', intArg(1))
-    .option('--disable-job-desc-logging', 'log job ids without their descriptions');
+    .option('--disable-job-desc-logging', 'log job ids without their descriptions')
+    .option('--log-job-description', "log each job's description (secrets redacted) instead of its task name");
   withAppOptions(cmd);
   withLogging(cmd);
   cmd.option('--pid <file>', 'write the process id to this file');
@@ -188,7 +190,7 @@ export async function serveQueues(o: {
     log.info(`${app.name}: set up for ${queues.join(', ')}`);
   }
 
-  if (flags.pid) writeFileSync(flags.pid.replace(/^~(?=\/)/, process.env.HOME ?? '~'), String(process.pid));
+  if (flags.pid) writePidFile(flags.pid.replace(/^~(?=\/)/, process.env.HOME ?? '~'));
 
   const jmi = flags.jobMonitoringInterval;
   let worker: Worker;
@@ -208,6 +210,7 @@ export async function serveQueues(o: {
       ...(jmi !== undefined ? { jobMonitoringInterval: jmi, deadWorkerTimeout: Math.max(20, jmi * 4) } : {}),
       ...(flags.maintenanceInterval !== undefined ? { recoveryInterval: flags.maintenanceInterval } : {}),
       disableJobDescLogging: Boolean(flags.disableJobDescLogging),
+      logJobDescription: Boolean(flags.logJobDescription),
       logger: log,
       queueRetry: started?.queueRetry,
     });

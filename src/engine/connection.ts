@@ -86,9 +86,20 @@ function parseHosts(list: string): { host: string; port: number }[] {
   });
 }
 
-/** The URL with its password replaced, for messages and logs. */
+/**
+ * The URL with its password replaced, for messages and logs. The password
+ * may itself hold '@', ':' or '/': the user part ends at the last '@', so
+ * nothing of it shows. A URL with credentials that is not even of the form
+ * scheme://user@host is not shown at all.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+  const at = url.lastIndexOf('@');
+  if (at < 0) return url;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url);
+  if (!scheme || at < scheme[0].length) return '<a URL with credentials, not shown>';
+  const userinfo = url.slice(scheme[0].length, at);
+  const user = userinfo.includes(':') ? userinfo.slice(0, userinfo.indexOf(':')) : '';
+  return `${scheme[0]}${user}:***@${url.slice(at + 1)}`;
 }
 
 /**

@@ -3,7 +3,7 @@ import { InvalidJobOperation, MalformedJobError, NoSuchJobError } from './errors
 import { callToken } from './call-token.js';
 import { keys } from './keys.js';
 import { runScript } from './scripts.js';
-import { decodeCall, decodeExcString, decodeReturnValue, pyJsonDumps, type CallPayload } from './serializer.js';
+import { decodeCall, decodeExcString, decodeReturnValue, pyJsonDumps, stripProto, type CallPayload } from './serializer.js';
 import { parseUtc } from './time.js';
 
 export type JobStatus =
@@ -231,7 +231,9 @@ export class Job {
     const raw = this.fields.meta;
     if (!raw) return {};
     try {
-      return JSON.parse(raw) as Record<string, unknown>;
+      const meta = JSON.parse(raw) as Record<string, unknown>;
+      if (raw.includes('"__proto__"')) stripProto(meta);
+      return meta;
     } catch {
       return { unserialized: raw };
     }

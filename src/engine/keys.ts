@@ -42,3 +42,10 @@ export type RegistryKind = 'wip' | 'finished' | 'failed' | 'deferred' | 'schedul
 /** RQ's job id alphabet (enforced since RQ 2.8). */
 export const JOB_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+/** Throws the one error every entry point gives for a queue name that is not RQ-safe. */
+export function checkQueueName(name: string): void {
+  if (typeof name !== 'string' || !QUEUE_NAME_PATTERN.test(name)) {
+    throw new TypeError(`Invalid queue name '${String(name).slice(0, 80)}': use letters, digits, '_', '-' and '.'`);
+  }
+}

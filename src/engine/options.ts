@@ -1,4 +1,5 @@
 import { DEFAULT_CALLBACK_TIMEOUT } from './defaults.js';
+import { JOB_ID_PATTERN } from './keys.js';
 
 /** Retry policy, stored as RQ stores it (retries_left, retry_intervals). */
 export class Retry {
@@ -89,5 +90,11 @@ export function normalizeDependencies(dependsOn: DependsOn | undefined): {
     }
   }
   if (ids.length === 0) return null;
+  // Ids become key names inside the scripts: 'P:dependents' would name P's dependents set.
+  for (const id of ids) {
+    if (typeof id !== 'string' || !JOB_ID_PATTERN.test(id)) {
+      throw new TypeError(`Invalid dependency id '${String(id).slice(0, 80)}': use letters, digits, '_' and '-'`);
+    }
+  }
   return { ids: [...new Set(ids)], allowFailure, enqueueAtFront, cancelOnFailure, explicit };
 }

@@ -8,7 +8,9 @@ import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys, queueNamesFromKeys } from './
 import { Callback, normalizeDependencies, type DependsOn, Retry } from './options.js';
 import { Registry } from './registry.js';
 import { runScript } from './scripts.js';
-import { callString, encodeCall, pyJsonDumps } from './serializer.js';
+import { describeCall, safeDescription } from './description.js';
+import { checkSeconds } from './limits.js';
+import { encodeCall, pyJsonDumps } from './serializer.js';
 import { parseDuration } from './time.js';
 
 export interface EnqueueOptions {
@@ -82,13 +84,11 @@ export class Queue {
     const kwargs = spec.kwargs ?? {};
     if (!Array.isArray(args)) throw new TypeError('args must be an array');
     const timeout = spec.jobTimeout === undefined ? this.defaultTimeout : parseDuration(spec.jobTimeout);
-    if (timeout === 0 || !Number.isInteger(timeout) || timeout < -1) {
-      throw new TypeError(`Invalid job timeout ${spec.jobTimeout}: use a positive number of seconds or -1`);
-    }
-    for (const [name, v] of [['resultTtl', spec.resultTtl], ['failureTtl', spec.failureTtl]] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v < -1)) throw new TypeError(`${name} must be an integer >= -1`);
-    }
-    if (spec.ttl !== undefined && (!Number.isInteger(spec.ttl) || spec.ttl <= 0)) throw new TypeError('ttl must be a positive integer');
+    if (timeout === 0) throw new TypeError(`Invalid job timeout ${spec.jobTimeout}: use a positive number of seconds or -1`);
+    checkSeconds('jobTimeout', timeout, -1);
+    if (spec.resultTtl !== undefined) checkSeconds('resultTtl', spec.resultTtl, -1);
+    if (spec.failureTtl !== undefined) checkSeconds('failureTtl', spec.failureTtl, -1);
+    if (spec.ttl !== undefined) checkSeconds('ttl', spec.ttl, 1);
     const deps = normalizeDependencies(spec.dependsOn);
     if (deps && spec.unique) throw new TypeError('unique jobs cannot have dependencies (as in RQ)');
     if (spec.unique && !spec.jobId) throw new TypeError('unique needs a jobId');
@@ -104,7 +104,7 @@ export class Queue {
       last_heartbeat: '',
       worker_name: '',
       group_id: '',
-      description: spec.description ?? callString(spec.func, args, kwargs),
+      description: spec.description === undefined ? describeCall(spec.func, args, kwargs) : safeDescription(String(spec.description)),
       timeout: String(timeout),
     };
     if (spec.resultTtl !== undefined) fields.result_ttl = String(spec.resultTtl);
@@ -171,6 +171,7 @@ export class Queue {
    * Jobs may depend on jobs earlier in the same list.
    */
   async enqueueMany(specs: EnqueueSpec[]): Promise<Job[]> {
+    // Every spec is checked before the first script call: a bad one anywhere queues nothing.
     const prepared = specs.map((s) => this.prepare(s));
     const statuses: string[] = [];
     const CHUNK = 1000;

@@ -1,6 +1,6 @@
-import { constants } from 'node:buffer';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { MalformedJobError } from './errors.js';
+import { decodeLimits } from './limits.js';
 
 /**
  * JSON text exactly as Python's json.dumps writes it (separators ', ' and
@@ -65,8 +65,6 @@ function pyNumber(n: number): string {
   return String(n);
 }
 
-const MAX_STRING_LENGTH = constants.MAX_STRING_LENGTH;
-
 export interface CallPayload {
   func: string;
   args: unknown[];
@@ -127,18 +125,29 @@ function unwrapStored(data: Buffer): Buffer | null {
  */
 export function decodeCall(data: Buffer | undefined): CallPayload {
   if (!data || data.length === 0) throw new MalformedJobError('job has no data field');
+  const limits = decodeLimits();
+  if (data.length > limits.maxDataBytes) {
+    throw new MalformedJobError(`job data is ${data.length} bytes, more than the ${limits.maxDataBytes} accepted`);
+  }
   let raw = unwrapStored(data);
   if (!raw) {
     try {
-      // No JSON text longer than a string can hold: a zlib bomb stops there
-      // instead of allocating gigabytes.
-      raw = inflateSync(data, { maxOutputLength: MAX_STRING_LENGTH });
+      // A zlib bomb stops at the cap instead of allocating gigabytes.
+      raw = inflateSync(data, { maxOutputLength: limits.maxDecodedBytes });
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new MalformedJobError(`job data inflates to more than ${MAX_STRING_LENGTH} bytes`);
+        throw new MalformedJobError(`job data inflates to more than ${limits.maxDecodedBytes} bytes`);
       }
       raw = data;
     }
+  }
+  // JSON.parse's cost is in the arrays and objects it builds ('[[],[],...]'
+  // in a few MiB costs seconds and gigabytes), and it cannot be interrupted:
+  // count them first. Brackets inside strings count too, which only errs
+  // on the safe side.
+  const containers = countContainers(raw, limits.maxContainers);
+  if (containers > limits.maxContainers) {
+    throw new MalformedJobError(`job data holds more than ${limits.maxContainers} arrays and objects (containers)`);
   }
   if (raw[0] === 0x80) {
     throw new MalformedJobError(
@@ -154,6 +163,7 @@ export function decodeCall(data: Buffer | undefined): CallPayload {
   if (!Array.isArray(parsed) || parsed.length !== 4 || typeof parsed[0] !== 'string') {
     throw new MalformedJobError('job data is not a [func, instance, args, kwargs] array');
   }
+  if (raw.includes(PROTO_KEY)) stripProto(parsed);
   const [func, instance, args, kwargs] = parsed as [string, unknown, unknown, unknown];
   if (instance !== null) throw new MalformedJobError(`job ${func} is a bound method; only plain functions can run here`);
   if (!Array.isArray(args)) throw new MalformedJobError('job args is not a list');
@@ -161,6 +171,35 @@ export function decodeCall(data: Buffer | undefined): CallPayload {
     throw new MalformedJobError('job kwargs is not an object');
   }
   return { func, args, kwargs: kwargs as Record<string, unknown> };
+}
+
+/** Counts '[' and '{' bytes, stopping once past `stop`. */
+function countContainers(raw: Buffer, stop: number): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === 0x5b || c === 0x7b) {
+      if (++n > stop) return n;
+    }
+  }
+  return n;
+}
+
+const PROTO_KEY = Buffer.from('"__proto__"');
+
+/**
+ * Deletes own '__proto__' keys that JSON.parse created, at any depth: a task
+ * doing Object.assign(defaults, kwargs) would otherwise have its prototype
+ * replaced by job data. Used for job data and meta.
+ */
+export function stripProto(value: unknown): void {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (!Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '__proto__')) delete (v as Record<string, unknown>)['__proto__'];
+    for (const child of Object.values(v as object)) if (child !== null && typeof child === 'object') stack.push(child);
+  }
 }
 
 /** A result's return_value: base64 of the JSON text; undefined for None. */
@@ -187,8 +226,10 @@ export function decodeExcString(b64: string | undefined): string | null {
   if (!b64) return null;
   const buf = Buffer.from(b64, 'base64');
   try {
-    return inflateSync(buf).toString('utf8');
-  } catch {
+    // results are written by any program too: no unbounded inflate
+    return inflateSync(buf, { maxOutputLength: decodeLimits().maxDecodedBytes }).toString('utf8');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return `(traceback inflates to more than ${decodeLimits().maxDecodedBytes} bytes; not shown)`;
     return buf.toString('utf8');
   }
 }

@@ -3,6 +3,8 @@
 // unknown functions, wrong argument types, huge payloads, ids with odd
 // characters, queue entries with no hash or a key of the wrong type,
 // malformed pub/sub messages, malformed CLI arguments and cron configs.
+// Issue 16's hostile cases too: TTLs Redis refuses (single and batched
+// ends), injected dependency ids, a decoding bomb, nested control messages.
 // Each gets a clear error (stored on the job, logged, or printed), the
 // worker keeps running, and good jobs queued in between are not affected.
 import assert from 'node:assert/strict';
@@ -116,12 +118,55 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
   await fx.redis.rpush(`rq:queue:${q}`, g1, wrongType, g2);
   faults++;
 
+  // Issue 16: TTLs Redis refuses, written by another program. Three at a
+  // time, so that at -c 3 their ends tend to share one complete.lua call.
+  const unclear: string[] = [];
+  for (const [field, value] of [['result_ttl', '99999999999999999'], ['result_ttl', '3600.5'], ['result_ttl', '1e400']] as const) {
+    await handWritten(uniq('bad-ttl'), { ...base(ok(30)), [field]: value }, 'finished');
+  }
+  for (const value of ['3600.5', '99999999999999999', 'NaN']) {
+    await handWritten(uniq('bad-fttl'), { ...base(encodeCall('fixtures.flaky', [tag], {})), failure_ttl: value }, 'failed', /designed to fail/);
+  }
+  await goodJob();
+  // Injected dependency ids: refused by the API; a key of the wrong type among a parent's dependents is skipped.
+  const refused = await queue.enqueue('fixtures.work', { args: [tag, 1], dependsOn: 'x:dependents' }).then(
+    () => false,
+    (e: Error) => /Invalid dependency id/.test(e.message),
+  );
+  if (!refused) unclear.push("dependsOn 'x:dependents' was accepted");
+  const parentId = uniq('parent');
+  const wrongDep = uniq('wrongdep');
+  await fx.redis.set(`rq:job:${wrongDep}`, 'not a hash');
+  await fx.redis.sadd(`rq:job:${parentId}:dependents`, wrongDep);
+  const parent = await queue.enqueue('fixtures.work', { args: [tag, 5], jobId: parentId });
+  const child = await queue.enqueue('fixtures.work', { args: [tag, 1], dependsOn: parent.id });
+  for (const id of [parent.id, child.id]) {
+    expected.set(id, ['finished']);
+    good.push(id);
+  }
+  faults += 2;
+  // A decoding bomb: 61 KiB of zlib holding [[],[],...] (about 60 MB of JSON) blocked the event loop for 14.5 s.
+  const brackets = Buffer.alloc(20_000_000 * 3, '[],');
+  await handWritten(
+    uniq('json-bomb'),
+    base(deflateSync(Buffer.concat([Buffer.from('["fixtures.work", null, [[]'), brackets.subarray(0, brackets.length - 1), Buffer.from('], {}]')]), { level: 9 })),
+    'failed',
+    /MalformedJobError: job data (holds more than \d+ arrays and objects|inflates to more than)/,
+  );
+  await goodJob();
+
   const end = await settle(fx.redis, [q], expected, 60_000);
   assert.deepEqual([...end.wrong].map(([id, s]) => `${JSON.stringify(id).slice(0, 40)}: ${s}`), [], 'jobs not in the expected end state');
   assert.equal(await fx.redis.type(`rq:job:${wrongType}`), 'string', 'the key of the wrong type is left alone');
 
   // Malformed pub/sub messages; then the worker must still take jobs, scheduled ones too.
   const garbage = ['not json', '42', 'null', '[]', '"str"', '{"command": 5}', '{"command": "stop-job"}', '{"command": "stop-job", "job_id": {"a": 1}}', '{"command": "explode"}', 'x'.repeat(1 << 20), '\u0000\uffff'];
+  // Nested control messages, sent while a job runs: deeper than JSON.stringify can go, and small but nested.
+  const running = await queue.enqueue('fixtures.work', { args: [tag, 2000] });
+  expected.set(running.id, ['finished']);
+  good.push(running.id);
+  await until(async () => (await runsByJob(fx.redis, tag)).has(running.id), 30_000);
+  garbage.push(`{"command": ${'['.repeat(200_000)}${']'.repeat(200_000)}}`, `{"command": ${'['.repeat(2000)}${']'.repeat(2000)}, "job_id": ${'{"a":'.repeat(300)}1${'}'.repeat(300)}}`);
   for (const m of garbage) await fx.redis.publish(`rq:pubsub:${w.name}`, m);
   for (const m of ['NaN', '', '-1e309', 'Infinity']) await fx.redis.publish(`rq:scheduled-wake:${q}`, m);
   await fx.redis.publish(`rq:wake:${q}`, 'garbage');
@@ -152,7 +197,6 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
   ];
   const results: Result[] = await runMany(cli.map(([a]) => a), { cwd: tmp.dir, timeoutMs: 20_000 });
   tmp.remove();
-  const unclear: string[] = [];
   cli.forEach(([args, re], i) => {
     const r = results[i]!;
     const lines = r.stderr.split('\n').filter(Boolean);
@@ -171,6 +215,8 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
   const runs = await runsByJob(fx.redis, tag);
   const goodRuns = good.map((id) => runs.get(id)?.length ?? 0);
   const affected = goodRuns.filter((n) => n !== 1).length;
+  // No job of this test is retried: any that started twice was handed back wrongly.
+  const duplicated = [...runs.values()].filter((list) => list.length > 1).length;
   const stderr = w.stderr;
   summary('bad-input', {
     jobs: expected.size,
@@ -180,12 +226,14 @@ test('bad input: hand-written jobs, odd ids, garbage commands, bad CLI arguments
     unclear_errors: wrongExc.length + unclear.length,
     cli_cases: cli.length,
     worker_exits: w.exited ? 1 : 0,
+    duplicated,
   });
   assert.deepEqual([...end2.wrong], [], 'jobs not in the expected end state');
   assert.ok(end2.ok, `left in flight: ${JSON.stringify(end2.left)}`);
   assert.deepEqual(wrongExc, [], 'failures stored without a clear error');
   assert.deepEqual(unclear, [], 'CLI errors that are not one clear line');
   assert.equal(affected, 0, `good jobs ran ${goodRuns.join(',')} times`);
+  assert.equal(duplicated, 0, 'jobs that ran twice');
   assert.equal(w.exited, false, `the worker exited:\n${stderr.slice(-3000)}`);
   assert.match(stderr, /ignoring malformed command/);
   assert.doesNotMatch(stderr, /dequeue failed/, 'a dequeue script failed on the bad input');

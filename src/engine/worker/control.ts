@@ -1,3 +1,5 @@
+import { parseControlMessage as parseCommand } from '../control-message.js';
+
 /** What a message on one of the worker's channels asks of it. */
 export type ControlMessage =
   | { kind: 'wake' }
@@ -5,7 +7,7 @@ export type ControlMessage =
   | { kind: 'shutdown' }
   | { kind: 'kill-horse' }
   | { kind: 'stop-job'; jobId: unknown }
-  | { kind: 'malformed' }
+  | { kind: 'malformed'; why: string }
   | { kind: 'unknown'; command: unknown };
 
 /**
@@ -17,13 +19,9 @@ export function parseControlMessage(channel: string, message: string): ControlMe
   if (channel.startsWith('rq:scheduled-wake:')) {
     return { kind: 'scheduled-wake', queue: channel.slice('rq:scheduled-wake:'.length), at: Number(message) };
   }
-  let cmd: { command?: unknown; job_id?: unknown };
-  try {
-    cmd = JSON.parse(message) as typeof cmd;
-    if (cmd === null || typeof cmd !== 'object') throw new Error('not an object');
-  } catch {
-    return { kind: 'malformed' };
-  }
+  // Bounded and never throwing: anyone who can publish on Redis can send one.
+  const cmd = parseCommand(message);
+  if ('malformed' in cmd) return { kind: 'malformed', why: cmd.malformed };
   switch (cmd.command) {
     case 'shutdown':
       return { kind: 'shutdown' };

@@ -1,7 +1,8 @@
 import type { Job } from '../job.js';
 
 /** How the script that recorded a job's end saw it. */
-export type Outcome = 'finished' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale';
+// script-error: recording the end failed inside the script; the job was failed with the reason instead.
+export type Outcome = 'finished' | 'retried' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'stale' | 'script-error';
 
 /**
  * How a recovery pass ended a job whose worker stopped heart-beating:

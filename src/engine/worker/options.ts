@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { TaskRegistry } from '../tasks.js';
+import { checkSeconds } from '../limits.js';
 import { pyJsonDumps } from '../serializer.js';
 import {
   DEFAULT_DEAD_WORKER_TIMEOUT,
@@ -48,6 +49,8 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Don't log job descriptions (RQ's --disable-job-desc-logging). */
   disableJobDescLogging?: boolean;
+  /** Log each job's (redacted) description when it starts; by default only its task name and id. */
+  logJobDescription?: boolean;
   /**
    * Not in RQ: a default retry per queue name, for jobs that carry no retry
    * of their own (e.g. enqueued by Python without `Retry`). The fail script
@@ -107,6 +110,7 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     idlePollInterval: opts.idlePollInterval ?? DEFAULT_IDLE_POLL_INTERVAL_MS,
     withScheduler: opts.withScheduler ?? false,
     disableJobDescLogging: opts.disableJobDescLogging ?? false,
+    logJobDescription: opts.logJobDescription ?? false,
     queueRetry: new Map(),
   };
   if (opts.queueRetry) {
@@ -114,6 +118,7 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     for (const [queue, p] of Object.entries(opts.queueRetry)) o.queueRetry.set(queue, encodeQueueRetry(p));
   }
   if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new TypeError('concurrency must be an integer >= 1');
+  for (const k of ['resultTtl', 'failureTtl'] as const) checkSeconds(k, o[k], -1);
   if (!['default', 'round_robin', 'random'].includes(o.dequeueStrategy)) {
     throw new TypeError(`Unknown dequeue strategy '${o.dequeueStrategy}': use default, round_robin or random`);
   }

@@ -4,7 +4,9 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { describeError, isUnrecoverable, MalformedJobError } from '../errors.js';
 import { Job } from '../job.js';
-import { keys } from '../keys.js';
+import { checkQueueName, keys } from '../keys.js';
+import { showCommand } from '../control-message.js';
+import { jobLogName } from '../description.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { runScript, runScriptBuffer } from '../scripts.js';
 import { Scheduler } from '../scheduler.js';
@@ -56,6 +58,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   constructor(queues: string[], opts: WorkerOptions) {
     super();
     if (queues.length === 0) throw new TypeError('A worker needs at least one queue');
+    for (const q of queues) checkQueueName(q);
     this.queues = [...queues];
     this.connection = opts.connection;
     this.tasks = opts.tasks;
@@ -208,7 +211,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.scheduler?.notify(msg.queue, msg.at);
         break;
       case 'malformed':
-        this.log.warning(`ignoring malformed command on ${channel}: ${message.slice(0, 200)}`);
+        this.log.warning(`ignoring malformed command on ${channel}: ${msg.why}`);
         break;
       case 'shutdown':
         this.log.info('Received shutdown command, shutting down after the current job(s)');
@@ -228,7 +231,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         break;
       }
       case 'unknown':
-        this.log.warning(`ignoring unknown command ${JSON.stringify(msg.command)} on ${channel}`);
+        this.log.warning(`ignoring unknown command ${showCommand(msg.command)} on ${channel}`);
     }
   }
 
@@ -373,8 +376,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async execute(r: Running): Promise<void> {
     const { job, queue } = r;
-    let desc = job.id;
-    if (!this.o.disableJobDescLogging) desc = `${job.description ?? '?'} (${job.id})`;
+    const desc = this.o.disableJobDescLogging ? job.id : jobLogName(job, this.o.logJobDescription);
     this.log.info(`${queue}: ${desc}`);
     this.emit('job-started', job);
     let value: unknown;
@@ -398,7 +400,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const hasDeps = job.fields.dependency_ids ? '1' : '';
       await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
-        else {
+        else if (outcome === 'script-error') {
+          this.log.error(`${queue}: ${job.id} failed: its end could not be recorded (reason in its result)`);
+          return void this.emit('job-failed', job, 'ScriptError: its end could not be recorded', 'failed');
+        } else {
           this.successfulJobs++;
           this.log.info(`${queue}: Job OK (${job.id})`);
         }

@@ -70,6 +70,10 @@ local NOW_FS = fmt_float(NOW_F)
 -- (RQ's default), a fraction is floored, a negative one means no expiry
 -- (-1), and ten years (MAX_SECONDS in src/engine/limits.ts) is the most.
 local MAX_TTL = 315360000
+-- RQ's defaults, the fallbacks of clean_ttl (DEFAULT_RESULT_TTL and
+-- DEFAULT_FAILURE_TTL in src/engine/defaults.ts).
+local DEFAULT_RESULT_TTL = 500
+local ONE_YEAR = 31536000
 local function clean_ttl(v, fallback)
   local n = tonumber(v)
   if n == nil or n ~= n or n == math.huge or n == -math.huge then

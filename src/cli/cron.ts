@@ -11,7 +11,6 @@ import {
   CliError,
   connect,
   connectLasting,
-  loggerFromFlags,
   oneLine,
   onShutdownSignals,
   release,
@@ -21,8 +20,9 @@ import {
   type LoggingFlags,
 } from './common.js';
 import { importUser, isUserModule, loadedModules, userFile } from './loader.js';
+import { loggingFromFlags, startCronOps, withOps, type OpsFlags } from './ops.js';
 
-export interface CronFlags extends LoggingFlags {
+export interface CronFlags extends LoggingFlags, OpsFlags {
   url?: string;
   catchUp: CatchUp;
   name?: string;
@@ -41,6 +41,7 @@ export function cronCommand(): Command {
   withLogging(cmd, { short: true })
     .addOption(new Option('--catch-up <policy>', 'missed fire times: once, all or skip (entries may set catchUp)').choices(CATCH_UP_POLICIES).default('once'))
     .option('-n, --name <name>', 'scheduler name in rq:cron_schedulers (default: <host>:<pid>:<6 hex>)');
+  withOps(cmd);
   withUrl(cmd);
   return cmd.action(action(runCron));
 }
@@ -81,7 +82,8 @@ async function resolveFunctions(entries: CronEntry[], configUrl: string): Promis
 
 /** Runs the cron config until a shutdown signal (cron, and serve's cron roles). */
 export async function runCron(config: string, flags: CronFlags): Promise<number> {
-  const log = loggerFromFlags(flags);
+  const logging = loggingFromFlags(flags);
+  const log = logging.log;
   const url = await resolveUrl(flags.url);
   let abs: string;
   try {
@@ -104,9 +106,10 @@ export async function runCron(config: string, flags: CronFlags): Promise<number>
   const entries = cron.entries();
   if (entries.length === 0) throw new CliError(`cron config '${config}' registers no jobs (call cron.register from 'openvle-rq')`);
   let scheduler: CronScheduler;
+  let connection;
   try {
     await resolveFunctions(entries, configUrl);
-    const connection = await connectLasting(url, log);
+    connection = await connectLasting(url, log);
     scheduler = new CronScheduler(connection, entries, { logger: log, configFile: config, catchUp: flags.catchUp, name: flags.name });
   } catch (err) {
     throw new CliError(`${config}: ${oneLine(err)}`);
@@ -119,7 +122,9 @@ export async function runCron(config: string, flags: CronFlags): Promise<number>
     void scheduler.stop().finally(stopped);
   });
   scheduler.on('error', () => {});
+  const ops = await startCronOps(scheduler, { flags, logging, connection, queues: entries.map((e) => e.queueName) });
   await scheduler.start();
   await done;
+  await ops.close();
   return 0;
 }

@@ -8,6 +8,7 @@ import { die } from './common.js';
 import { cronCommand } from './cron.js';
 import { emptyCommand } from './empty.js';
 import { enqueueCommand } from './enqueue.js';
+import { healthCommand } from './health.js';
 import { infoCommand } from './info.js';
 import { requeueCommand } from './requeue.js';
 import { resumeCommand } from './resume.js';
@@ -49,7 +50,7 @@ export function buildProgram(): Command {
     .description("A Redis job queue with Python RQ's data layout: rq's command line for it.")
     .version(ENGINE_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError(false);
-  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand, serveCommand, tasksCommand, taskCommand, configCommand, migrateCommand]) {
+  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand, serveCommand, tasksCommand, taskCommand, configCommand, migrateCommand, healthCommand]) {
     program.addCommand(configure(make()));
   }
   return program;

@@ -6,8 +6,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { CliError, action, loggerFromFlags, withLogging, withUrl } from './common.js';
+import { CliError, action, withLogging, withUrl } from './common.js';
 import { runCron } from './cron.js';
+import { loggingFromFlags, withOps } from './ops.js';
 import { loadSettings } from './settings.js';
 import { appFor, roleFor, serveQueues, withAppOptions, type WorkerFlags } from './worker.js';
 
@@ -20,7 +21,7 @@ export function serveCommand(): Command {
     )
     .option('-n, --name <name>', 'worker (or cron scheduler) name');
   withAppOptions(cmd);
-  withLogging(cmd);
+  withOps(withLogging(cmd), { structuredByDefault: true });
   withUrl(cmd);
   return cmd.action(action(runServe));
 }
@@ -31,8 +32,11 @@ function roleFromEnv(): string | undefined {
   return raw ? raw : undefined;
 }
 
-async function runServe(flags: WorkerFlags): Promise<number> {
-  const log = loggerFromFlags(flags);
+async function runServe(cliFlags: WorkerFlags): Promise<number> {
+  // A container's logs: structured unless --log-format or LOG_FORMAT say otherwise.
+  const flags: WorkerFlags = { ...cliFlags, structuredByDefault: true };
+  const logging = loggingFromFlags(flags);
+  const log = logging.log;
   const settings = flags.config ? await loadSettings(flags.config, (l) => log.warning(l)) : {};
   const app = await appFor(settings);
   const name = flags.role ?? roleFromEnv();
@@ -47,5 +51,5 @@ async function runServe(flags: WorkerFlags): Promise<number> {
     return runCron(file, { ...flags, url: flags.url ?? settings.redisUrl, catchUp: 'once', name: flags.name });
   }
   log.info(`${app.name}: role ${role.name}: queues ${role.queues.join(', ')}`);
-  return serveQueues({ queues: [...role.queues], flags, settings, app, role, log });
+  return serveQueues({ queues: [...role.queues], flags, settings, app, role, log, logging });
 }

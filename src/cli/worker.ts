@@ -38,9 +38,10 @@ import {
   type LoggingFlags,
 } from './common.js';
 import { importUser, userFile } from './loader.js';
+import { loggingFromFlags, startWorkerOps, withOps, type OpsFlags, type OpsLogging } from './ops.js';
 import { loadSettings, type Settings } from './settings.js';
 
-export interface WorkerFlags extends LoggingFlags {
+export interface WorkerFlags extends LoggingFlags, OpsFlags {
   url?: string;
   burst?: boolean;
   name?: string;
@@ -110,14 +111,15 @@ export function workerCommand(): Command {
     .option('--disable-job-desc-logging', 'log job ids without their descriptions')
     .option('--log-job-description', "log each job's description (secrets redacted) instead of its task name");
   withAppOptions(cmd);
-  withLogging(cmd);
+  withOps(withLogging(cmd));
   cmd.option('--pid <file>', 'write the process id to this file');
   withUrl(cmd);
   return cmd.action(action(runWorker));
 }
 
 async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<number> {
-  const log = loggerFromFlags(flags);
+  const logging = loggingFromFlags(flags);
+  const log = logging.log;
   const settings = flags.config ? await loadSettings(flags.config, (l) => log.warning(l)) : {};
   const app = await appFor(settings);
   let role: (AppRole & { name: string }) | undefined;
@@ -127,7 +129,7 @@ async function runWorker(queueArgs: string[], flags: WorkerFlags): Promise<numbe
     if (role.cron) throw new CliError(`role '${role.name}' runs the cron schedule, not a worker: use 'openvle-rq serve --role ${role.name}'`);
   }
   const queues = (queueArgs.length ? queueArgs : role ? [...role.queues] : (settings.queues ?? ['default'])).map(queueName);
-  return serveQueues({ queues, flags, settings, app, role, log });
+  return serveQueues({ queues, flags, settings, app, role, log, logging });
 }
 
 /** Runs a worker on `queues`, with the application when it serves one of its queues (worker and serve). */
@@ -138,6 +140,8 @@ export async function serveQueues(o: {
   app: App;
   role?: AppRole & { name: string };
   log: ReturnType<typeof loggerFromFlags>;
+  /** Structured logging (--log-format) behind `log`, when in use. */
+  logging?: OpsLogging;
 }): Promise<number> {
   const { queues, flags, settings, app, role, log } = o;
   const url = await resolveUrl(flags.url ?? settings.redisUrl);
@@ -219,6 +223,13 @@ export async function serveQueues(o: {
     throw new CliError(oneLine(err));
   }
   started?.attach(worker);
+  let ops: Awaited<ReturnType<typeof startWorkerOps>>;
+  try {
+    ops = await startWorkerOps(worker, { flags, logging: o.logging ?? { log }, connection, isTask: (n) => tasks.has(n) });
+  } catch (err) {
+    await started?.close().catch(() => {});
+    throw err;
+  }
 
   onShutdownSignals(
     (sig) => {
@@ -239,6 +250,7 @@ export async function serveQueues(o: {
   try {
     await worker.work();
   } finally {
+    await ops.close().catch(() => {});
     await started?.close().catch((err: unknown) => log.warning(`${app.name}: close failed: ${oneLine(err)}`));
   }
   return 0;

@@ -1,5 +1,6 @@
 import { migration001 } from './001-tasks.js';
 import { migration002 } from './002-domain.js';
+import { migration003 } from './003-vm-states.js';
 import { migration005 } from './005-event-notices.js';
 
 /**
@@ -13,4 +14,4 @@ export interface Migration {
   up: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration005];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration005];

@@ -264,7 +264,7 @@ const subTasks = async (jobId: string) =>
   rows('SELECT s.attempt, s.status, s.error_message FROM sub_tasks s JOIN tasks t ON t.id = s.task_id WHERE t.job_id = ? ORDER BY s.attempt', [jobId]);
 const taskEnds = (jobId: string, want: string) => until(async () => (await rows('SELECT status FROM tasks WHERE job_id = ?', [jobId]))[0]?.status === want, WAIT, 100);
 
-test('transient faults (a clone lock timeout, a 596, an SMTP 451) are retried and succeed; an SMTP 550 fails at once', { skip: needsAll }, async () => {
+test('transient Proxmox faults (a clone lock timeout, a 596) are retried on the queues\' intervals and succeed', { skip: needs(['openvle.pve.clone_vm', 'openvle.pve.start_vm']) }, async () => {
   await ensureRole('worker');
   await ensureRole('worker-vm-clone');
   const d = await demo({ participants: 1 });
@@ -287,14 +287,17 @@ test('transient faults (a clone lock timeout, a 596, an SMTP 451) are retried an
     await taskEnds(id, 'success');
     assert.equal(pve.listVms().find((v) => v.vmid === vm.vmid)?.status, 'running');
   };
-  const greylist = async () => {
-    world.smtp.setScenario({ kind: 'greylist', code: 451 });
-    const id = `e2e-fault-451-${d.shortName}`;
-    await backendEnqueue('openvle.mail.send', 'mails', { to: 'grey@openvle.test', subject: 'Greylisted', html: '<p>later</p>' }, id);
-    await taskEnds(id, 'success');
-    assert.deepEqual((await subTasks(id)).map((s) => s.status), ['error', 'success']);
-  };
-  await Promise.all([lockTimeout(), nodeGone(), greylist()]);
+  await Promise.all([lockTimeout(), nodeGone()]);
+});
+
+test('SMTP: a 451 is retried and succeeds; a 550 fails at once', { skip: needs(['openvle.mail.send']) }, async () => {
+  await ensureRole('worker');
+  const d = await demo({ participants: 1 });
+  world.smtp.setScenario({ kind: 'greylist', code: 451 });
+  const grey = `e2e-fault-451-${d.shortName}`;
+  await backendEnqueue('openvle.mail.send', 'mails', { to: 'grey@openvle.test', subject: 'Greylisted', html: '<p>later</p>' }, grey);
+  await taskEnds(grey, 'success');
+  assert.deepEqual((await subTasks(grey)).map((s) => s.status), ['error', 'success']);
   world.smtp.setScenario({ kind: 'reject-recipients', addresses: ['nobody@openvle.test'] });
   try {
     const id = `e2e-fault-550-${d.shortName}`;
@@ -322,4 +325,14 @@ test('SIGKILL of the worker while an enrolment runs, then a restart: enrolled ex
   await role('worker');
   await taskEnds(id, 'success');
   assert.equal(world.moodle.enrolments(courseId).length, 1);
+});
+
+test('a clone of a template Proxmox does not have fails at once: one attempt, no VM', { skip: needs(['openvle.pve.clone_vm']) }, async () => {
+  await ensureRole('worker-vm-clone');
+  const name = `e2e-missing-tpl-${++story}`;
+  const id = `e2e-clone-${name}`;
+  await backendEnqueue('openvle.pve.clone_vm', 'pve_vm_clone', { template_vmid: 8123, name }, id);
+  await taskEnds(id, 'failed');
+  assert.equal((await subTasks(id)).length, 1, 'a permanent failure is not retried');
+  assert.equal(world.proxmox.state.vmsNamed(name).length, 0);
 });

@@ -40,7 +40,7 @@ export { consoleLogger, silentLogger, parseLogLevel, type Logger, type LogLevel 
 export { pyRepr } from './engine/serializer.js';
 export { parseDuration } from './engine/time.js';
 export { MAX_SECONDS, checkSeconds, decodeLimits, setDecodeLimits, type DecodeLimits } from './engine/limits.js';
-export { MAX_DESCRIPTION, describeCall, safeDescription, escapeControl, isSecretName } from './engine/description.js';
+export { MAX_DESCRIPTION, describeCall, safeDescription, escapeControl, isSecretName, Shown } from './engine/description.js';
 export { sendShutdown, sendKillHorse, sendStopJob, suspend, resume, isSuspended } from './engine/admin.js';
 export { infoSnapshot, type InfoSnapshot, type QueueInfo, type WorkerInfo } from './engine/info.js';
 export {

@@ -6,7 +6,7 @@
  * and a value starting with '@' is read from that file.
  */
 import { readFileSync } from 'node:fs';
-import { Shown } from '../engine/description.js';
+import { Shown } from '../index.js';
 
 export class ArgumentSyntaxError extends Error {}
 

@@ -1,0 +1,40 @@
+import { hideCourse, unenrolStudents } from '../../clients/moodle/index.js';
+import { Args } from '../args.js';
+import { defineTask } from '../define.js';
+import { runContext } from '../job-context.js';
+import type { TaskServices } from '../services.js';
+import { loadEvent } from './rows.js';
+
+const NAME = 'openvle.moodle.archive_course';
+
+/**
+ * openvle.moodle.archive_course: at the event's end, unenrols everyone
+ * whose only role in the course is student (instructors stay) and hides
+ * the course. Both steps are safe to repeat; a re-run reports the students
+ * it found still enrolled.
+ */
+export async function archiveCourse(s: TaskServices, kwargs: Record<string, unknown>): Promise<{ unenrolled: number; hidden: boolean } | { skipped: string }> {
+  const a = new Args(NAME, kwargs);
+  const eventId = a.int('event_id', { min: 1 });
+  a.done();
+  const moodle = s.moodle();
+  if (!moodle) return { skipped: 'Moodle is disabled' };
+  const event = await loadEvent(s.pool, NAME, eventId);
+  if (event.moodle_course_id === null) return { skipped: 'the event has no Moodle course' };
+  const { signal } = runContext();
+  const opts = signal ? { signal } : {};
+  const ids = await unenrolStudents(moodle, event.moodle_course_id, opts);
+  if (ids.length) {
+    await s.pool.query('UPDATE event_participants SET moodle_enrolled_at = NULL WHERE event_id = ? AND moodle_user_id IN (?)', [event.id, ids]);
+  }
+  await hideCourse(moodle, event.moodle_course_id, opts);
+  return { unenrolled: ids.length, hidden: true };
+}
+
+export const ARCHIVE_COURSE = defineTask({
+  name: NAME,
+  queue: 'moodle',
+  label: 'Archive Moodle course',
+  action: 'Unenrol students and hide the course',
+  run: archiveCourse,
+});

@@ -171,7 +171,7 @@ test('deploy an event of three participants and two templates, then archive it',
   await backendEnqueue('openvle.events.deploy', 'core_periodic', { event_id: d.eventId }, `e2e-deploy-${d.eventId}`, d.eventId);
   await untilStatus(d.eventId, ['deployed', 'deployment_failed']);
   assert.equal(await status(d.eventId), 'deployed');
-  const vms = world.proxmox.state.listVms().filter((v) => v.name.startsWith(`${d.shortName}-`));
+  const vms = world.proxmox.state.listVms().filter((v) => !v.template && v.name.startsWith(`${d.shortName}-`));
   assert.equal(vms.length, 6);
   assert.ok(vms.every((v) => v.status === 'running'));
   for (const v of vms) assert.equal(world.proxmox.state.vmsNamed(v.name).length, 1);
@@ -190,7 +190,7 @@ test('deploy an event of three participants and two templates, then archive it',
   await backendEnqueue('openvle.events.archive', 'core_periodic', { event_id: d.eventId }, `e2e-archive-${d.eventId}`, d.eventId);
   await untilStatus(d.eventId, ['archived', 'archive_failed']);
   assert.equal(await status(d.eventId), 'archived');
-  assert.equal(world.proxmox.state.listVms().filter((v) => v.name.startsWith(`${d.shortName}-`)).length, 0);
+  assert.equal(world.proxmox.state.listVms().filter((v) => !v.template && v.name.startsWith(`${d.shortName}-`)).length, 0);
   assert.equal((await rows('SELECT 1 FROM vms WHERE event_id = ?', [d.eventId])).length, 0);
   assert.equal((await rows('SELECT 1 FROM guacamole_connections WHERE event_id = ?', [d.eventId])).length, 0);
   assert.equal(world.moodle.courses().find((c) => c.id === courseId)?.visible, 0, 'the course hidden');

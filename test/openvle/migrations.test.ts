@@ -124,7 +124,15 @@ test('the domain schema holds what the tasks need', async () => {
   // a connection template belongs to exactly one VM or VM template
   await assert.rejects(pool.query("INSERT INTO connection_templates (protocol, port, username, password) VALUES ('ssh', 22, 'u', 'p')"), /CONSTRAINT|check/i);
   const [slugs] = (await pool.query('SELECT slug FROM mail_actions ORDER BY slug')) as unknown as [Array<{ slug: string }>];
-  assert.deepEqual(slugs.map((s) => s.slug), ['events_decommission_started', 'events_post_decommission_failed', 'events_post_deployment_failed', 'events_post_deployment_success']);
+  // the four event actions of migration 2 and the advance notices of migration 5
+  assert.deepEqual(slugs.map((s) => s.slug), [
+    'events_decommission_started',
+    'events_end_notice',
+    'events_post_decommission_failed',
+    'events_post_deployment_failed',
+    'events_post_deployment_success',
+    'events_start_notice',
+  ]);
 });
 
 test('a failing migration names itself and is not recorded; duplicate versions are refused', async () => {

@@ -13,7 +13,12 @@ export interface TrackedEnqueue {
   dependsOn?: DependsOn;
   eventId?: number | null;
   createdBy?: number | null;
+  /** Extra job meta (identifiers only, e.g. the event graph's `requires_dependencies`). */
+  meta?: Record<string, unknown>;
 }
+
+/** What enqueueing needs of a task: its definition, or just its contract (name, queue, label) when another module defines it. */
+export type TaskRef = Pick<TaskDefinition, 'name' | 'queue' | 'label' | 'jobTimeout'>;
 
 export interface Enqueued {
   jobId: string;
@@ -28,7 +33,7 @@ export interface Enqueued {
  * its meta, so users see the Task while it waits and every attempt is
  * tracked on that row.
  */
-export async function enqueueTracked(s: TaskServices, def: TaskDefinition, kwargs: Record<string, unknown>, opts: TrackedEnqueue): Promise<Enqueued> {
+export async function enqueueTracked(s: TaskServices, def: TaskRef, kwargs: Record<string, unknown>, opts: TrackedEnqueue): Promise<Enqueued> {
   const store = new TaskStore(s.pool);
   const taskId = await store.createTask({ name: def.label, type: def.name, queue: def.queue, jobId: opts.jobId, eventId: opts.eventId ?? null, createdBy: opts.createdBy ?? null });
   try {
@@ -40,7 +45,7 @@ export async function enqueueTracked(s: TaskServices, def: TaskDefinition, kwarg
   await s.queue(def.queue).enqueue(def.name, {
     kwargs,
     jobId: opts.jobId,
-    meta: { task_id: taskId },
+    meta: { ...opts.meta, task_id: taskId },
     ...(def.jobTimeout ? { jobTimeout: def.jobTimeout } : {}),
     ...(opts.dependsOn ? { dependsOn: opts.dependsOn } : {}),
     description: `${def.name}(${Object.entries(kwargs).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')})`,

@@ -242,7 +242,10 @@ export class TaskStore {
         return toSubTask(r!);
       } catch (err) {
         // Two starts at once for one Task (a recovered attempt still running somewhere): take the next number.
-        if ((err as { code?: string }).code !== 'ER_DUP_ENTRY' || tries >= 3) throw err;
+        // MariaDB also answers ER_AUTOINC_READ_FAILED (1467) to this INSERT ... SELECT when
+        // concurrent inserts into sub_tasks collide on the auto-increment lock: trying again succeeds.
+        const code = (err as { code?: string }).code;
+        if ((code !== 'ER_DUP_ENTRY' && code !== 'ER_AUTOINC_READ_FAILED') || tries >= 3) throw err;
       }
     }
   }

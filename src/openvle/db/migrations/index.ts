@@ -2,6 +2,7 @@ import { migration001 } from './001-tasks.js';
 import { migration002 } from './002-domain.js';
 import { migration003 } from './003-vm-states.js';
 import { migration004 } from './004-mail-guacamole.js';
+import { migration005 } from './005-event-notices.js';
 
 /**
  * A schema change: statements run in order, each on its own (no
@@ -14,4 +15,4 @@ export interface Migration {
   up: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004];
+export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005];

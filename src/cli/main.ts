@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { ENGINE_VERSION } from '../index.js';
 import { die } from './common.js';
 import { cronCommand } from './cron.js';
+import { demoCommand } from './demo.js';
 import { emptyCommand } from './empty.js';
 import { enqueueCommand } from './enqueue.js';
 import { healthCommand } from './health.js';
@@ -61,7 +62,7 @@ export function buildProgram(): Command {
     .description("A Redis job queue with Python RQ's data layout: rq's command line for it.")
     .version(ENGINE_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError(false);
-  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand, serveCommand, tasksCommand, taskCommand, configCommand, migrateCommand, healthCommand]) {
+  for (const make of [workerCommand, infoCommand, enqueueCommand, requeueCommand, emptyCommand, suspendCommand, resumeCommand, cronCommand, serveCommand, tasksCommand, taskCommand, configCommand, migrateCommand, healthCommand, demoCommand]) {
     const cmd = make();
     // rq's commands take rq's shared options (-S json, and the Python-only ones as clear errors).
     if (RQ_COMMANDS.has(cmd.name())) withRqSharedFlags(cmd);

@@ -1,6 +1,6 @@
 /** `openvle-rq migrate`: applies OpenVLE's pending MariaDB migrations under the named lock, and says which. */
 import { Command } from 'commander';
-import { appliedVersions, createDatabaseIfMissing, createPool, DatabaseUnavailableError, migrate } from '../openvle/index.js';
+import { appliedVersions, openMigratedPool, type Pool } from '../openvle/index.js';
 import { action, CliError, loggerFromFlags, oneLine, withLogging, type LoggingFlags } from './common.js';
 import { mariadbFromEnv } from './openvle-db.js';
 
@@ -17,29 +17,14 @@ export function migrateCommand(): Command {
 
 async function runMigrate(flags: LoggingFlags): Promise<number> {
   const log = loggerFromFlags(flags);
-  const c = mariadbFromEnv();
-  const where = `MariaDB at ${c.host}:${c.port} (database ${c.database}, user ${c.user})`;
-  const pool = createPool(c, { connectionLimit: 2 });
+  let pool: Pool;
+  let applied: number[];
   try {
-    try {
-      await pool.query('SELECT 1');
-    } catch (err) {
-      // Created only when missing, as startOpenVle does (a database-scoped account may not create one).
-      if ((err as { code?: string }).code !== 'ER_BAD_DB_ERROR') throw err;
-      await createDatabaseIfMissing(c);
-      await pool.query('SELECT 1');
-    }
+    ({ pool, applied } = await openMigratedPool(mariadbFromEnv(), { log, pool: { connectionLimit: 2 } }));
   } catch (err) {
-    await pool.end().catch(() => {});
-    throw new CliError(oneLine(new DatabaseUnavailableError(`${where} cannot be reached: ${oneLine(err)}`)));
+    throw new CliError(oneLine(err));
   }
   try {
-    let applied: number[];
-    try {
-      applied = await migrate(pool, { log: (l) => log.info(l) });
-    } catch (err) {
-      throw new CliError(`${where}: migrations failed: ${oneLine(err)}`);
-    }
     const all = await appliedVersions(pool);
     process.stdout.write(
       applied.length > 0

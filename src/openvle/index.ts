@@ -8,6 +8,6 @@ export { workerConfigFromEnv, mongoConfigFromEnv, type WorkerConfig, type MongoC
 export { createPool, createDatabaseIfMissing, type Pool, type PoolOptions } from './db/pool.js';
 export { migrate, appliedVersions, MigrationError, type MigrateOptions } from './db/migrate.js';
 export { MIGRATIONS, type Migration } from './db/migrations/index.js';
-export { startOpenVle, needsDatabase, DatabaseUnavailableError, type OpenVleRuntime } from './runtime.js';
+export { startOpenVle, openMigratedPool, needsDatabase, DatabaseUnavailableError, type OpenVleRuntime } from './runtime.js';
 export * from './tracking/index.js';
 export { OPENVLE_APP, SCHEDULE_FILE } from './app.js';

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../index.js';
 import type { MariaDbConfig } from './config/mariadb.js';
 import { migrate } from './db/migrate.js';
-import { createPool, createDatabaseIfMissing, type Pool } from './db/pool.js';
+import { createPool, createDatabaseIfMissing, type Pool, type PoolOptions } from './db/pool.js';
 import { isOpenVleQueue } from './queues.js';
 import { TaskTracker, type TaskTrackerOptions } from './tracking/tracker.js';
 
@@ -28,21 +28,17 @@ export interface OpenVleRuntime {
 }
 
 /**
- * What every OpenVLE worker, `serve` and `migrate` do at start-up: connect
- * to MariaDB (create the database when missing), apply pending migrations
- * under the lock, and set up Task tracking. Fails with one clear line
- * (DatabaseUnavailableError) when MariaDB cannot be reached.
+ * Connects to MariaDB (creating the database when missing), applies pending
+ * migrations under the lock, and hands back the pool; one clear line
+ * (DatabaseUnavailableError) when MariaDB cannot be reached or migrated.
  */
-export async function startOpenVle(opts: {
-  mariadb: MariaDbConfig;
-  redis: Redis;
-  log?: Logger;
-  tracker?: Omit<TaskTrackerOptions, 'pool' | 'redis' | 'log'>;
-}): Promise<OpenVleRuntime> {
-  const c = opts.mariadb;
+export async function openMigratedPool(
+  c: MariaDbConfig,
+  opts: { log?: Logger; pool?: PoolOptions } = {},
+): Promise<{ pool: Pool; applied: number[] }> {
   const log = opts.log ?? silentLogger;
   const where = `MariaDB at ${c.host}:${c.port} (database ${c.database}, user ${c.user})`;
-  const pool = createPool(c);
+  const pool = createPool(c, opts.pool);
   try {
     try {
       await pool.query('SELECT 1');
@@ -57,13 +53,26 @@ export async function startOpenVle(opts: {
     await pool.end().catch(() => {});
     throw new DatabaseUnavailableError(`${where} cannot be reached: ${reason(err)}`, { cause: err });
   }
-  let applied: number[];
   try {
-    applied = await migrate(pool, { log: (l) => log.info(l) });
+    return { pool, applied: await migrate(pool, { log: (l) => log.info(l) }) };
   } catch (err) {
     await pool.end().catch(() => {});
     throw new DatabaseUnavailableError(`${where}: migrations failed: ${reason(err)}`, { cause: err });
   }
+}
+
+/**
+ * What every OpenVLE worker and `serve` do at start-up: the migrated pool
+ * (openMigratedPool), then Task tracking.
+ */
+export async function startOpenVle(opts: {
+  mariadb: MariaDbConfig;
+  redis: Redis;
+  log?: Logger;
+  tracker?: Omit<TaskTrackerOptions, 'pool' | 'redis' | 'log'>;
+}): Promise<OpenVleRuntime> {
+  const log = opts.log ?? silentLogger;
+  const { pool, applied } = await openMigratedPool(opts.mariadb, { log });
   const tracker = new TaskTracker({ pool, redis: opts.redis, log, ...opts.tracker });
   return {
     pool,

@@ -148,6 +148,41 @@ test('deploy: per participant and template clone → start → provision, the co
   assert.equal(Number(ev.deploy_task_id), Number(deployTask.id));
 });
 
+test('the deploy Task follows its steps: its progress rises with each finished step and reaches 100 with the verdict', async () => {
+  const d = await demo({ participants: 1 });
+  const names = d.templateVmids.map((t) => `${d.shortName}-p${d.participantIds[0]}-t${t}`);
+  // Everything that starts a chain waits, so each release finishes a known number of steps.
+  const holds = [...names.map((n) => `test:hold:clone_vm ${n}`), `test:hold:deploy_course ev${d.eventId}`];
+  for (const h of holds) await fx.redis.set(h, '1');
+  await run('openvle.events.deploy', { event_id: d.eventId }, `t-deploy-${d.eventId}`);
+  const task = async () => (await rows('SELECT status, progress, result FROM tasks WHERE job_id = ?', [`t-deploy-${d.eventId}`]))[0]!;
+  const seen: number[] = [];
+  const progressIs = async (want: number) => {
+    await until(async () => {
+      const p = Number((await task()).progress);
+      if (seen.at(-1) !== p) seen.push(p);
+      return p === want;
+    }, WAIT, 20);
+  };
+  // 2 clones, 2 starts, 2 connections, the course, 1 enrolment and the finish: 9 steps.
+  await until(async () => (await Job.fetch(fx.redis, `t-deploy-${d.eventId}`)).status === 'finished', WAIT, 50);
+  await until(async () => (await task()).status === 'success', WAIT, 50);
+  assert.equal(Number((await task()).progress), 0, 'the graph is enqueued, no step finished yet');
+  await fx.redis.del(holds[0]!);
+  await progressIs(33); // one VM's clone, start and connection
+  await fx.redis.del(holds[1]!);
+  await progressIs(66);
+  assert.equal(await status(d.eventId), 'deploying');
+  await fx.redis.del(holds[2]!);
+  await progressIs(100);
+  await untilStatus(d.eventId, ['deployed', 'deployment_failed']);
+  const end = await task();
+  assert.equal(end.status, 'success');
+  assert.equal((typeof end.result === 'string' ? JSON.parse(end.result) : end.result).status, 'deployed');
+  assert.deepEqual(seen, [...seen].sort((a, b) => a - b), `progress never goes back: ${seen.join(', ')}`);
+  assert.ok(seen.length >= 3, `progress rose step by step: ${seen.join(', ')}`);
+});
+
 test('a clone that fails for good: its start and provision never run, the rest deploys, the event ends deployment_failed with the admins mail', async () => {
   const d = await demo({ admins: 2 });
   const bad = `${d.shortName}-p${d.participantIds[1]}-t${d.templateVmids[0]}`;
@@ -173,6 +208,11 @@ test('a clone that fails for good: its start and provision never run, the rest d
   // Exactly one attempt each: permanent, no retry.
   const attempts = await rows("SELECT COUNT(*) AS n FROM sub_tasks s JOIN tasks t ON t.id = s.task_id WHERE t.event_id = ? AND t.type = 'openvle.pve.clone_vm' AND t.status = 'failed'", [d.eventId]);
   assert.equal(Number(attempts[0]!.n), 1);
+  // The deploy Task users look at ends failed, complete, naming the clone that failed.
+  const deployTask = (await rows('SELECT status, progress, error FROM tasks WHERE job_id = ?', [`t-deploy-${d.eventId}`]))[0]!;
+  assert.equal(deployTask.status, 'failed');
+  assert.equal(Number(deployTask.progress), 100);
+  assert.match(String(deployTask.error), new RegExp(`deployment_failed: \\d+ step\\(s\\) did not finish: .*clone-p${d.participantIds[1]}-t${d.templateVmids[0]} failed`));
 });
 
 test('archive: per VM delete connection → stop → delete, the course archived, the decommission mail, then archived', async () => {
@@ -192,6 +232,9 @@ test('archive: per VM delete connection → stop → delete, the course archived
     }
   }
   assert.ok(log.includes(`archive_course ev${d.eventId}`));
+  const archiveTask = (await rows('SELECT status, progress, result FROM tasks WHERE job_id = ?', [`t-archive-${d.eventId}`]))[0]!;
+  assert.deepEqual([archiveTask.status, Number(archiveTask.progress)], ['success', 100]);
+  assert.equal((typeof archiveTask.result === 'string' ? JSON.parse(archiveTask.result) : archiveTask.result).status, 'archived');
   assert.equal((await rows('SELECT 1 FROM vms WHERE event_id = ?', [d.eventId])).length, 0);
   await until(async () => (await logged(`events_decommission_started ${d.shortName}`)).length >= 3, WAIT, 50);
 });
@@ -207,6 +250,9 @@ test('archive: a stop that fails for good keeps the VM (its delete never runs), 
   assert.equal(await status(d.eventId), 'archive_failed');
   assert.ok(!(await fx.redis.lrange(LOG, 0, -1)).includes(`delete_vm ${vm}`));
   assert.deepEqual((await rows('SELECT name FROM vms WHERE event_id = ?', [d.eventId])).map((r) => r.name), [vm]);
+  const archiveTask = (await rows('SELECT status, progress, error FROM tasks WHERE job_id = ?', [`t-archive-${d.eventId}`]))[0]!;
+  assert.deepEqual([archiveTask.status, Number(archiveTask.progress)], ['failed', 100]);
+  assert.match(String(archiveTask.error), /archive_failed: .*stop-vm\d+ failed/);
   await until(async () => (await logged(`events_post_decommission_failed ${d.shortName}-admin1`)).length === 1, WAIT, 50);
 });
 

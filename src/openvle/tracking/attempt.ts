@@ -8,6 +8,8 @@ export interface Attempt {
   taskId: number;
   subTask: SubTaskRow;
   progress: ProgressThrottle;
+  /** Set by `followSteps()`: the Task's progress counts its step jobs, so its own success does not write 100. */
+  followsSteps?: boolean;
 }
 
 // Keyed by the Job object the worker hands the task and later to its
@@ -156,6 +158,26 @@ export function progress(percent: number, message?: string): void {
     return;
   }
   opened.get(job)?.progress.report(percent, message);
+}
+
+/**
+ * Declares that the running attempt's Task is a graph parent: its success
+ * leaves `progress` to its steps (jobs whose meta names it as
+ * `parent_task_id`), recomputed whenever one of them ends; see
+ * `TaskStore.followSteps`. Does nothing outside a tracked attempt.
+ */
+export function followSteps(): void {
+  try {
+    const a = opened.get(currentJob().job);
+    if (a) a.followsSteps = true;
+  } catch {
+    /* not in a job */
+  }
+}
+
+/** parent_task_id from a job's meta (a step of a graph whose parent Task follows its steps). */
+export function parentTaskIdFromMeta(meta: Record<string, unknown>): number | undefined {
+  return taskIdFromMeta({ task_id: meta.parent_task_id });
 }
 
 /** The running attempt's Task id and attempt number, or undefined outside a tracked attempt. */

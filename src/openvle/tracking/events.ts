@@ -1,5 +1,5 @@
 import type { Job, Logger, Outcome, RecoveryOutcome, Worker } from '../../index.js';
-import { attemptOf, forgetAttempt, taskIdFromMeta, TrackingUnavailableError } from './attempt.js';
+import { attemptOf, forgetAttempt, parentTaskIdFromMeta, taskIdFromMeta, TrackingUnavailableError } from './attempt.js';
 import type { TaskStore } from './store.js';
 
 export interface AttachDeps {
@@ -28,6 +28,12 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
     inFlight.add(p);
   };
 
+  /** A step's end moves its graph parent's progress. */
+  async function followParent(job: Job): Promise<void> {
+    const parent = parentTaskIdFromMeta(job.meta);
+    if (parent !== undefined) await store.followSteps(parent);
+  }
+
   async function taskIdOf(job: Job): Promise<number | undefined> {
     const fromMeta = taskIdFromMeta(job.meta);
     if (fromMeta !== undefined) return fromMeta;
@@ -47,7 +53,13 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
         return;
       }
       await store.endSubTask(a.subTask.id, 'success');
-      await store.setSuccess(a.taskId, value, { onlyIfLatest: a.subTask.attempt });
+      // A graph parent's verdict may land before this write (its finishing job
+      // ran on another worker the moment the last step ended): it stands.
+      const parentGuard = a.followsSteps ? { keepProgress: true, onlyFrom: ['queued' as const, 'running' as const] } : {};
+      await store.setSuccess(a.taskId, value, { onlyIfLatest: a.subTask.attempt, ...parentGuard });
+      // After the status write, so that the recount sees it; a parent counts steps that ended before its own result existed.
+      if (a.followsSteps) await store.followSteps(a.taskId);
+      await followParent(job);
     });
 
   const onFailed = (job: Job, text: string, outcome: Outcome) =>
@@ -79,6 +91,7 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
           // 'stale': recovered as abandoned meanwhile; the recovery's outcome stands.
           break;
       }
+      await followParent(job);
       if (!a && !(text.startsWith(TrackingUnavailableError.name))) {
         log.warning(`job ${job.id} (task ${taskId}) failed before its attempt was tracked`);
       }

@@ -11,7 +11,7 @@ export {
   type NewTask,
   type StatusGuard,
 } from './store.js';
-export { progress, currentAttempt, trackedHandler, taskIdFromMeta, TrackingUnavailableError, type TrackedOptions } from './attempt.js';
+export { progress, followSteps, parentTaskIdFromMeta, currentAttempt, trackedHandler, taskIdFromMeta, TrackingUnavailableError, type TrackedOptions } from './attempt.js';
 export { attachTracking, WORKER_DIED } from './events.js';
 export { Reconciler, type ReconcilerOptions, type ReconcileCounts } from './reconciler.js';
 export { retryTask, TaskRetryError } from './retry.js';

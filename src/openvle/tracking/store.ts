@@ -177,7 +177,7 @@ export class TaskStore {
     return this.setStatus(id, 'queued', { ...opts, progress: opts.resetProgress ? 0 : undefined });
   }
 
-  async setSuccess(id: number, result: unknown, opts: StatusGuard = {}): Promise<boolean> {
+  async setSuccess(id: number, result: unknown, opts: StatusGuard & { keepProgress?: boolean } = {}): Promise<boolean> {
     let json: string | null;
     try {
       json = result === undefined ? null : JSON.stringify(result) ?? null;
@@ -185,7 +185,7 @@ export class TaskStore {
       // A handler's result that is not JSON (a cycle, a BigInt) must not leave the Task running.
       json = JSON.stringify({ unserializable: String(result) });
     }
-    return this.setStatus(id, 'success', { ...opts, result: json, progress: 100, clearError: true });
+    return this.setStatus(id, 'success', { ...opts, result: json, progress: opts.keepProgress ? undefined : 100, clearError: true });
   }
 
   async setFailed(id: number, error: string, opts: StatusGuard = {}): Promise<boolean> {
@@ -224,6 +224,33 @@ export class TaskStore {
   async setProgress(id: number, percent: number): Promise<void> {
     const p = Math.max(0, Math.min(100, Math.round(percent)));
     await this.exec('UPDATE tasks SET progress = ? WHERE id = ?', [p, id]);
+  }
+
+  /**
+   * A graph parent's progress from its steps: the job ids its result lists
+   * (`jobs`, and `finish`, the finishing job, counted as one more step),
+   * ended ones (success/failed/canceled) over all. Never lowers progress
+   * (two steps ending at once may compute in either order); a result
+   * without `jobs` (the parent skipped, or its finishing job already wrote
+   * the verdict) means nothing left to follow: 100.
+   */
+  async followSteps(parentId: number): Promise<void> {
+    const parent = await this.getTask(parentId);
+    if (!parent || parent.status !== 'success') return;
+    const r = parent.result as { jobs?: unknown; finish?: unknown } | null;
+    const ids = Array.isArray(r?.jobs) ? r.jobs.filter((j): j is string => typeof j === 'string') : null;
+    if (ids === null) {
+      await this.exec('UPDATE tasks SET progress = 100 WHERE id = ?', [parentId]);
+      return;
+    }
+    if (typeof r?.finish === 'string') ids.push(r.finish);
+    if (ids.length === 0) return;
+    await this.exec(
+      `UPDATE tasks SET progress = GREATEST(progress, (
+         SELECT FLOOR(100 * COUNT(*) / ?) FROM tasks s WHERE s.job_id IN (${ids.map(() => '?').join(', ')}) AND s.status IN ('success', 'failed', 'canceled')))
+       WHERE id = ? AND status = 'success'`,
+      [ids.length, ...ids, parentId],
+    );
   }
 
   /**

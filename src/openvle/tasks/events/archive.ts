@@ -1,8 +1,8 @@
-import { progress } from '../../tracking/attempt.js';
+import { followSteps } from '../../tracking/attempt.js';
 import { Args } from '../args.js';
 import { defineTask } from '../define.js';
 import { admins, environmentCourse, eventVms, getEvent, mailActionHasTemplate, participants, transition, type EventStatus } from './data.js';
-import { EventStateError, GraphBuilder, mailEach, ownDependencies, runKey, stepOutcomes } from './steps.js';
+import { EventStateError, GraphBuilder, mailEach, ownDependencies, runKey, settleParent, stepOutcomes } from './steps.js';
 
 export const DECOMMISSION_STARTED_MAIL = 'events_decommission_started';
 export const DECOMMISSION_FAILED_MAIL = 'events_post_decommission_failed';
@@ -47,8 +47,9 @@ export const archiveEvent = defineTask({
       started = await mailEach(s, ev, `${base}-mail`, DECOMMISSION_STARTED_MAIL, await participants(s.pool, eventId));
     }
     const vms = await eventVms(s.pool, eventId);
-    const total = vms.length * 3 + 1;
-    const g = new GraphBuilder(s, eventId, (n) => progress(Math.floor((n * 100) / (total + 1)), `${n} of ${total} jobs enqueued`));
+    // From here on this Task's progress counts its finished steps (docs/events.md, Progress).
+    followSteps();
+    const g = new GraphBuilder(s, eventId);
     for (const vm of vms) {
       const tag = `vm${vm.id}`;
       const cleanup = await g.step('openvle.guacamole.cleanup', `${base}-guac-${tag}`, { vm_name: vm.name });
@@ -74,15 +75,19 @@ export const finishArchive = defineTask({
     const ev = await getEvent(s.pool, eventId);
     if (!ev) throw new EventStateError(`${FINISH_ARCHIVE.name}: event ${eventId} does not exist`);
     if (ev.status !== 'archiving') return { event_id: eventId, status: ev.status, skipped: 'event is not archiving' };
-    const { jobId, deps } = ownDependencies();
+    const { jobId, deps, parentTaskId } = ownDependencies();
     const outcomes = await stepOutcomes(s, deps);
     const failed = [...outcomes].filter(([, end]) => end !== 'finished').map(([id, end]) => `${id} ${end}`);
     if (failed.length === 0) {
+      const verdict = { event_id: eventId, status: 'archived', steps: deps.length };
+      await settleParent(s, parentTaskId, verdict, failed);
       await transition(s.pool, eventId, ['archiving'], 'archived');
-      return { event_id: eventId, status: 'archived', steps: deps.length };
+      return verdict;
     }
     const mails = await mailEach(s, ev, `${jobId}-mail`, DECOMMISSION_FAILED_MAIL, await admins(s.pool, eventId), { failed_steps: failed.length });
+    const verdict = { event_id: eventId, status: 'archive_failed', steps: deps.length, failed, mails: mails.length };
+    await settleParent(s, parentTaskId, verdict, failed);
     await transition(s.pool, eventId, ['archiving'], 'archive_failed');
-    return { event_id: eventId, status: 'archive_failed', steps: deps.length, failed, mails: mails.length };
+    return verdict;
   },
 });

@@ -1,9 +1,9 @@
-import { progress } from '../../tracking/attempt.js';
+import { followSteps } from '../../tracking/attempt.js';
 import { Args } from '../args.js';
 import { defineTask } from '../define.js';
 import type { TaskServices } from '../services.js';
 import { admins, environmentCourse, environmentTemplates, getEvent, participants, transition, vmName, type EventRow } from './data.js';
-import { EventStateError, GraphBuilder, mailEach, ownDependencies, runKey, stepOutcomes } from './steps.js';
+import { EventStateError, GraphBuilder, mailEach, ownDependencies, runKey, settleParent, stepOutcomes } from './steps.js';
 
 export const DEPLOY_SUCCESS_MAIL = 'events_post_deployment_success';
 export const DEPLOY_FAILED_MAIL = 'events_post_deployment_failed';
@@ -44,8 +44,9 @@ export const deployEvent = defineTask({
     }
     const people = await participants(s.pool, eventId);
     const templates = await environmentTemplates(s.pool, ev.environmentId);
-    const total = people.length * templates.length * 3 + 1 + people.length; // at most
-    const g = new GraphBuilder(s, eventId, (n) => progress(Math.floor((n * 100) / (total + 1)), `${n} of ${total} jobs enqueued`));
+    // From here on this Task's progress counts its finished steps (docs/events.md, Progress).
+    followSteps();
+    const g = new GraphBuilder(s, eventId);
     const base = `ev${eventId}-deploy${key}`;
     for (const p of people) {
       for (const t of templates) {
@@ -80,18 +81,22 @@ export const finishDeploy = defineTask({
     a.done();
     const ev = await eventOrFail(s, FINISH_DEPLOY.name, eventId);
     if (ev.status !== 'deploying') return { event_id: eventId, status: ev.status, skipped: 'event is not deploying' };
-    const { jobId, deps } = ownDependencies();
+    const { jobId, deps, parentTaskId } = ownDependencies();
     const outcomes = await stepOutcomes(s, deps);
     const failed = [...outcomes].filter(([, end]) => end !== 'finished').map(([id, end]) => `${id} ${end}`);
     // Mails first, with deterministic ids, then the status: a re-run after a
     // crash in between finds the event still deploying and the mails enqueued.
     if (failed.length === 0) {
       const mails = await mailEach(s, ev, `${jobId}-mail`, DEPLOY_SUCCESS_MAIL, await participants(s.pool, eventId));
+      const verdict = { event_id: eventId, status: 'deployed', steps: deps.length, mails: mails.length };
+      await settleParent(s, parentTaskId, verdict, failed);
       await transition(s.pool, eventId, ['deploying'], 'deployed');
-      return { event_id: eventId, status: 'deployed', steps: deps.length, mails: mails.length };
+      return verdict;
     }
     const mails = await mailEach(s, ev, `${jobId}-mail`, DEPLOY_FAILED_MAIL, await admins(s.pool, eventId), { failed_steps: failed.length });
+    const verdict = { event_id: eventId, status: 'deployment_failed', steps: deps.length, failed, mails: mails.length };
+    await settleParent(s, parentTaskId, verdict, failed);
     await transition(s.pool, eventId, ['deploying'], 'deployment_failed');
-    return { event_id: eventId, status: 'deployment_failed', steps: deps.length, failed, mails: mails.length };
+    return verdict;
   },
 });

@@ -1,5 +1,5 @@
 import { Dependency, Job, UnrecoverableError, currentJob } from '../../../index.js';
-import { currentAttempt } from '../../tracking/attempt.js';
+import { currentAttempt, parentTaskIdFromMeta } from '../../tracking/attempt.js';
 import { TaskStore } from '../../tracking/store.js';
 import { enqueueTracked } from '../enqueue.js';
 import type { TaskServices } from '../services.js';
@@ -32,14 +32,21 @@ export function runKey(): string {
   }
 }
 
-/** Enqueues the steps of one event graph, counting them for the Task's progress. */
+/**
+ * Enqueues the steps of one event graph. Each step (and the finishing job)
+ * names the enqueuing Task in its meta as `parent_task_id`: the tracking
+ * recounts that Task's progress whenever one of them ends.
+ */
 export class GraphBuilder {
   readonly ids: string[] = [];
+  private readonly parent: Record<string, unknown>;
   constructor(
     private readonly s: TaskServices,
     private readonly eventId: number,
-    private readonly onStep: (enqueued: number) => void = () => {},
-  ) {}
+  ) {
+    const t = currentAttempt()?.taskId;
+    this.parent = t === undefined ? {} : { parent_task_id: t };
+  }
 
   /**
    * One step. With `after`, it waits for those jobs, is released even when
@@ -50,10 +57,10 @@ export class GraphBuilder {
     await enqueueTracked(this.s, taskRef(task), kwargs, {
       jobId,
       eventId: this.eventId,
-      ...(after.length ? { dependsOn: new Dependency({ jobs: after, allowFailure: true }), meta: { [REQUIRES_DEPENDENCIES]: true } } : {}),
+      meta: { ...this.parent, ...(after.length ? { [REQUIRES_DEPENDENCIES]: true } : {}) },
+      ...(after.length ? { dependsOn: new Dependency({ jobs: after, allowFailure: true }) } : {}),
     });
     this.ids.push(jobId);
-    this.onStep(this.ids.length);
     return jobId;
   }
 
@@ -62,6 +69,7 @@ export class GraphBuilder {
     await enqueueTracked(this.s, task, { event_id: this.eventId }, {
       jobId,
       eventId: this.eventId,
+      meta: this.parent,
       ...(this.ids.length ? { dependsOn: new Dependency({ jobs: this.ids, allowFailure: true }) } : {}),
     });
     return jobId;
@@ -90,13 +98,33 @@ export async function stepOutcomes(s: TaskServices, ids: string[]): Promise<Map<
   return out;
 }
 
-/** The finishing job's own dependencies: the steps its graph enqueued. */
-export function ownDependencies(): { jobId: string; deps: string[] } {
+/** The finishing job's own dependencies: the steps its graph enqueued; and the Task that enqueued them. */
+export function ownDependencies(): { jobId: string; deps: string[]; parentTaskId: number | undefined } {
   try {
     const { job } = currentJob();
-    return { jobId: job.id, deps: job.dependencyIds };
+    return { jobId: job.id, deps: job.dependencyIds, parentTaskId: parentTaskIdFromMeta(job.meta) };
   } catch {
     throw new EventStateError('event tasks run inside a worker job');
+  }
+}
+
+/**
+ * The finishing job's verdict on its graph's parent Task (the deploy or
+ * archive Task users look at): success with the verdict as its result, or
+ * failed naming the steps that did not finish; progress 100 either way.
+ * Also while the parent is still `running`: its own success may not be
+ * written yet, and then is refused (see tracking/events.ts).
+ */
+export async function settleParent(s: TaskServices, parentTaskId: number | undefined, verdict: Record<string, unknown>, failed: string[]): Promise<void> {
+  if (parentTaskId === undefined) return;
+  const store = new TaskStore(s.pool);
+  const guard = { onlyFrom: ['running' as const, 'success' as const, 'failed' as const] };
+  if (failed.length === 0) {
+    await store.setSuccess(parentTaskId, verdict, guard);
+    return;
+  }
+  if (await store.setFailed(parentTaskId, `event ${String(verdict.event_id)} ${String(verdict.status)}: ${failed.length} step(s) did not finish: ${failed.join(', ')}`, guard)) {
+    await store.setProgress(parentTaskId, 100);
   }
 }
 

@@ -2,7 +2,9 @@
  * Module customization hooks (node:module register), run in Node's hooks
  * thread. They make `import ... from 'openvle-rq'` in a cron config or task
  * module anywhere on disk load this very package (the CLI's own module
- * instance, so `cron.register` fills the registry the CLI reads), and they
+ * instance, so `cron.register` fills the registry the CLI reads; so does
+ * an import of the package's source entry from its own sources when the
+ * CLI runs compiled), and they
  * report every file module loaded, so the CLI can name the functions a
  * config registers.
  */
@@ -13,14 +15,18 @@ import type { MessagePort } from 'node:worker_threads';
 
 interface HookData {
   indexUrl: string;
+  /** Other URLs of this package's entry (its sources next to a build) that load indexUrl instead. */
+  aliases?: string[];
   port?: MessagePort;
 }
 
 let indexUrl = '';
+let aliases = new Set<string>();
 let port: MessagePort | undefined;
 
 export const initialize: InitializeHook<HookData> = (data) => {
   indexUrl = data.indexUrl;
+  aliases = new Set(data.aliases ?? []);
   port = data.port;
   port?.on('message', (m: { type?: string; id?: number }) => {
     // Replies after every 'load' message posted before it (same port, FIFO).
@@ -52,6 +58,7 @@ function esmInCjsScope(url: string, format: string | null | undefined): boolean 
 export const resolve: ResolveHook = async (specifier, context, nextResolve) => {
   if (specifier === 'openvle-rq') return { url: indexUrl, format: 'module', shortCircuit: true };
   const result = await nextResolve(specifier, context);
+  if (aliases.has(result.url)) return { url: indexUrl, format: 'module', shortCircuit: true };
   // A .ts or .js file with import/export outside a "type": "module" package
   // would be loaded as CommonJS (and tsx fails on it on Node 20.19+): load it
   // as the ES module it is.

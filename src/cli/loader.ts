@@ -13,6 +13,14 @@ const here = import.meta.url;
 const ext = here.endsWith('.ts') ? '.ts' : '.js';
 /** This package's entry module, which 'openvle-rq' resolves to. */
 export const INDEX_URL = new URL(`../index${ext}`, here).href;
+/**
+ * The package's TypeScript entry when the CLI runs compiled in a checkout
+ * (dist/ next to src/): a module of those sources, such as OpenVLE's
+ * src/openvle/schedule.ts given to `openvle-rq cron`, imports it by a
+ * relative path, and must get the CLI's own instance too, or its
+ * cron.register fills a registry the CLI never reads.
+ */
+const SOURCE_INDEX_URL = ext === '.js' ? new URL('../../../src/index.ts', here).href : undefined;
 /** Files under here are the package's own, not user modules. */
 const PACKAGE_SRC_DIR = fileURLToPath(new URL('..', here));
 
@@ -47,7 +55,7 @@ export async function installLoader(): Promise<void> {
   });
   port.unref();
   register(new URL(`./hooks${ext}`, here), {
-    data: { indexUrl: INDEX_URL, port: channel.port2 },
+    data: { indexUrl: INDEX_URL, aliases: SOURCE_INDEX_URL && existsSync(fileURLToPath(SOURCE_INDEX_URL)) ? [SOURCE_INDEX_URL] : [], port: channel.port2 },
     transferList: [channel.port2],
   });
 }

@@ -145,7 +145,28 @@ export function prettyLine(json: string): string {
   const fields = Object.entries(o)
     .filter(([k]) => !HIDDEN.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`);
-  return `${time} ${level} ${String(o.msg ?? '')}${fields.length ? '  ' + fields.join(' ') : ''}`;
+  return `${time} ${level} ${prettyMessage(String(o.msg ?? ''))}${fields.length ? '  ' + fields.join(' ') : ''}`;
+}
+
+const TRACEBACK_HEADER = 'Traceback (most recent call last):';
+
+/**
+ * A message as one terminal line, so a record never spans lines there. A
+ * traceback (Python-ordered, the exception line last) is shown as the text
+ * before it and its exception line (the last unindented one; frames and
+ * their source lines are indented): the frames stay in the JSON format's
+ * msg. Other line breaks are written as \n.
+ */
+export function prettyMessage(msg: string): string {
+  const lines = msg.split(/\r?\n/);
+  if (lines.length === 1) return msg;
+  const tb = lines.findIndex((l) => l.trim() === TRACEBACK_HEADER);
+  if (tb >= 0) {
+    const head = lines.slice(0, tb).join(' ').trim();
+    const exc = lines.slice(tb + 1).filter((l) => l.trim() && !/^\s/.test(l)).at(-1)?.trim() ?? '';
+    return [head, exc].filter(Boolean).join(' ');
+  }
+  return msg.replace(/\r?\n/g, '\\n');
 }
 
 /** A stream that turns pino's JSON lines into prettyLine lines on `out`. */

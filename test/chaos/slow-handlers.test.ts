@@ -94,7 +94,10 @@ test('slow and hung handlers: timeouts, promises that never settle, non-Error th
   for (const [id, re, what] of checks) {
     if (!re) continue;
     const exc = (await (await Job.fetch(fx.redis, id)).latestResult())?.excString ?? '';
-    if (!re.test(exc.trim())) wrongExc.push(`${what}: ${JSON.stringify(exc.slice(0, 200))}`);
+    // Python-ordered traceback (issue 15): the header first, the exception line last.
+    const lines = exc.trim().split('\n');
+    const pythonOrder = lines[0] === 'Traceback (most recent call last):' && lines.length >= 2;
+    if (!pythonOrder || !re.test(lines[lines.length - 1]!)) wrongExc.push(`${what}: ${JSON.stringify(exc.slice(0, 200))}`);
   }
   const retriedStarts = (await fx.redis.hget(`rq:job:${retried.id}`, 'retries_left')) === '0';
   const stalledRuns = (await runsByJob(fx.redis, tag)).get(stalled.id)?.length ?? 0;

@@ -75,7 +75,7 @@ describe('worker --log-format json', () => {
     assert.equal(failed.worker, 'logw');
     assert.match(String(failed.error), /PVE said: PVEAPIToken=\*\*\*/);
     // The engine's own lines come through the same logger.
-    assert.ok(lines.some((l) => l.component === 'engine' && /Worker logw started/.test(String(l.msg))));
+    assert.ok(lines.some((l) => l.component === 'engine' && /^Worker rq:worker:logw: started with PID /.test(String(l.msg))));
 
     assert.ok(!r.stderr.includes(TOKEN), 'the token value is never written');
     assert.ok(!r.stderr.includes(SMTP_PASSWORD), 'the SMTP password is never written');
@@ -111,13 +111,16 @@ describe('worker --log-format json', () => {
     const lines = p.stderr.split('\n').filter(Boolean);
     assert.ok(lines.every((l) => /^\d\d:\d\d:\d\d (DEBUG|INFO |WARN |ERROR) /.test(l)), p.stderr);
     assert.ok(lines.some((l) => l.includes(`job_id=${job2.id}`) && l.includes('outcome=failed')), p.stderr);
+    // the traceback's record: its first line and its exception line, on one line
+    assert.ok(lines.some((l) => l.includes(`[Job ${job2.id}]: exception raised while executing (leaky.leak) Error: PVE said: PVEAPIToken=***`)), p.stderr);
     assert.ok(!p.stderr.includes(TOKEN));
   });
 
   test("rq's Python format strings and unknown formats are refused with one line", async () => {
     for (const fmt of ['%(asctime)s %(message)s', 'xml']) {
       const r = await run(['worker', '-u', fx.url, '--burst', '--log-format', fmt, 'x']);
-      assert.equal(r.code, 1);
+      // a bad option value is a usage error: exit 2, as rq's (click's)
+      assert.equal(r.code, 2);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, /--log-format must be json or pretty/);
     }

@@ -53,7 +53,7 @@ describe('worker metrics endpoint', () => {
     await queue.enqueue('tasks.flaky', { args: [1], retry: new Retry({ max: 1 }) });
     await queue.enqueue('tasks.sendMail', { args: ['nobody@example.org'] });
     await queue.enqueue('nowhere.to_be_found', {});
-    await queue.enqueueIn(3_600_000, 'tasks.add', { args: [3, 4] });
+    await queue.enqueueIn('1h', 'tasks.add', { args: [3, 4] });
     await queue.enqueue('tasks.add', { args: [5, 6], dependsOn: slow.id });
 
     const after = await until(async () => {

@@ -10,6 +10,13 @@ export interface Attempt {
   progress: ProgressThrottle;
   /** Set by `followSteps()`: the Task's progress counts its step jobs, so its own success does not write 100. */
   followsSteps?: boolean;
+  /**
+   * When the handler returned or threw: the SubTask's end. The worker's
+   * event that ends the SubTask comes after the engine recorded the job's
+   * end, and so after dependents may have started; the row must not say
+   * this attempt ended after the next step began.
+   */
+  handlerEndedAt?: Date;
 }
 
 // Keyed by the Job object the worker hands the task and later to its
@@ -140,6 +147,7 @@ export function trackedHandler(deps: AttemptDeps, opts: TrackedOptions, fn: Task
     try {
       return await fn.apply(this, args);
     } finally {
+      attempt.handlerEndedAt = new Date();
       await attempt.progress.flush();
     }
   };

@@ -52,7 +52,7 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
         await store.endSubTask(a.subTask.id, 'error', 'result dropped: the attempt had been recovered as abandoned');
         return;
       }
-      await store.endSubTask(a.subTask.id, 'success');
+      await store.endSubTask(a.subTask.id, 'success', undefined, a.handlerEndedAt);
       // A graph parent's verdict may land before this write (its finishing job
       // ran on another worker the moment the last step ended): it stands.
       const parentGuard = a.followsSteps ? { keepProgress: true, onlyFrom: ['queued' as const, 'running' as const] } : {};
@@ -68,7 +68,7 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
       forgetAttempt(job);
       if (a) {
         await a.progress.close();
-        await store.endSubTask(a.subTask.id, 'error', text);
+        await store.endSubTask(a.subTask.id, 'error', text, a.handlerEndedAt);
       }
       const taskId = a?.taskId ?? (await taskIdOf(job));
       if (taskId === undefined) return;

@@ -277,11 +277,12 @@ export class TaskStore {
     }
   }
 
-  /** Ends a SubTask; its outcome is authoritative, whatever a reconciler wrote before. */
-  async endSubTask(id: number, status: 'success' | 'error', errorMessage?: string): Promise<void> {
-    await this.exec('UPDATE sub_tasks SET status = ?, error_message = ?, ended_at = CURRENT_TIMESTAMP(3) WHERE id = ?', [
+  /** Ends a SubTask (at `endedAt`, default now); its outcome is authoritative, whatever a reconciler wrote before. */
+  async endSubTask(id: number, status: 'success' | 'error', errorMessage?: string, endedAt?: Date): Promise<void> {
+    await this.exec('UPDATE sub_tasks SET status = ?, error_message = ?, ended_at = COALESCE(?, CURRENT_TIMESTAMP(3)) WHERE id = ?', [
       status,
       errorMessage === undefined ? null : firstLine(errorMessage),
+      endedAt ?? null,
       id,
     ]);
   }

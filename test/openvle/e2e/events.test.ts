@@ -197,6 +197,9 @@ test('deploy an event of three participants and two templates, then archive it',
   assert.equal(world.moodle.courses().find((c) => c.id === courseId)?.visible, 0, 'the course hidden');
   assert.equal(world.moodle.enrolments(courseId).length, 1, 'the instructor stays enrolled');
   // Per VM: the connection's cleanup ended before the stop started, the stop before the delete.
+  // A SubTask is ended by its worker's tracking after the job's end was recorded, so the
+  // event can read archived a moment before the last rows do: wait for them.
+  await until(async () => (await rows(`SELECT 1 FROM sub_tasks s JOIN tasks t ON t.id = s.task_id WHERE t.event_id = ? AND s.status = 'processing'`, [d.eventId])).length === 0, WAIT, 100);
   const steps = await rows(
     `SELECT t.job_id, s.started_at, s.ended_at FROM tasks t JOIN sub_tasks s ON s.task_id = t.id AND s.status = 'success' WHERE t.event_id = ? AND t.job_id LIKE '%-archive%'`,
     [d.eventId],

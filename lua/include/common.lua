@@ -502,6 +502,18 @@ local function end_reported_execution(id, e, q, worker)
   return true
 end
 
+-- A successful run's entry in the job's results stream (RQ's Result:
+-- type 1, the return value when there is one, the execution's times).
+local function add_success_result(id, worker, rv, e, started, ended)
+  local fields = { 'type', 1, 'worker_name', worker }
+  if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
+  local n = #fields
+  fields[n + 1] = 'execution_id'; fields[n + 2] = e
+  fields[n + 3] = 'execution_started_at'; fields[n + 4] = started
+  fields[n + 5] = 'execution_ended_at'; fields[n + 6] = ended
+  redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
+end
+
 -- A successful execution (RQ's handle_job_success): results, finished
 -- registry, TTLs, dependents. ttl is the job's result_ttl (the worker's
 -- default when the job has none; RQ's worker also takes it from the job it
@@ -531,13 +543,7 @@ local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended
       end
       redis.call('PERSIST', key)
       redis.call('HSET', key, 'repeats_left', repeats_left - 1, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
-      local fields = { 'type', 1, 'worker_name', worker }
-      if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
-      local n = #fields
-      fields[n + 1] = 'execution_id'; fields[n + 2] = e
-      fields[n + 3] = 'execution_started_at'; fields[n + 4] = started
-      fields[n + 5] = 'execution_ended_at'; fields[n + 6] = ended
-      redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
+      add_success_result(id, worker, rv, e, started, ended)
       redis.call('PERSIST', results_key(id))
       if interval > 0 then
         schedule_job(id, q, NOW_F + interval)
@@ -549,13 +555,7 @@ local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended
     redis.call('HSET', key, 'status', 'finished', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
     local had_dependents = release_dependents(id, 'finished')
     if ttl ~= 0 then
-      local fields = { 'type', 1, 'worker_name', worker }
-      if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
-      local n = #fields
-      fields[n + 1] = 'execution_id'; fields[n + 2] = e
-      fields[n + 3] = 'execution_started_at'; fields[n + 4] = started
-      fields[n + 5] = 'execution_ended_at'; fields[n + 6] = ended
-      redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
+      add_success_result(id, worker, rv, e, started, ended)
       if ttl > 0 then
         redis.call('EXPIRE', results_key(id), ttl)
         redis.call('ZADD', finished_key(q), NOW + ttl, id)

@@ -1,9 +1,8 @@
 import { hideCourse, unenrolStudents } from '../../clients/moodle/index.js';
 import { Args } from '../args.js';
 import { defineTask } from '../define.js';
-import { runContext } from '../job-context.js';
 import type { TaskServices } from '../services.js';
-import { loadEvent } from './rows.js';
+import { openMoodleEvent } from './rows.js';
 
 const NAME = 'openvle.moodle.archive_course';
 
@@ -17,12 +16,10 @@ export async function archiveCourse(s: TaskServices, kwargs: Record<string, unkn
   const a = new Args(NAME, kwargs);
   const eventId = a.int('event_id', { min: 1 });
   a.done();
-  const moodle = s.moodle();
-  if (!moodle) return { skipped: 'Moodle is disabled' };
-  const event = await loadEvent(s.pool, NAME, eventId);
+  const opened = await openMoodleEvent(s, NAME, eventId);
+  if ('skipped' in opened) return opened;
+  const { moodle, event, opts } = opened;
   if (event.moodle_course_id === null) return { skipped: 'the event has no Moodle course' };
-  const { signal } = runContext();
-  const opts = signal ? { signal } : {};
   const ids = await unenrolStudents(moodle, event.moodle_course_id, opts);
   if (ids.length) {
     await s.pool.query('UPDATE event_participants SET moodle_enrolled_at = NULL WHERE event_id = ? AND moodle_user_id IN (?)', [event.id, ids]);

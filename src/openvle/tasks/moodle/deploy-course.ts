@@ -1,9 +1,8 @@
 import { ensureCourseCopy } from '../../clients/moodle/index.js';
 import { Args } from '../args.js';
 import { defineTask } from '../define.js';
-import { runContext } from '../job-context.js';
 import type { TaskServices } from '../services.js';
-import { courseShortname, gone, loadEvent } from './rows.js';
+import { courseShortname, gone, openMoodleEvent } from './rows.js';
 
 const NAME = 'openvle.moodle.deploy_course';
 
@@ -18,12 +17,10 @@ export async function deployCourse(s: TaskServices, kwargs: Record<string, unkno
   const a = new Args(NAME, kwargs);
   const eventId = a.int('event_id', { min: 1 });
   a.done();
-  const moodle = s.moodle();
-  if (!moodle) return { skipped: 'Moodle is disabled' };
-  const event = await loadEvent(s.pool, NAME, eventId);
+  const opened = await openMoodleEvent(s, NAME, eventId);
+  if ('skipped' in opened) return opened;
+  const { moodle, event, opts } = opened;
   if (event.template_course_id === null) return { skipped: "the event's environment has no Moodle template course" };
-  const { signal } = runContext();
-  const opts = signal ? { signal } : {};
   if (event.moodle_course_id !== null && (await moodle.getCourseById(event.moodle_course_id, opts))) return { course_id: event.moodle_course_id };
   const template = await moodle.getCourseById(event.template_course_id, opts);
   if (!template) throw gone(NAME, `template course ${event.template_course_id} does not exist in Moodle (or the token cannot see it)`);

@@ -1,9 +1,8 @@
 import { enrol, ensureUser } from '../../clients/moodle/index.js';
 import { Args } from '../args.js';
 import { defineTask } from '../define.js';
-import { runContext } from '../job-context.js';
 import type { TaskServices } from '../services.js';
-import { gone, loadEvent, type ParticipantRow } from './rows.js';
+import { gone, openMoodleEvent, type ParticipantRow } from './rows.js';
 
 const NAME = 'openvle.moodle.enrol_user';
 
@@ -18,9 +17,9 @@ export async function enrolUser(s: TaskServices, kwargs: Record<string, unknown>
   const eventId = a.int('event_id', { min: 1 });
   const participantId = a.int('participant_id', { min: 1 });
   a.done();
-  const moodle = s.moodle();
-  if (!moodle) return { skipped: 'Moodle is disabled' };
-  const event = await loadEvent(s.pool, NAME, eventId);
+  const opened = await openMoodleEvent(s, NAME, eventId);
+  if ('skipped' in opened) return opened;
+  const { moodle, event, opts } = opened;
   const [rows] = await s.pool.query<ParticipantRow[]>(
     'SELECT id, event_id, username, email, first_name, last_name, role, moodle_user_id FROM event_participants WHERE id = ? AND event_id = ?',
     [participantId, eventId],
@@ -31,8 +30,6 @@ export async function enrolUser(s: TaskServices, kwargs: Record<string, unknown>
     if (event.template_course_id === null) return { skipped: 'the event has no Moodle course' };
     throw gone(NAME, `event ${eventId} has no Moodle course yet: openvle.moodle.deploy_course must run first`);
   }
-  const { signal } = runContext();
-  const opts = signal ? { signal } : {};
   let userId = p.moodle_user_id;
   if (userId === null) {
     const user = await ensureUser(

@@ -1,3 +1,6 @@
+import type { MoodleClient } from '../../clients/moodle/index.js';
+import { runContext } from '../job-context.js';
+import type { TaskServices } from '../services.js';
 import type { RowDataPacket } from 'mysql2';
 import { failure } from '../../clients/failure.js';
 import type { Pool } from '../../db/pool.js';
@@ -32,6 +35,22 @@ export async function loadEvent(pool: Pool, task: string, eventId: number): Prom
   );
   if (!rows[0]) throw gone(task, `no event ${eventId}`);
   return rows[0];
+}
+
+/**
+ * What every Moodle event task starts with: the client (or a skip when
+ * Moodle is disabled), the event, and the job's abort signal for the calls.
+ */
+export async function openMoodleEvent(
+  s: TaskServices,
+  task: string,
+  eventId: number,
+): Promise<{ moodle: MoodleClient; event: EventRow; opts: { signal?: AbortSignal } } | { skipped: string }> {
+  const moodle = s.moodle();
+  if (!moodle) return { skipped: 'Moodle is disabled' };
+  const event = await loadEvent(s.pool, task, eventId);
+  const { signal } = runContext();
+  return { moodle, event, opts: signal ? { signal } : {} };
 }
 
 /** The event's course's shortname in Moodle: deterministic, so a retry finds the copy an earlier attempt made. */

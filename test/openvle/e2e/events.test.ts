@@ -196,20 +196,24 @@ test('deploy an event of three participants and two templates, then archive it',
   assert.equal((await rows('SELECT 1 FROM guacamole_connections WHERE event_id = ?', [d.eventId])).length, 0);
   assert.equal(world.moodle.courses().find((c) => c.id === courseId)?.visible, 0, 'the course hidden');
   assert.equal(world.moodle.enrolments(courseId).length, 1, 'the instructor stays enrolled');
-  // Per VM: the connection's cleanup ended before the stop started, the stop before the delete.
-  // A SubTask is ended by its worker's tracking after the job's end was recorded, so the
-  // event can read archived a moment before the last rows do: wait for them.
-  await until(async () => (await rows(`SELECT 1 FROM sub_tasks s JOIN tasks t ON t.id = s.task_id WHERE t.event_id = ? AND s.status = 'processing'`, [d.eventId])).length === 0, WAIT, 100);
-  const steps = await rows(
-    `SELECT t.job_id, s.started_at, s.ended_at FROM tasks t JOIN sub_tasks s ON s.task_id = t.id AND s.status = 'success' WHERE t.event_id = ? AND t.job_id LIKE '%-archive%'`,
-    [d.eventId],
-  );
-  const at = (re: RegExp) => steps.filter((s) => re.test(String(s.job_id)));
-  for (const cleanup of at(/-guac-vm\d+$/)) {
-    const vm = /-(vm\d+)$/.exec(String(cleanup.job_id))![1];
-    const stop = at(new RegExp(`-stop-${vm}$`))[0]!;
-    const del = at(new RegExp(`-delete-${vm}$`))[0]!;
-    assert.ok((cleanup.ended_at as Date) <= (stop.started_at as Date) && (stop.ended_at as Date) <= (del.started_at as Date));
+  // Per VM: the connection's cleanup ended before the stop started, the stop before the delete,
+  // read from the jobs' own started_at/ended_at (written by the engine's scripts as each runs).
+  const ids = (await rows(`SELECT job_id FROM tasks WHERE event_id = ? AND job_id LIKE '%-archive%'`, [d.eventId])).map((r) => String(r.job_id));
+  const times = async (id: string) => {
+    const [started, ended] = await redis.hmget(`rq:job:${id}`, 'started_at', 'ended_at');
+    assert.ok(started && ended, `job ${id} ran to its end`);
+    return { started, ended };
+  };
+  const cleanups = ids.filter((id) => /-guac-vm\d+$/.test(id));
+  assert.equal(cleanups.length, 6);
+  for (const cleanup of cleanups) {
+    const vm = /-(vm\d+)$/.exec(cleanup)![1];
+    const stopId = ids.find((id) => id.endsWith(`-stop-${vm}`));
+    const delId = ids.find((id) => id.endsWith(`-delete-${vm}`));
+    assert.ok(stopId && delId, `the stop and delete of ${vm}`);
+    const [c, st, de] = [await times(cleanup), await times(stopId), await times(delId)];
+    // RQ's ISO timestamps sort as text.
+    assert.ok(c.ended <= st.started && st.ended <= de.started, `${vm}: ${JSON.stringify([c, st, de])}`);
   }
 });
 

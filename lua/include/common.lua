@@ -1,3 +1,4 @@
+-- per-call: take_clock()
 -- Shared helpers, prepended to every script in lua/ when it is loaded
 -- (see src/engine/scripts.ts). Keys are RQ's: the prefix is always 'rq:'.
 -- Scripts build job and registry keys from ids, as RQ's own Lua does; this
@@ -26,12 +27,11 @@ local function waiting_key(q) return P .. 'waiting:' .. q end
 local function wake_channel(q) return P .. 'wake:' .. q end
 local function scheduled_channel(q) return P .. 'scheduled-wake:' .. q end
 
-local TIME = redis.call('TIME')
 -- Redis' clock is the one clock every process shares, so every score and
--- timestamp written by a script comes from it.
-local NOW_US = tonumber(TIME[1]) * 1000000 + tonumber(TIME[2])
-local NOW = tonumber(TIME[1])                 -- integer seconds, RQ's score unit
-local NOW_F = NOW_US / 1000000                -- float seconds
+-- timestamp written by a script comes from it. Read per call (take_clock):
+-- NOW_US microseconds, NOW integer seconds (RQ's score unit), NOW_F float
+-- seconds, NOW_ISO and NOW_FS as written into hashes.
+local NOW_US, NOW, NOW_F, NOW_ISO, NOW_FS
 
 local function utcformat(us)
   local secs = math.floor(us / 1000000)
@@ -55,13 +55,18 @@ local function utcformat(us)
   return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%06dZ', y, mo, d, h, mi, s, micro)
 end
 
-local NOW_ISO = utcformat(NOW_US)
-
 local function fmt_float(f)
   return string.format('%.6f', f)
 end
 
-local NOW_FS = fmt_float(NOW_F)
+local function take_clock()
+  local t = redis.call('TIME')
+  NOW_US = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  NOW = tonumber(t[1])
+  NOW_F = NOW_US / 1000000
+  NOW_ISO = utcformat(NOW_US)
+  NOW_FS = fmt_float(NOW_F)
+end
 
 -- TTLs come from job hashes any program may write and from ARGV; Redis
 -- refuses an EXPIRE that is not an integer or is past its range, and a

@@ -140,7 +140,7 @@ export interface Library {
  * One library for every script: each include defined once at its top level,
  * one registered function per script. ARGV is a library-level local that each
  * function sets first (helpers read it as the scripts' global ARGV), then the
- * per-call statements (the clock). Redis runs one function at a time, so
+ * per-call statements of the includes it lists (the clock). Redis runs one function at a time, so
  * these shared locals are never seen half-set.
  *
  * The library's name and its functions' names carry a hash of its text: two
@@ -152,7 +152,6 @@ export function buildLibrary(set: LuaSet): Library {
   for (const n of SCRIPT_NAMES) for (const i of set.order.get(n)!) if (!all.includes(i)) all.push(i);
   // every include after those it lists, across scripts too
   const ordered = resolveIncludes('library', all, set.includes);
-  const prologue = perCall(set, ordered);
   const fnName = (n: ScriptName) => `openvle_rq_@HASH@_${n.replace(/-/g, '_')}`;
   const parts = [`#!lua name=openvle_rq_@HASH@`, 'local ARGV'];
   for (const i of ordered) parts.push(`-- include/${i}.lua`, set.includes.get(i)!);
@@ -160,7 +159,7 @@ export function buildLibrary(set: LuaSet): Library {
     parts.push(
       `redis.register_function('${fnName(n)}', function(_, argv)`,
       'ARGV = argv',
-      prologue,
+      perCall(set, set.order.get(n)!),
       `-- ${n}.lua`,
       set.bodies.get(n)!,
       'end)',

@@ -160,7 +160,8 @@ export function buildLibrary(set: LuaSet): Library {
       `redis.register_function('${fnName(n)}', function(_, argv)`,
       'ARGV = argv',
       perCall(set, set.order.get(n)!),
-      `-- ${n}.lua`,
+      // not EVAL's '-- <name>.lua' line: scriptWireMarkers tells the two apart
+      `-- function of ${n}.lua`,
       set.bodies.get(n)!,
       'end)',
     );
@@ -200,12 +201,15 @@ export function scriptLibrary(): Library {
 }
 
 /**
- * What identifies a call of `name` on the wire, in either mode: its SHA and
- * its text's marker (EVALSHA, or EVAL after a NOSCRIPT), its function name (FCALL).
+ * What identifies a call of `name` on the wire (RESP), in either mode: its
+ * SHA and its text's marker (EVALSHA, or EVAL after a NOSCRIPT), its function
+ * name as an argument of its own (FCALL; FUNCTION LOAD's text holds the name
+ * inside one larger argument, so it does not match).
  */
 export function scriptWireMarkers(name: ScriptName): string[] {
   const src = scriptSources().get(name)!;
-  return [createHash('sha1').update(src).digest('hex'), `\n-- ${name}.lua\n`, scriptLibrary().functions.get(name)!];
+  const fn = scriptLibrary().functions.get(name)!;
+  return [createHash('sha1').update(src).digest('hex'), `\n-- ${name}.lua\n`, `$${fn.length}\r\n${fn}\r\n`];
 }
 
 function envMode(): ScriptsMode {

@@ -175,18 +175,21 @@ export function buildLibrary(set: LuaSet): Library {
   };
 }
 
-let loaded: { set: LuaSet; evalSources: Map<ScriptName, string>; library: Library } | undefined;
+/** A lua/ directory built for both modes. */
+interface Built {
+  evalSources: Map<ScriptName, string>;
+  library: Library;
+}
+
+function build(set: LuaSet): Built {
+  return { evalSources: new Map(SCRIPT_NAMES.map((n) => [n, evalSource(set, n)])), library: buildLibrary(set) };
+}
+
+let loaded: Built | undefined;
 
 /** This package's scripts, read and built once per process. */
-function own(): NonNullable<typeof loaded> {
-  if (!loaded) {
-    const set = readLua(findLuaDir());
-    loaded = {
-      set,
-      evalSources: new Map(SCRIPT_NAMES.map((n) => [n, evalSource(set, n)])),
-      library: buildLibrary(set),
-    };
-  }
+function own(): Built {
+  if (!loaded) loaded = build(readLua(findLuaDir()));
   return loaded;
 }
 
@@ -228,6 +231,8 @@ interface ConnState {
   /** bumped by every (re)load: a call that failed under an older load just waits for the newer one */
   gen: number;
   evalDefined: boolean;
+  /** this package's scripts, unless useLuaDir chose others */
+  src: Built;
 }
 
 const states = new WeakMap<Redis, ConnState>();
@@ -235,7 +240,7 @@ const states = new WeakMap<Redis, ConnState>();
 function stateOf(redis: Redis): ConnState {
   let st = states.get(redis);
   if (!st) {
-    st = { wanted: envMode(), mode: undefined, loading: undefined, gen: 0, evalDefined: false };
+    st = { wanted: envMode(), mode: undefined, loading: undefined, gen: 0, evalDefined: false, src: own() };
     states.set(redis, st);
   }
   return st;
@@ -252,6 +257,14 @@ export function setScriptsMode(redis: Redis, mode: ScriptsMode): void {
   st.loading = undefined;
 }
 
+/**
+ * Makes `redis` run the scripts of another lua/ directory (bench/lua-ab.ts
+ * compares two), in either mode; before its first script call.
+ */
+export function useLuaDir(redis: Redis, luaDir: string): void {
+  stateOf(redis).src = build(readLua(luaDir));
+}
+
 /** The mode `redis` runs scripts in, once its first call has settled it. */
 export function scriptsModeOf(redis: Redis): 'functions' | 'eval' | undefined {
   return states.get(redis)?.mode;
@@ -266,7 +279,7 @@ function load(redis: Redis, st: ConnState): Promise<'functions' | 'eval'> {
     if (st.wanted === 'eval') return 'eval';
     try {
       // REPLACE: loading the same text again (another connection did) is no error.
-      await redis.call('FUNCTION', 'LOAD', 'REPLACE', scriptLibrary().code);
+      await redis.call('FUNCTION', 'LOAD', 'REPLACE', st.src.library.code);
       return 'functions';
     } catch (err) {
       if (st.wanted === 'auto' && NO_FUNCTIONS.test((err as Error).message ?? '')) return 'eval';
@@ -301,15 +314,15 @@ function commandName(name: ScriptName): string {
  */
 function evalCall(redis: Redis, st: ConnState, name: ScriptName, args: Arg[], buffer: boolean): Promise<unknown> {
   if (!st.evalDefined) {
-    for (const [n, lua] of scriptSources()) redis.defineCommand(commandName(n), { numberOfKeys: 0, lua });
+    for (const [n, lua] of st.src.evalSources) redis.defineCommand(commandName(n), { numberOfKeys: 0, lua });
     st.evalDefined = true;
   }
   const fn = (redis as unknown as Record<string, (...a: Arg[]) => Promise<unknown>>)[commandName(name) + (buffer ? 'Buffer' : '')]!;
   return fn.apply(redis, args);
 }
 
-function fcall(redis: Redis, name: ScriptName, args: Arg[], buffer: boolean): Promise<unknown> {
-  const fn = scriptLibrary().functions.get(name)!;
+function fcall(redis: Redis, st: ConnState, name: ScriptName, args: Arg[], buffer: boolean): Promise<unknown> {
+  const fn = st.src.library.functions.get(name)!;
   return buffer ? redis.callBuffer('FCALL', fn, 0, ...args) : redis.call('FCALL', fn, 0, ...args);
 }
 
@@ -320,14 +333,14 @@ function run(redis: Redis, name: ScriptName, args: Arg[], buffer: boolean): Prom
     return (st.loading ?? load(redis, st)).then(() => run(redis, name, args, buffer));
   }
   const gen = st.gen;
-  return fcall(redis, name, args, buffer).catch((err: unknown) => {
+  return fcall(redis, st, name, args, buffer).catch((err: unknown) => {
     // The library is gone: Redis restarted without persistence, FUNCTION
     // FLUSH, a replica without it promoted. Load it again (once for all the
     // calls that failed so) and retry this call once. The call did not run,
     // and a retried call that did run is a resend, which every script takes.
     if (!isFunctionNotFound(err)) throw err;
     const reloaded = st.gen === gen || !st.loading ? load(redis, st) : st.loading;
-    return reloaded.then((m) => (m === 'eval' ? evalCall(redis, st, name, args, buffer) : fcall(redis, name, args, buffer)));
+    return reloaded.then((m) => (m === 'eval' ? evalCall(redis, st, name, args, buffer) : fcall(redis, st, name, args, buffer)));
   });
 }
 

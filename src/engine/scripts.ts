@@ -122,11 +122,22 @@ function perCall(set: LuaSet, names: string[]): string {
   return names.flatMap((n) => headerWords(set.includes.get(n)!, 'per-call').join(' ') || []).join('\n');
 }
 
+/**
+ * The prelude a script listing `wanted` gets: those includes and theirs, in
+ * order, then their per-call statements (bench/lua-pieces.ts times it).
+ */
+export function includeText(set: LuaSet, wanted: string[]): string {
+  return prelude(set, resolveIncludes('prelude', wanted, set.includes));
+}
+
+function prelude(set: LuaSet, names: string[]): string {
+  const parts = names.map((n) => `-- include/${n}.lua\n${set.includes.get(n)!}`);
+  return `${parts.join('\n')}\n${perCall(set, names)}`;
+}
+
 /** The text EVAL runs for `name`: its includes, their per-call statements, then the script. */
 export function evalSource(set: LuaSet, name: ScriptName): string {
-  const names = set.order.get(name)!;
-  const parts = names.map((n) => `-- include/${n}.lua\n${set.includes.get(n)!}`);
-  return `${parts.join('\n')}\n${perCall(set, names)}\n-- ${name}.lua\n${set.bodies.get(name)!}`;
+  return `${prelude(set, set.order.get(name)!)}\n-- ${name}.lua\n${set.bodies.get(name)!}`;
 }
 
 /** The function library built from a lua/ set: its name, its functions' names and its text. */

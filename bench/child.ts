@@ -8,6 +8,7 @@
 //   latency: an idle worker; the producer stamps each job; the handler
 //            records (its start time - stamp).
 import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { makeConsumer, type Payload, type Retention, type SystemName } from './systems.js';
 
@@ -21,12 +22,16 @@ export interface ChildConfig {
   warm: number;
   /** Jobs to finish before reporting. */
   expect: number;
-  /** Count the Redis commands this process sends (by name) in the timed window. */
+  /** Count the Redis commands this process sends (by name) and its socket reads/writes in the timed window. */
   countCommands: boolean;
+  /** The queues the worker listens on (openvle-rq only; default the bench queue). */
+  queues?: string[];
 }
 
 export type ChildMessage =
   | { type: 'ready' }
+  /** drain: the timed window starts or ends now (the parent snapshots Redis and /proc) */
+  | { type: 'window'; edge: 'start' | 'end' }
   | { type: 'pong'; sent: number; child: number }
   | {
       type: 'result';
@@ -39,6 +44,9 @@ export type ChildMessage =
       /** latency: [seq, ms from stamp to handler start] */
       latencies: [number, number][];
       commands: Record<string, number>;
+      /** 'data' events and write() calls on this process' sockets in the window (countCommands) */
+      socketReads: number;
+      socketWrites: number;
     };
 
 export type ParentMessage = { type: 'ping'; sent: number };
@@ -51,6 +59,8 @@ function send(m: ChildMessage): void {
 
 async function main(cfg: ChildConfig): Promise<void> {
   const commands: Record<string, number> = {};
+  let socketReads = 0;
+  let socketWrites = 0;
   let counting = false;
   if (cfg.countCommands) {
     // Both systems share this ioredis (BullMQ requires the same package).
@@ -61,6 +71,19 @@ async function main(cfg: ChildConfig): Promise<void> {
       if (counting) commands[cmd.name] = (commands[cmd.name] ?? 0) + 1;
       return orig.call(this, cmd, ...rest);
     };
+    // Any client library's sockets (Bee-Queue's node_redis too): one 'data'
+    // event is one read that returned bytes, one write() one buffer handed
+    // to the socket (libuv may join writes queued meanwhile into one writev).
+    const emit = Socket.prototype.emit;
+    Socket.prototype.emit = function (this: Socket, ev: string | symbol, ...args: unknown[]) {
+      if (counting && ev === 'data') socketReads++;
+      return (emit as (...a: unknown[]) => boolean).call(this, ev, ...args);
+    } as typeof emit;
+    const write = Socket.prototype.write;
+    Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
+      if (counting) socketWrites++;
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof write;
   }
 
   let finished = 0;
@@ -75,11 +98,13 @@ async function main(cfg: ChildConfig): Promise<void> {
   if (cfg.mode === 'drain' && cfg.warm === 0) {
     t0 = now();
     counting = true;
+    send({ type: 'window', edge: 'start' });
   }
 
   const consumer = makeConsumer(cfg.system, cfg.url, {
     concurrency: cfg.concurrency,
     retention: cfg.retention,
+    ...(cfg.queues ? { queues: cfg.queues } : {}),
     onStart: (p: Payload) => {
       if (cfg.mode === 'latency' && p.t !== undefined) latencies.push([p.i, now() - p.t]);
     },
@@ -89,11 +114,13 @@ async function main(cfg: ChildConfig): Promise<void> {
         t0 = now();
         cpu0 = process.cpuUsage();
         counting = true;
+        if (cfg.countCommands) send({ type: 'window', edge: 'start' });
       }
       if (finished === cfg.expect) {
         t1 = now();
         cpu = process.cpuUsage(cpu0);
         counting = false;
+        if (cfg.countCommands && cfg.mode === 'drain') send({ type: 'window', edge: 'end' });
         resolveDone();
       }
     },
@@ -105,7 +132,7 @@ async function main(cfg: ChildConfig): Promise<void> {
   await consumer.ready;
   send({ type: 'ready' });
   await done;
-  send({ type: 'result', t0, t1, cpuUser: cpu.user, cpuSystem: cpu.system, latencies, commands });
+  send({ type: 'result', t0, t1, cpuUser: cpu.user, cpuSystem: cpu.system, latencies, commands, socketReads, socketWrites });
   await consumer.close();
   process.exit(0);
 }

@@ -7,10 +7,13 @@
 //   BENCH_ROUNDS=3          rounds; each runs every figure for both systems,
 //                           alternating which system goes first
 //   BENCH_RETENTION=keep    keep | remove finished jobs (see systems.ts)
-//   BENCH_ONLY=a,b          only these figures: single,bulk,c1,c2,c50,latency,rpush
+//   BENCH_ONLY=a,b          only these figures: single,bulk,c1,c2,c50,latency,rpush,rpush3
 //   BENCH_SYSTEMS=a,b       only these systems
-//   BENCH_DIAG=1            also print per-job Redis command counts and
-//                           INFO commandstats usec_per_call (stderr)
+//   BENCH_DIAG=1            also print per-job Redis command counts,
+//                           INFO commandstats usec_per_call, Redis reads and
+//                           calls per read, scheduler waits of Redis and the
+//                           worker (/proc schedstat) and the load average
+//                           around each figure (stderr and JSON fields; diag.ts)
 //   BENCH_PROF=dir          run worker processes with --cpu-prof into dir
 //   BENCH_REDIS_CONFIG='name value, ...'  CONFIG SET on the bench Redis first
 //   BENCH_BASE=dir          A/B: also measure the openvle-rq built in that
@@ -26,8 +29,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { ChildConfig, ChildMessage } from './child.js';
+import { diagLine, loadNow, procDelta, procSnap, redisIo, redisIoDelta, type ProcSnap, type RedisIo } from './diag.js';
 import { BenchRedis, parseInfo, redisCpuUs } from './redis.js';
-import { engineSource, isOurs, makeProducer, SYSTEMS, type Payload, type Retention, type SystemName } from './systems.js';
+import { engineSource, isOurs, makeProducer, QUEUE, SYSTEMS, type Payload, type Retention, type SystemName } from './systems.js';
 
 const env = process.env;
 const scale = Number(env.BENCH_SCALE ?? 1);
@@ -63,7 +67,7 @@ const baseEnv = Object.fromEntries(
     .filter(Boolean)
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
-const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c2,c50,latency,rpush').split(','));
+const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c2,c50,latency,rpush,rpush3').split(','));
 const systems = (env.BENCH_SYSTEMS ? env.BENCH_SYSTEMS.split(',') : SYSTEMS) as SystemName[];
 if (P.retention !== 'keep' && P.retention !== 'remove') throw new Error('BENCH_RETENTION must be keep or remove');
 
@@ -123,6 +127,38 @@ async function statsLine(admin: Redis, jobs: number): Promise<string> {
   return formatStats(await commandStats(admin), jobs);
 }
 
+// ---------------------------------------------------------------- BENCH_DIAG
+
+/** Redis' and some processes' counters at one edge of a timed window. */
+interface WindowSnap {
+  io: RedisIo;
+  procs: (ProcSnap | undefined)[];
+}
+let redisPid = 0;
+async function windowSnap(admin: Redis, pids: number[]): Promise<WindowSnap> {
+  // /proc first: INFO's round trip would add the admin call to the window.
+  const procs = pids.map(procSnap);
+  return { io: await redisIo(admin), procs };
+}
+/** The diag fields of a window; `names` prefix each process' fields (`redis_`, `worker_`, ...). */
+function windowFields(a: WindowSnap, b: WindowSnap, names: string[], jobs: number, socketCommands?: number): Record<string, number> {
+  const out: Record<string, number> = redisIoDelta(a.io, b.io, jobs, socketCommands);
+  names.forEach((name, i) => Object.assign(out, procDelta(name, a.procs[i], b.procs[i], jobs)));
+  return out;
+}
+function diagLog(system: SystemName, figure: string, fields: Record<string, number>): void {
+  log(`  [diag ${system} ${figure}] ${diagLine(fields)}`);
+}
+/** Runs a figure with the load average noted before and after it (extra.load_before / load_after). */
+async function withLoad(system: SystemName, f: () => Promise<Sample>): Promise<Sample> {
+  const before = loadNow();
+  const s = await f();
+  const after = loadNow();
+  s.extra = { ...s.extra, load_before: before, load_after: after };
+  if (P.diag) log(`  [diag ${system} ${s.figure}] load average ${before} -> ${after}`);
+  return s;
+}
+
 // ------------------------------------------------------------------ children
 
 interface Child {
@@ -132,7 +168,7 @@ interface Child {
 }
 
 let profSeq = 0;
-function spawnChild(cfg: ChildConfig): Child {
+function spawnChild(cfg: ChildConfig, onWindow?: (edge: 'start' | 'end') => void): Child {
   const execArgv = [...process.execArgv];
   if (P.prof) {
     // One directory per process: tsx's loader thread writes a profile too.
@@ -147,6 +183,7 @@ function spawnChild(cfg: ChildConfig): Child {
   const waiting = new Map<string, (m: ChildMessage) => void>();
   const queued: ChildMessage[] = [];
   proc.on('message', (m: ChildMessage) => {
+    if (m.type === 'window') return onWindow?.(m.edge);
     const w = waiting.get(m.type);
     if (w) {
       waiting.delete(m.type);
@@ -211,13 +248,20 @@ async function benchEnqueue(url: string, admin: Redis, system: SystemName, mode:
     await admin.config('RESETSTAT');
     const count = mode === 'single' ? P.singleN : P.bulkN;
     const rcpu0 = await redisCpuMs(admin);
+    const pids = [redisPid, process.pid];
+    const w0 = P.diag ? await windowSnap(admin, pids) : undefined;
     const cpu0 = process.cpuUsage();
     const t0 = now();
     await run(0, count);
     const secs = (now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const w1 = P.diag ? await windowSnap(admin, pids) : undefined;
     const redisCpu = (await redisCpuMs(admin)) - rcpu0;
-    if (P.diag) log(`  [diag ${system} enqueue ${mode}] ${await statsLine(admin, count)}`);
+    const diag = w0 && w1 ? windowFields(w0, w1, ['redis_', 'producer_'], count) : {};
+    if (P.diag) {
+      log(`  [diag ${system} enqueue_${mode}] ${await statsLine(admin, count)}`);
+      diagLog(system, `enqueue_${mode}`, diag);
+    }
     return {
       system,
       figure: `enqueue_${mode}`,
@@ -225,6 +269,7 @@ async function benchEnqueue(url: string, admin: Redis, system: SystemName, mode:
       extra: {
         producer_cpu_us_per_job: round2((cpu.user + cpu.system) / count),
         redis_cpu_us_per_job: round2((redisCpu * 1000) / count),
+        ...diag,
       },
     };
   } finally {
@@ -241,17 +286,26 @@ async function benchDrain(url: string, admin: Redis, system: SystemName, concurr
   await prod.close();
   await admin.config('RESETSTAT');
   const cpu0 = await redisCpuMs(admin);
-  const child = spawnChild({
-    mode: 'drain',
-    system,
-    url,
-    concurrency,
-    retention: P.retention,
-    warm: P.drainWarm,
-    expect: total,
-    countCommands: P.diag,
-  });
+  // BENCH_DIAG: snapshots when the child's timed window opens and closes.
+  const edges: Partial<Record<'start' | 'end', Promise<WindowSnap>>> = {};
+  let childPid = 0;
+  const child = spawnChild(
+    {
+      mode: 'drain',
+      system,
+      url,
+      concurrency,
+      retention: P.retention,
+      warm: P.drainWarm,
+      expect: total,
+      countCommands: P.diag,
+    },
+    (edge) => void (edges[edge] = windowSnap(admin, [redisPid, childPid])),
+  );
+  childPid = child.proc.pid!;
   const r = (await child.next('result')) as Extract<ChildMessage, { type: 'result' }>;
+  const w0 = await edges.start;
+  const w1 = await edges.end;
   await finishChild(child);
   const redisCpu = (await redisCpuMs(admin)) - cpu0;
   const stats = await commandStats(admin);
@@ -260,14 +314,26 @@ async function benchDrain(url: string, admin: Redis, system: SystemName, concurr
     worker_cpu_us_per_job: round2((r.cpuUser + r.cpuSystem) / count),
     redis_cpu_us_per_job: round2((redisCpu * 1000) / total),
   };
+  const figure = `process_c${concurrency}`;
   if (P.diag) {
     const sent = Object.entries(r.commands)
       .map(([k, v]) => `${k}=${round2(v / count)}`)
       .join(' ');
-    log(`  [diag ${system} c${concurrency}] client commands per job: ${sent}`);
-    log(`  [diag ${system} c${concurrency}] ${formatStats(stats, total)}`);
+    log(`  [diag ${system} ${figure}] client commands per job: ${sent}`);
+    log(`  [diag ${system} ${figure}] ${formatStats(stats, total)}`);
+    if (w0 && w1) {
+      // ioredis' count (ours, BullMQ) is what the worker sent; Bee-Queue's
+      // node_redis is not counted, so its calls per read fall back to every
+      // command Redis ran, script-inner ones included.
+      const sentCalls = Object.values(r.commands).reduce((a, b) => a + b, 0);
+      const diag = windowFields(w0, w1, ['redis_', 'worker_'], count, sentCalls > 0 ? sentCalls : undefined);
+      diag.worker_socket_reads_per_job = round2(r.socketReads / count);
+      diag.worker_socket_writes_per_job = round2(r.socketWrites / count);
+      diagLog(system, figure, diag);
+      Object.assign(extra, diag);
+    }
   }
-  return { system, figure: `process_c${concurrency}`, value: count / secs, extra };
+  return { system, figure, value: count / secs, extra };
 }
 
 async function clockOffset(child: Child): Promise<number> {
@@ -288,9 +354,12 @@ async function clockOffset(child: Child): Promise<number> {
  * ('add'), or, for openvle-rq, pushed as Python RQ pushes them ('push':
  * job hash and RPUSH, no wake-up publish).
  */
-async function benchLatency(url: string, admin: Redis, system: SystemName, via: 'add' | 'push'): Promise<Sample> {
+async function benchLatency(url: string, admin: Redis, system: SystemName, via: 'add' | 'push' | 'push3'): Promise<Sample> {
   await admin.flushall();
   const total = P.latWarm + P.latN;
+  // push3: the worker listens on three queues and every job goes to the
+  // last one, so each pickup goes through the multi-queue dequeue and watch.
+  const queues = via === 'push3' ? ['bench-a', 'bench-b', QUEUE] : undefined;
   const child = spawnChild({
     mode: 'latency',
     system,
@@ -299,7 +368,8 @@ async function benchLatency(url: string, admin: Redis, system: SystemName, via: 
     retention: P.retention,
     warm: 0,
     expect: total,
-    countCommands: false,
+    countCommands: P.diag,
+    ...(queues ? { queues } : {}),
   });
   await child.next('ready');
   const offset = await clockOffset(child);
@@ -313,25 +383,34 @@ async function benchLatency(url: string, admin: Redis, system: SystemName, via: 
   await sleep(P.idleMs);
   const idleCommandsPerSec = (await commandsNow()) - idle0 - 1;
   const idleSecs = (now() - idleT0) / 1000;
+  const pids = [redisPid, child.proc.pid!];
+  const w0 = P.diag ? await windowSnap(admin, pids) : undefined;
   const start = now();
   for (let i = 0; i < total; i++) {
     const due = start + i * P.latIntervalMs;
     const wait = due - now();
     if (wait > 0) await sleep(wait);
     if (via === 'push') await prod.push!({ i, t: now() });
+    else if (via === 'push3') await prod.push!({ i, t: now() }, QUEUE);
     else await prod.add({ i, t: now() });
   }
   const r = (await child.next('result')) as Extract<ChildMessage, { type: 'result' }>;
+  const w1 = P.diag ? await windowSnap(admin, pids) : undefined;
   await prod.close();
   await finishChild(child);
   const lat = r.latencies.filter(([i]) => i >= P.latWarm).map(([, ms]) => ms - offset);
-  return {
-    system,
-    figure: via === 'push' ? 'latency_rpush' : 'latency',
-    value: percentile(lat, 50),
-    latencies: lat,
-    extra: { clock_offset_ms: Math.round(offset * 1000) / 1000, idle_commands_per_sec: round2(idleCommandsPerSec / idleSecs) },
-  };
+  const figure = via === 'add' ? 'latency' : via === 'push' ? 'latency_rpush' : 'latency_rpush3';
+  const extra: Record<string, number> = { clock_offset_ms: Math.round(offset * 1000) / 1000, idle_commands_per_sec: round2(idleCommandsPerSec / idleSecs) };
+  if (w0 && w1) {
+    // The whole push phase, producer included (its calls are not counted, so no calls per read).
+    const diag = windowFields(w0, w1, ['redis_', 'worker_'], total);
+    diag.worker_socket_reads_per_job = round2(r.socketReads / total);
+    diag.worker_socket_writes_per_job = round2(r.socketWrites / total);
+    diag.worker_calls_per_job = round2(Object.values(r.commands).reduce((a, b) => a + b, 0) / total);
+    diagLog(system, figure, diag);
+    Object.assign(extra, diag);
+  }
+  return { system, figure, value: percentile(lat, 50), latencies: lat, extra };
 }
 
 function gitCommit(): string {
@@ -353,7 +432,9 @@ async function main(): Promise<void> {
   const commit = gitCommit();
   const redis = await BenchRedis.start();
   const admin = new Redis(redis.port, '127.0.0.1');
-  const version = parseInfo(await admin.info('server')).get('redis_version');
+  const server = parseInfo(await admin.info('server'));
+  const version = server.get('redis_version');
+  redisPid = Number(server.get('process_id'));
   for (const [name, value] of redisConfig) await admin.config('SET', name, value);
   log(
     `bench: redis ${version} on :${redis.port}, ${availableParallelism()} CPUs, load ${load0.map((x) => x.toFixed(2)).join(' ')}, ` +
@@ -370,13 +451,15 @@ async function main(): Promise<void> {
           const x = s.extra ? ' ' + JSON.stringify(s.extra) : '';
           log(`round ${round + 1} ${system.padEnd(10)} ${s.figure.padEnd(16)} ${s.value.toFixed(s.figure.startsWith('latency') ? 3 : 0)}${x}`);
         };
-        if (only.has('single')) add(await benchEnqueue(redis.url, admin, system, 'single'));
-        if (only.has('bulk')) add(await benchEnqueue(redis.url, admin, system, 'bulk'));
-        if (only.has('c1')) add(await benchDrain(redis.url, admin, system, 1, P.c1N));
-        if (only.has('c2')) add(await benchDrain(redis.url, admin, system, 2, P.c2N));
-        if (only.has('c50')) add(await benchDrain(redis.url, admin, system, 50, P.c50N));
-        if (only.has('latency')) add(await benchLatency(redis.url, admin, system, 'add'));
-        if (only.has('rpush') && isOurs(system)) add(await benchLatency(redis.url, admin, system, 'push'));
+        const fig = (f: () => Promise<Sample>) => withLoad(system, f).then(add);
+        if (only.has('single')) await fig(() => benchEnqueue(redis.url, admin, system, 'single'));
+        if (only.has('bulk')) await fig(() => benchEnqueue(redis.url, admin, system, 'bulk'));
+        if (only.has('c1')) await fig(() => benchDrain(redis.url, admin, system, 1, P.c1N));
+        if (only.has('c2')) await fig(() => benchDrain(redis.url, admin, system, 2, P.c2N));
+        if (only.has('c50')) await fig(() => benchDrain(redis.url, admin, system, 50, P.c50N));
+        if (only.has('latency')) await fig(() => benchLatency(redis.url, admin, system, 'add'));
+        if (only.has('rpush') && isOurs(system)) await fig(() => benchLatency(redis.url, admin, system, 'push'));
+        if (only.has('rpush3') && isOurs(system)) await fig(() => benchLatency(redis.url, admin, system, 'push3'));
       }
     }
   } finally {
@@ -389,6 +472,19 @@ async function main(): Promise<void> {
   const lines: Record<string, unknown>[] = [];
   const value = new Map<string, number>();
   const pick = (system: SystemName, figure: string) => samples.filter((s) => s.system === system && s.figure === figure);
+  // Every line, whatever its figure: the load average around each round and,
+  // with BENCH_DIAG, the median over rounds of every diag field (diag.ts).
+  const plain = new Set(['worker_cpu_us_per_job', 'redis_cpu_us_per_job', 'producer_cpu_us_per_job', 'clock_offset_ms', 'idle_commands_per_sec', 'load_before', 'load_after']);
+  const roundsOf = (ss: Sample[]): Record<string, unknown> => {
+    const out: Record<string, unknown> = { load: ss.map((s) => [s.extra?.load_before, s.extra?.load_after]) };
+    if (!P.diag) return out;
+    const names = new Set(ss.flatMap((s) => Object.keys(s.extra ?? {})).filter((k) => !plain.has(k)));
+    for (const k of names) {
+      const xs = ss.map((s) => s.extra?.[k]).filter((x): x is number => x !== undefined);
+      if (xs.length) out[k] = round2(median(xs));
+    }
+    return out;
+  };
   for (const system of systems) {
     for (const [figure, mode] of [
       ['enqueue_single', 'single'],
@@ -407,6 +503,7 @@ async function main(): Promise<void> {
         value: v,
         unit: 'jobs/s',
         samples: ss.map((s) => Math.round(s.value)),
+        ...roundsOf(ss),
       });
     }
     for (const c of [1, 2, 50]) {
@@ -425,11 +522,13 @@ async function main(): Promise<void> {
         worker_cpu_us_per_job: round2(median(ss.map((s) => s.extra!.worker_cpu_us_per_job!))),
         redis_cpu_us_per_job: round2(median(ss.map((s) => s.extra!.redis_cpu_us_per_job!))),
         retention: P.retention,
+        ...roundsOf(ss),
       });
     }
     for (const [fig, prefix] of [
       ['latency', 'pickup_latency'],
       ['latency_rpush', 'rpush_pickup_latency'],
+      ['latency_rpush3', 'rpush3_pickup_latency'],
     ] as const) {
       const ls = pick(system, fig);
       if (ls.length === 0) continue;
@@ -447,6 +546,8 @@ async function main(): Promise<void> {
           interval_ms: P.latIntervalMs,
           idle_worker_redis_commands_per_sec: round2(median(ls.map((s) => s.extra!.idle_commands_per_sec!))),
           samples: ls.map((s) => Math.round(percentile(s.latencies!, p) * 1000) / 1000),
+          ...(fig === 'latency_rpush3' ? { queues: 3 } : {}),
+          ...roundsOf(ls),
         });
       }
     }
@@ -456,7 +557,7 @@ async function main(): Promise<void> {
   if (!systems.includes('openvle-rq')) return;
   for (const other of others) {
     const ratios: Record<string, number> = {};
-    const keys = ['enqueue_single', 'enqueue_bulk', 'process_c1', 'process_c2', 'process_c50', 'latency_p50', 'latency_p99', 'latency_rpush_p50', 'latency_rpush_p99'];
+    const keys = ['enqueue_single', 'enqueue_bulk', 'process_c1', 'process_c2', 'process_c50', 'latency_p50', 'latency_p99', 'latency_rpush_p50', 'latency_rpush_p99', 'latency_rpush3_p50', 'latency_rpush3_p99'];
     for (const key of keys) {
       const a = value.get(`${key}:openvle-rq`);
       const b = value.get(`${key}:${other}`);

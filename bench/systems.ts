@@ -65,7 +65,7 @@ export interface Payload {
 export interface Producer {
   add(p: Payload): Promise<void>;
   /** openvle-rq only: what a Python RQ producer does (job hash, RPUSH, no wake-up publish). */
-  push?(p: Payload): Promise<void>;
+  push?(p: Payload, queue?: string): Promise<void>;
   addMany(ps: Payload[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -77,6 +77,8 @@ export interface ConsumerOptions {
   onStart: (p: Payload) => void;
   /** Called once the system has recorded the job as finished. */
   onFinished: () => void;
+  /** openvle-rq only: the queues to listen on, in order (default: the bench queue). */
+  queues?: string[];
 }
 
 export interface Consumer {
@@ -106,7 +108,7 @@ class OursProducer implements Producer {
     await this.q.enqueueMany(ps.map((p) => ({ func: 'bench.noop', args: [p] })));
   }
   private seq = 0;
-  async push(p: Payload): Promise<void> {
+  async push(p: Payload, queue = QUEUE): Promise<void> {
     // RQ 2.10's Queue.enqueue_job: one MULTI with the job hash and the RPUSH.
     const id = `py-${process.pid}-${this.seq++}`;
     const ts = new Date().toISOString().replace('Z', '000Z');
@@ -115,14 +117,14 @@ class OursProducer implements Producer {
       .hset(`rq:job:${id}`, {
         data: deflateSync(Buffer.from(JSON.stringify(['bench.noop', null, [p], {}]))),
         status: 'queued',
-        origin: QUEUE,
+        origin: queue,
         created_at: ts,
         enqueued_at: ts,
         timeout: '180',
         description: 'bench.noop(...)',
       })
-      .rpush(`rq:queue:${QUEUE}`, id)
-      .sadd('rq:queues', `rq:queue:${QUEUE}`)
+      .rpush(`rq:queue:${queue}`, id)
+      .sadd('rq:queues', `rq:queue:${queue}`)
       .exec();
   }
   async close(): Promise<void> {
@@ -146,7 +148,7 @@ function oursConsumer(url: string, o: ConsumerOptions, engine: typeof Engine): C
   const tasks = new TaskRegistry().register('bench.noop', (p: Payload) => {
     o.onStart(p);
   });
-  const worker = new Worker([QUEUE], {
+  const worker = new Worker(o.queues ?? [QUEUE], {
     connection: conn,
     tasks,
     concurrency: o.concurrency,

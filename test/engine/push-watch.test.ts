@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { test } from 'node:test';
+import type { Redis } from 'ioredis';
 import { Job, keys } from '../../src/index.js';
+import { PushWatch } from '../../src/engine/worker/push-watch.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, waitForEvent } from '../helpers/util.js';
 
@@ -25,6 +27,33 @@ async function pushLikePython(queue: string, id: string, args: [number, number])
     .sadd(keys.queues, keys.queue(queue))
     .exec();
 }
+
+test('after arming finds jobs, the invalidation that taking them sends wakes nobody; the next push does', async () => {
+  const q = uniq('q');
+  let wakes = 0;
+  const watch = new PushWatch(fx.connection(), [q], () => wakes++, () => {});
+  await watch.start();
+  try {
+    const base = wakes; // start() looks once, for pushes made before the watch
+    await fx.redis.rpush(keys.queue(q), 'pushed-before-arming');
+    assert.equal(await watch.arm(), true);
+    assert.equal(watch.armed, false, 'found jobs: the caller must arm again before it sleeps');
+    // the worker's dequeue: a write to the key the arming just read
+    await fx.redis.lpop(keys.queue(q));
+    assert.equal(await watch.arm(), false);
+    await fx.redis.rpush(keys.queue(q), 'pushed-while-armed');
+    // Invalidations and this marker travel in order on the watch's receiving
+    // connection: once the marker is seen, both invalidations have been handled.
+    const watcher = (watch as unknown as { watcher: Redis }).watcher;
+    const marker = uniq('marker');
+    const seen = new Promise<void>((resolve) => watcher.on('message', (_c: string, m: string) => m === marker && resolve()));
+    await fx.redis.publish('__redis__:invalidate', marker);
+    await seen;
+    assert.equal(wakes - base, 1, 'one wake-up: the push, not the dequeue');
+  } finally {
+    await watch.stop();
+  }
+});
 
 test('the push watch survives killed connections and a FLUSHALL', async () => {
   const name = uniq('q');

@@ -44,6 +44,16 @@ export class PushWatch {
   armed = false;
   /** Bumped by every invalidation, so that an arm() reply that crosses one does not count. */
   private armEpoch = 0;
+  /**
+   * Set when arm() found jobs: the caller's dequeue is about to write a key
+   * this tracking has just read, and the invalidation that write sends is
+   * no news. The next invalidation ends the tracking without a wake-up. Safe
+   * because the worker arms again before it sleeps (`armed` is false until
+   * then) and that arm's EXISTS sees every job; the one skipped was sent
+   * before that arm was read (some key had to be written between a found
+   * and an empty EXISTS), so it is never one that a later push sends.
+   */
+  private skipNext = false;
 
   constructor(
     private readonly connection: Redis,
@@ -83,7 +93,8 @@ export class PushWatch {
       if (message === '' || message.split(',').some((k) => queueKeys.has(k))) {
         this.armed = false;
         this.armEpoch++;
-        this.onPush();
+        if (this.skipNext) this.skipNext = false;
+        else this.onPush();
       }
     });
     const ready = Promise.all([tracker, watcher].map((c) => (c.status === 'ready' ? undefined : new Promise<void>((r) => c.once('ready', () => r())))));
@@ -107,6 +118,7 @@ export class PushWatch {
     this.active = false;
     this.armed = false;
     this.armEpoch++;
+    this.skipNext = false;
     if (tracker.status !== 'ready' || watcher.status !== 'ready') return;
     try {
       if (this.watcherId === '') {
@@ -140,8 +152,14 @@ export class PushWatch {
       if (!res || failed) throw failed ?? new Error('no reply');
       // An invalidation that overtook this reply (it travels on the other
       // connection) already ended this tracking: the caller is woken anyway.
-      if (epoch === this.armEpoch) this.armed = true;
-      return Number(res[1]?.[1]) > 0;
+      if (epoch !== this.armEpoch) return Number(res[1]?.[1]) > 0;
+      if (Number(res[1]?.[1]) > 0) {
+        // The caller dequeues now, and arms again before it sleeps.
+        this.skipNext = true;
+        return true;
+      }
+      this.armed = true;
+      return false;
     } catch (err) {
       // The connection is being replaced: establish() runs again on 'ready'.
       this.debug(`could not watch the queues: ${(err as Error).message}`);

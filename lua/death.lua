@@ -1,6 +1,7 @@
 -- death: unregisters a worker as RQ's register_death does. Executions it
 -- still holds (a cold shutdown) get their wip score set to now, so that the
 -- next recovery pass of any worker retries or fails them at once.
+-- include: keys clock
 -- KEYS: none
 -- ARGV: worker, n_queues, queues...
 -- Returns: the number of executions handed to recovery.

@@ -1,5 +1,6 @@
 -- delete: RQ's Job.delete: removes the job from its queue and every registry
 -- of its origin, its executions, results, hash and dependency sets.
+-- include: keys
 -- KEYS: none
 -- ARGV: id, delete_dependents ('1' deletes dependents too, recursively)
 -- Returns: the number of jobs deleted.

@@ -1,5 +1,6 @@
 -- empty: RQ's Queue.empty: removes every id from the queue and deletes those
 -- jobs and their dependents sets. Registries, scheduled and deferred jobs stay.
+-- include: keys
 -- KEYS: none
 -- ARGV: queue
 -- Returns: the number of ids removed from the queue.

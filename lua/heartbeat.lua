@@ -5,6 +5,7 @@
 -- connection, and the client resent it or gave up. Such a job never started:
 -- it goes back to the front of its queue, no failure counted, instead of
 -- waiting to be recovered as abandoned.
+-- include: keys clock liveness push worker-state
 -- KEYS: none
 -- ARGV: worker, worker key ttl, hb_ttl (wip score offset), exec_ttl,
 --   min age (s) of an unknown execution before it is handed back, n_pending, then the execution ids of the worker's dequeue calls

@@ -76,7 +76,8 @@ export interface LuaSet {
 /**
  * Reads a lua/ directory. A script (or an include) names what it needs in a
  * header line `-- include: a b` (files lua/include/a.lua, b.lua); a script
- * without one gets `common`.
+ * without one gets every include (as a lua/ copy from before the split into
+ * includes gets its common.lua).
  */
 export function readLua(luaDir: string): LuaSet {
   const includes = new Map<string, string>();
@@ -88,8 +89,8 @@ export function readLua(luaDir: string): LuaSet {
   for (const n of SCRIPT_NAMES) {
     const body = readFileSync(join(luaDir, `${n}.lua`), 'utf8');
     bodies.set(n, body);
-    const wanted = headerWords(body, 'include');
-    order.set(n, resolveIncludes(n, wanted.length > 0 ? wanted : ['common'], includes));
+    const wanted = /^--\s*include:/m.test(body) ? headerWords(body, 'include') : [...includes.keys()].sort();
+    order.set(n, resolveIncludes(n, wanted, includes));
   }
   return { includes, bodies, order };
 }

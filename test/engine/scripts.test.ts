@@ -96,6 +96,7 @@ function missingHelpers(set: LuaSet): string[] {
 
 test('every script lists the includes it needs: no helper is read without its include before it', () => {
   const set = readLua(LUA_DIR);
+  for (const [n, body] of set.bodies) assert.match(body, /^-- include:/m, `${n}.lua has no '-- include:' line`);
   assert.deepEqual(missingHelpers(set), []);
   // The check itself finds what it is for: a script reading a helper it does not include.
   const broken: LuaSet = {

@@ -54,8 +54,8 @@ export async function dequeue(redis: Redis, worker: string, next: NextJobs): Pro
   return readTaken(await runScriptBuffer(redis, 'dequeue', [worker, ...nextArgs(next)]));
 }
 
-/** The times every ended execution carries (float epoch seconds). */
-interface EndTimes {
+/** Which execution an end record is of, and its times (float epoch seconds). */
+export interface EndOf {
   id: string;
   execId: string;
   queue: string;
@@ -64,7 +64,7 @@ interface EndTimes {
 }
 
 /** A successful execution, as finish.lua records it. */
-export interface FinishRecord extends EndTimes {
+export interface FinishRecord extends EndOf {
   kind: 'finish';
   /** base64 of the JSON return value, '' for None */
   returnValue: string;
@@ -75,7 +75,7 @@ export interface FinishRecord extends EndTimes {
 }
 
 /** A failed execution, as fail.lua records it. */
-export interface FailRecord extends EndTimes {
+export interface FailRecord extends EndOf {
   kind: 'fail';
   mode: 'failed' | 'stopped' | 'unrecoverable';
   /** base64 zlib of the traceback text (encodeExcString) */

@@ -8,7 +8,7 @@ import { checkQueueName, keys } from '../keys.js';
 import { showCommand } from '../control-message.js';
 import { escapeControl, jobLogName } from '../description.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import { runScript, runScriptBuffer } from '../scripts.js';
+import { birth, death, dequeue, type EndOf, type FailRecord, type FinishRecord, type NextJobs, type Taken } from '../transitions.js';
 import { Scheduler } from '../scheduler.js';
 import { encodeExcString, encodeReturnValue } from '../serializer.js';
 import { runInJobContext, type JobContext, type TaskRegistry } from '../tasks.js';
@@ -193,24 +193,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch {
       /* CLIENT INFO needs Redis 6.2 */
     }
-    await runScript(this.connection, 'birth', [
-      this.name,
-      this.o.workerTtl + 60,
-      this.queues.length,
-      ...this.queues,
-      'queues', this.queues.join(','),
-      'pid', process.pid,
-      'hostname', hostname(),
-      'ip_address', ip,
-      'version', ENGINE_VERSION,
-      'python_version', `node ${process.version}`,
-      // A second registration (after a stall) keeps the counts so far.
-      'successful_job_count', this.successfulJobs,
-      'failed_job_count', this.failedJobs,
-      'total_working_time', 0,
-      // Not an RQ field: lets birth.lua tell a resend of this call from a live namesake.
-      'birth_token', randomBytes(8).toString('hex'),
-    ]);
+    await birth(this.connection, {
+      worker: this.name,
+      keyTtl: this.o.workerTtl + 60,
+      queues: this.queues,
+      fields: [
+        ['queues', this.queues.join(',')],
+        ['pid', process.pid],
+        ['hostname', hostname()],
+        ['ip_address', ip],
+        ['version', ENGINE_VERSION],
+        ['python_version', `node ${process.version}`],
+        // A second registration (after a stall) keeps the counts so far.
+        ['successful_job_count', this.successfulJobs],
+        ['failed_job_count', this.failedJobs],
+        ['total_working_time', 0],
+        // Not an RQ field: lets birth.lua tell a resend of this call from a live namesake.
+        ['birth_token', randomBytes(8).toString('hex')],
+      ],
+    });
   }
 
   private async teardown(): Promise<void> {
@@ -218,7 +219,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.pushWatch?.stop();
     await this.scheduler?.stop();
     try {
-      const handed = Number(await runScript(this.connection, 'death', [this.name, this.queues.length, ...this.queues]));
+      const handed = await death(this.connection, { worker: this.name, queues: this.queues });
       if (handed > 0) await this.liveness.recoverAbandoned();
     } catch (err) {
       this.log.warning(`could not register death: ${(err as Error).message}`);
@@ -358,26 +359,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * The ARGV tail that asks a script for up to k next jobs. Its execution ids
-   * stay pending until the call settles, so that the heartbeat never hands
-   * back a job whose reply is still on its way.
+   * What asks a script for up to k next jobs. Its execution ids stay
+   * pending until the call settles, so that the heartbeat never hands back
+   * a job whose reply is still on its way.
    */
-  private dequeueTail(k: number): { tail: (string | number)[]; ids: string[] } {
-    const order = this.order.next();
+  private dequeueTail(k: number): { next: NextJobs; ids: string[] } {
     const ids: string[] = [];
     for (let i = 0; i < k; i++) ids.push(nextExecutionId());
     for (const id of ids) this.pendingExecIds.add(id);
-    return { tail: [k, this.liveness.hbTtl, this.liveness.execTtl, order.length, ...order, ...ids], ids };
+    return { next: { count: k, hbTtl: this.liveness.hbTtl, execTtl: this.liveness.execTtl, queues: this.order.next(), execIds: ids }, ids };
   }
 
   private async fetch(k: number): Promise<void> {
     this.slots.reserved += k;
     const gen = this.wakeGen;
-    let reply: unknown;
-    const { tail, ids } = this.dequeueTail(k);
+    const { next, ids } = this.dequeueTail(k);
     try {
-      reply = await runScriptBuffer(this.connection, 'dequeue', [this.name, ...tail]);
-      this.takeJobs(reply as Buffer[] | unknown[], k, gen);
+      this.takeJobs(await dequeue(this.connection, this.name, next), k, gen);
     } finally {
       this.slots.reserved -= k;
       for (const id of ids) this.pendingExecIds.delete(id);
@@ -385,8 +383,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Starts the jobs a dequeue tail returned. */
-  private takeJobs(reply: unknown[], asked: number, gen: number): void {
-    if (reply.length === 1 && String(reply[0]) === 'suspended') {
+  private takeJobs(taken: Taken, asked: number, gen: number): void {
+    if (taken === 'suspended') {
       // The main loop clears `suspended` after each wait to look again;
       // suspensionLogged keeps the line to once per suspension, as RQ.
       if (!this.suspensionLogged) this.log.info('Worker suspended, run `openvle-rq resume` to resume');
@@ -400,14 +398,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.log.info('Worker resumed');
     }
     let got = 0;
-    for (let i = 0; i + 3 < reply.length; i += 4) {
-      const id = String(reply[i]);
-      const queue = String(reply[i + 1]);
-      const execId = String(reply[i + 2]);
-      const job = Job.fromPacked(this.connection, id, reply[i + 3] as Buffer);
+    for (const t of taken) {
+      const job = Job.fromPacked(this.connection, t.id, t.packed);
       got++;
-      this.order.dequeuedFrom(queue);
-      this.start(job, queue, execId);
+      this.order.dequeuedFrom(t.queue);
+      this.start(job, t.queue, t.execId);
     }
     if (got < asked && gen === this.wakeGen) this.maybeWork = false;
     if (got > 0) this.lastBusy = Date.now();
@@ -458,8 +453,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     if (!failed) {
-      const hasDeps = job.fields.dependency_ids ? '1' : '';
-      await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
+      const end = {
+        kind: 'finish',
+        returnValue: encodeReturnValue(value),
+        resultTtl: job.resultTtl ?? this.o.resultTtl,
+        hasDependencies: Boolean(job.fields.dependency_ids),
+      } as const;
+      await this.report(r, end, endedAt, (outcome) => {
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
         else if (outcome === 'script-error') {
           this.log.error(`${queue}: ${job.id} failed: its end could not be recorded (reason in its result)`);
@@ -501,7 +501,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),
       );
     }
-    await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl, this.o.queueRetry.get(queue) ?? ''], endedAt, (outcome) => {
+    const end = { kind: 'fail', mode, excString: encodeExcString(text), failureTtl: this.o.failureTtl, queueRetry: this.o.queueRetry.get(queue) ?? '' } as const;
+    await this.report(r, end, endedAt, (outcome) => {
       // The exception's own line: Python's traceback ends with it.
       const lastLine = text.trimEnd().split('\n').pop();
       if (outcome === 'retried' || outcome === 'scheduled') {
@@ -525,15 +526,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * runs before those jobs start, so logs and events keep their order.
    */
   private report(
-    script: 'finish' | 'fail',
     r: Running,
-    middle: (string | number)[],
+    end: Omit<FinishRecord, keyof EndOf> | Omit<FailRecord, keyof EndOf>,
     endedAt: number,
     recorded: (outcome: Outcome) => void,
   ): Promise<void> {
     this.running.delete(r.member);
     this.slots.reserved += 1;
-    return this.ends.push({ script, r, middle, endedAt, recorded });
+    const of: EndOf = { id: r.job.id, execId: r.execId, queue: r.queue, startedAt: r.startedAt, endedAt };
+    return this.ends.push({ record: { ...end, ...of }, recorded });
   }
 
   /** Records one batch of ends and starts the jobs its call hands out. */
@@ -542,13 +543,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const k = this.available();
     this.slots.reserved += k;
     const gen = this.wakeGen;
-    const { tail, ids } = this.dequeueTail(k);
+    const { next: tail, ids } = this.dequeueTail(k);
     recordEnds(this.connection, this.name, items, tail).then(
-      ([outcomes, next]) => {
+      ({ outcomes, next }) => {
         this.slots.reserved -= k;
         items.forEach((e, i) => {
           try {
-            e.recorded(String(outcomes[i]) as Outcome);
+            e.recorded(outcomes[i]!);
           } catch (err) {
             // a throwing event listener must not keep the next jobs from starting
             this.log.error(`job event listener failed: ${describeError(err)}`);

@@ -6,6 +6,9 @@
 //   LUA_A=lua LUA_B=/tmp/lua-edited N=3000 node --import tsx bench/lua-ab.ts
 // An A/A run (same directory twice) shows the noise floor; on a shared
 // 2-core machine it was within 2%.
+// CONFIG_A / CONFIG_B ('name value, ...') CONFIG SET one side's Redis, to
+// weigh a server setting with the same scripts on both sides, e.g.
+//   CONFIG_B='stream-node-max-bytes 512' N=3000 node --import tsx bench/lua-ab.ts
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,9 +50,13 @@ interface Side {
   hand: { id: string; e: string };
 }
 
-async function setup(label: string, dir: string): Promise<Side> {
+async function setup(label: string, dir: string, config: string | undefined): Promise<Side> {
   const srv = await BenchRedis.start();
   const r = new Redis(srv.port, '127.0.0.1');
+  for (const pair of (config ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [name, ...value] = pair.split(/\s+/);
+    await r.config('SET', name!, value.join(' '));
+  }
   const common = readFileSync(join(dir, 'include', 'common.lua'), 'utf8');
   for (const n of ['enqueue', 'dequeue', 'finish', 'birth']) {
     r.defineCommand('ab_' + n, { numberOfKeys: 0, lua: `${common}\n${readFileSync(join(dir, n + '.lua'), 'utf8')}` });
@@ -75,8 +82,9 @@ async function setup(label: string, dir: string): Promise<Side> {
   return { label, srv, r, f, worker, hand: { id: String(cur[0]), e: String(cur[2]) } };
 }
 
-const A = await setup(`A ${process.env.LUA_A ?? 'lua'}`, process.env.LUA_A ?? 'lua');
-const B = await setup(`B ${process.env.LUA_B ?? 'lua'}`, process.env.LUA_B ?? 'lua');
+const sideLabel = (dir: string, config: string | undefined): string => (config ? `${dir} (${config})` : dir);
+const A = await setup(`A ${sideLabel(process.env.LUA_A ?? 'lua', process.env.CONFIG_A)}`, process.env.LUA_A ?? 'lua', process.env.CONFIG_A);
+const B = await setup(`B ${sideLabel(process.env.LUA_B ?? 'lua', process.env.CONFIG_B)}`, process.env.LUA_B ?? 'lua', process.env.CONFIG_B);
 try {
   for (const s of [A, B]) await s.r.config('RESETSTAT');
   const before = [await stats(A.r), await stats(B.r)];

@@ -23,16 +23,21 @@ const QUEUE = 'ab';
 
 type Fn = (...a: unknown[]) => Promise<unknown>;
 
-async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: number }> {
+async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: number; xaddUs: number; xadds: number }> {
   const c = parseInfo(await r.info('cpu'));
   let scriptUs = 0;
   let inner = 0;
+  let xaddUs = 0;
+  let xadds = 0;
   for (const [k, v] of parseInfo(await r.info('commandstats'))) {
     const calls = Number(/calls=(\d+)/.exec(v)?.[1] ?? 0);
-    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval') scriptUs += Number(/usec=(\d+)/.exec(v)?.[1] ?? 0);
+    const usec = Number(/usec=(\d+)/.exec(v)?.[1] ?? 0);
+    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval') scriptUs += usec;
     else if (!/^cmdstat_(info|config|script|flushall)/.test(k)) inner += calls;
+    // the results stream's XADD, the one command a server setting moves (CONFIG_B)
+    if (k === 'cmdstat_xadd') [xaddUs, xadds] = [usec, calls];
   }
-  return { cpu: (Number(c.get('used_cpu_user')) + Number(c.get('used_cpu_sys'))) * 1e6, scriptUs, inner };
+  return { cpu: (Number(c.get('used_cpu_user')) + Number(c.get('used_cpu_sys'))) * 1e6, scriptUs, inner, xaddUs, xadds };
 }
 
 const tail = (k: number): (string | number)[] => {
@@ -109,7 +114,8 @@ try {
     const b = after[i]!;
     process.stdout.write(
       `${s.label.padEnd(32)} redis cpu ${((b.cpu - a.cpu) / N).toFixed(1).padStart(6)} us/job  script ${((b.scriptUs - a.scriptUs) / N).toFixed(1).padStart(6)} us/job  ` +
-        `inner ${((b.inner - a.inner) / N).toFixed(1)} cmds/job  wall ${((wall[i]! / N) * 1000).toFixed(1)} us/job\n`,
+        `inner ${((b.inner - a.inner) / N).toFixed(1)} cmds/job  xadd ${((b.xaddUs - a.xaddUs) / Math.max(1, b.xadds - a.xadds)).toFixed(2)} us/call  ` +
+        `wall ${((wall[i]! / N) * 1000).toFixed(1)} us/job\n`,
     );
   }
 } finally {

@@ -6,6 +6,9 @@
 //   LUA_A=lua LUA_B=/tmp/lua-edited N=3000 node --import tsx bench/lua-ab.ts
 // An A/A run (same directory twice) shows the noise floor; on a shared
 // 2-core machine it was within 2%.
+// CONFIG_A / CONFIG_B ('name value, ...') CONFIG SET one side's Redis, to
+// weigh a server setting with the same scripts on both sides, e.g.
+//   CONFIG_B='stream-node-max-bytes 512' N=3000 node --import tsx bench/lua-ab.ts
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,16 +23,21 @@ const QUEUE = 'ab';
 
 type Fn = (...a: unknown[]) => Promise<unknown>;
 
-async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: number }> {
+async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: number; xaddUs: number; xadds: number }> {
   const c = parseInfo(await r.info('cpu'));
   let scriptUs = 0;
   let inner = 0;
+  let xaddUs = 0;
+  let xadds = 0;
   for (const [k, v] of parseInfo(await r.info('commandstats'))) {
     const calls = Number(/calls=(\d+)/.exec(v)?.[1] ?? 0);
-    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval') scriptUs += Number(/usec=(\d+)/.exec(v)?.[1] ?? 0);
+    const usec = Number(/usec=(\d+)/.exec(v)?.[1] ?? 0);
+    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval') scriptUs += usec;
     else if (!/^cmdstat_(info|config|script|flushall)/.test(k)) inner += calls;
+    // the results stream's XADD, the one command a server setting moves (CONFIG_B)
+    if (k === 'cmdstat_xadd') [xaddUs, xadds] = [usec, calls];
   }
-  return { cpu: (Number(c.get('used_cpu_user')) + Number(c.get('used_cpu_sys'))) * 1e6, scriptUs, inner };
+  return { cpu: (Number(c.get('used_cpu_user')) + Number(c.get('used_cpu_sys'))) * 1e6, scriptUs, inner, xaddUs, xadds };
 }
 
 const tail = (k: number): (string | number)[] => {
@@ -47,9 +55,13 @@ interface Side {
   hand: { id: string; e: string };
 }
 
-async function setup(label: string, dir: string): Promise<Side> {
+async function setup(label: string, dir: string, config: string | undefined): Promise<Side> {
   const srv = await BenchRedis.start();
   const r = new Redis(srv.port, '127.0.0.1');
+  for (const pair of (config ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [name, ...value] = pair.split(/\s+/);
+    await r.config('SET', name!, value.join(' '));
+  }
   const common = readFileSync(join(dir, 'include', 'common.lua'), 'utf8');
   for (const n of ['enqueue', 'dequeue', 'finish', 'birth']) {
     r.defineCommand('ab_' + n, { numberOfKeys: 0, lua: `${common}\n${readFileSync(join(dir, n + '.lua'), 'utf8')}` });
@@ -75,8 +87,9 @@ async function setup(label: string, dir: string): Promise<Side> {
   return { label, srv, r, f, worker, hand: { id: String(cur[0]), e: String(cur[2]) } };
 }
 
-const A = await setup(`A ${process.env.LUA_A ?? 'lua'}`, process.env.LUA_A ?? 'lua');
-const B = await setup(`B ${process.env.LUA_B ?? 'lua'}`, process.env.LUA_B ?? 'lua');
+const sideLabel = (dir: string, config: string | undefined): string => (config ? `${dir} (${config})` : dir);
+const A = await setup(`A ${sideLabel(process.env.LUA_A ?? 'lua', process.env.CONFIG_A)}`, process.env.LUA_A ?? 'lua', process.env.CONFIG_A);
+const B = await setup(`B ${sideLabel(process.env.LUA_B ?? 'lua', process.env.CONFIG_B)}`, process.env.LUA_B ?? 'lua', process.env.CONFIG_B);
 try {
   for (const s of [A, B]) await s.r.config('RESETSTAT');
   const before = [await stats(A.r), await stats(B.r)];
@@ -101,7 +114,8 @@ try {
     const b = after[i]!;
     process.stdout.write(
       `${s.label.padEnd(32)} redis cpu ${((b.cpu - a.cpu) / N).toFixed(1).padStart(6)} us/job  script ${((b.scriptUs - a.scriptUs) / N).toFixed(1).padStart(6)} us/job  ` +
-        `inner ${((b.inner - a.inner) / N).toFixed(1)} cmds/job  wall ${((wall[i]! / N) * 1000).toFixed(1)} us/job\n`,
+        `inner ${((b.inner - a.inner) / N).toFixed(1)} cmds/job  xadd ${((b.xaddUs - a.xaddUs) / Math.max(1, b.xadds - a.xadds)).toFixed(2)} us/call  ` +
+        `wall ${((wall[i]! / N) * 1000).toFixed(1)} us/job\n`,
     );
   }
 } finally {

@@ -9,6 +9,9 @@
 // split, with common.lua's clock at its top, runs only as eval). MODE_A /
 // MODE_B (functions|eval) set one side's mode: MODE_B=eval with LUA_A=LUA_B
 // compares the two modes on the same scripts.
+// CONFIG_A / CONFIG_B ('name value, ...') CONFIG SET one side's Redis, to
+// weigh a server setting with the same scripts on both sides, e.g.
+//   CONFIG_B='stream-node-max-bytes 512' N=3000 node --import tsx bench/lua-ab.ts
 // An A/A run (same directory twice) shows the noise floor; on a shared
 // 2-core machine it was within 2%.
 import { randomBytes } from 'node:crypto';
@@ -23,16 +26,21 @@ const SLICE = 50;
 const RESULT_TTL = Number(process.env.RESULT_TTL ?? 500);
 const QUEUE = 'ab';
 
-async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: number }> {
+async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: number; xaddUs: number; xadds: number }> {
   const c = parseInfo(await r.info('cpu'));
   let scriptUs = 0;
   let inner = 0;
+  let xaddUs = 0;
+  let xadds = 0;
   for (const [k, v] of parseInfo(await r.info('commandstats'))) {
     const calls = Number(/calls=(\d+)/.exec(v)?.[1] ?? 0);
-    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval' || k === 'cmdstat_fcall') scriptUs += Number(/usec=(\d+)/.exec(v)?.[1] ?? 0);
+    const usec = Number(/usec=(\d+)/.exec(v)?.[1] ?? 0);
+    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval' || k === 'cmdstat_fcall') scriptUs += usec;
     else if (!/^cmdstat_(info|config|script|flushall|function)/.test(k)) inner += calls;
+    // the results stream's XADD, the one command a server setting moves (CONFIG_B)
+    if (k === 'cmdstat_xadd') [xaddUs, xadds] = [usec, calls];
   }
-  return { cpu: (Number(c.get('used_cpu_user')) + Number(c.get('used_cpu_sys'))) * 1e6, scriptUs, inner };
+  return { cpu: (Number(c.get('used_cpu_user')) + Number(c.get('used_cpu_sys'))) * 1e6, scriptUs, inner, xaddUs, xadds };
 }
 
 const next = (k: number): NextJobs => {
@@ -54,9 +62,13 @@ interface Side {
   hand: TakenJob;
 }
 
-async function setup(label: string, dir: string, mode: string | undefined): Promise<Side> {
+async function setup(label: string, dir: string, mode: string | undefined, config: string | undefined): Promise<Side> {
   const srv = await BenchRedis.start();
   const r = new Redis(srv.port, '127.0.0.1');
+  for (const pair of (config ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [name, ...value] = pair.split(/\s+/);
+    await r.config('SET', name!, value.join(' '));
+  }
   useLuaDir(r, dir);
   if (mode) setScriptsMode(r, mode as ScriptsMode);
   const worker = 'ab' + randomBytes(4).toString('hex');
@@ -81,8 +93,9 @@ async function setup(label: string, dir: string, mode: string | undefined): Prom
   return { label: `${label}${mode ? ` (${mode})` : ''}`, srv, r, worker, hand };
 }
 
-const A = await setup(`A ${process.env.LUA_A ?? 'lua'}`, process.env.LUA_A ?? 'lua', process.env.MODE_A);
-const B = await setup(`B ${process.env.LUA_B ?? 'lua'}`, process.env.LUA_B ?? 'lua', process.env.MODE_B);
+const sideLabel = (dir: string, config: string | undefined): string => (config ? `${dir} (${config})` : dir);
+const A = await setup(`A ${sideLabel(process.env.LUA_A ?? 'lua', process.env.CONFIG_A)}`, process.env.LUA_A ?? 'lua', process.env.MODE_A, process.env.CONFIG_A);
+const B = await setup(`B ${sideLabel(process.env.LUA_B ?? 'lua', process.env.CONFIG_B)}`, process.env.LUA_B ?? 'lua', process.env.MODE_B, process.env.CONFIG_B);
 try {
   for (const s of [A, B]) await s.r.config('RESETSTAT');
   const before = [await stats(A.r), await stats(B.r)];
@@ -109,7 +122,8 @@ try {
     const b = after[i]!;
     process.stdout.write(
       `${s.label.padEnd(32)} redis cpu ${((b.cpu - a.cpu) / N).toFixed(1).padStart(6)} us/job  script ${((b.scriptUs - a.scriptUs) / N).toFixed(1).padStart(6)} us/job  ` +
-        `inner ${((b.inner - a.inner) / N).toFixed(1)} cmds/job  wall ${((wall[i]! / N) * 1000).toFixed(1)} us/job\n`,
+        `inner ${((b.inner - a.inner) / N).toFixed(1)} cmds/job  xadd ${((b.xaddUs - a.xaddUs) / Math.max(1, b.xadds - a.xadds)).toFixed(2)} us/call  ` +
+        `wall ${((wall[i]! / N) * 1000).toFixed(1)} us/job\n`,
     );
   }
 } finally {

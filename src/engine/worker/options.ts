@@ -8,7 +8,6 @@ import {
   DEFAULT_DEAD_WORKER_TIMEOUT,
   DEFAULT_FAILURE_TTL,
   DEFAULT_IDLE_POLL_INTERVAL_MS,
-  DEFAULT_WORKER_LANES,
   DEFAULT_JOB_MONITORING_INTERVAL,
   DEFAULT_RECOVERY_INTERVAL,
   DEFAULT_RESULT_TTL,
@@ -95,7 +94,7 @@ function checkQueueRetry(map: Record<string, QueueRetry>): void {
 /** The options with every default filled in. */
 export type ResolvedWorkerOptions = Required<
   Omit<WorkerOptions, 'connection' | 'tasks' | 'name' | 'logger' | 'maxJobs' | 'maxIdleTime' | 'queueRetry'>
-> & { maxJobs: number; maxIdleTime: number; queueRetry: Map<string, string>; lanes: number };
+> & { maxJobs: number; maxIdleTime: number; queueRetry: Map<string, string> };
 
 /** Fills in defaults and refuses option values the worker cannot run with. */
 export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions {
@@ -117,7 +116,6 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     disableJobDescLogging: opts.disableJobDescLogging ?? false,
     logJobDescription: opts.logJobDescription ?? false,
     queueRetry: new Map(),
-    lanes: workerLanes(),
   };
   if (opts.queueRetry) {
     checkQueueRetry(opts.queueRetry);
@@ -132,17 +130,4 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     throw new TypeError('deadWorkerTimeout must be more than twice jobMonitoringInterval');
   }
   return o;
-}
-
-/**
- * Lanes for concurrency > 1 (lanes.ts): DEFAULT_WORKER_LANES, or
- * OPENVLE_RQ_LANES, an experiment knob for the bench (bench/README.md),
- * not an option users are meant to tune.
- */
-function workerLanes(): number {
-  const env = process.env.OPENVLE_RQ_LANES;
-  if (env === undefined || env === '') return DEFAULT_WORKER_LANES;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`OPENVLE_RQ_LANES must be an integer >= 1, not ${JSON.stringify(env)}`);
-  return n;
 }

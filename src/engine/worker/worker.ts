@@ -17,9 +17,8 @@ import { DEFAULT_CALLBACK_TIMEOUT, DEFAULT_JOB_TIMEOUT, ENGINE_VERSION } from '.
 import { Abort, guard, LazyAbort } from './abort.js';
 import { parseControlMessage } from './control.js';
 import { DequeueOrder } from './dequeue-order.js';
-import { recordEnds, type PendingEnd } from './ends.js';
+import { EndQueue, recordEnds, type PendingEnd } from './ends.js';
 import type { Outcome, WorkerEvents } from './events.js';
-import { Lanes, type Lane } from './lanes.js';
 import { Liveness } from './liveness.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { PushWatch } from './push-watch.js';
@@ -60,7 +59,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private pushWatch: PushWatch | undefined;
   /** Execution ids sent with dequeue calls still awaiting their reply. */
   private readonly pendingExecIds = new Set<string>();
-  private readonly lanes: Lanes;
+  private readonly ends = new EndQueue((items) => this.flushEnds(items));
   private readonly liveness: Liveness;
   private scheduler: Scheduler | undefined;
   private loop: Promise<void> | undefined;
@@ -79,7 +78,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.o = resolveWorkerOptions(opts);
     this.order = new DequeueOrder(this.queues, this.o.dequeueStrategy);
     this.slots = new Slots(this.o.concurrency, this.o.maxJobs);
-    this.lanes = new Lanes(this.o.concurrency, this.o.lanes, (lane, items) => this.flushEnds(lane, items));
     this.liveness = new Liveness({
       name: this.name,
       queues: this.queues,
@@ -372,44 +370,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return { tail: [k, this.liveness.hbTtl, this.liveness.execTtl, order.length, ...order, ...ids], ids };
   }
 
-  /** Fetches up to k jobs, one dequeue call per lane with free slots. */
   private async fetch(k: number): Promise<void> {
-    const calls: Promise<void>[] = [];
-    for (const lane of this.lanes.all) {
-      const n = Math.min(k, lane.free);
-      if (n <= 0) continue;
-      k -= n;
-      calls.push(this.fetchLane(lane, n));
-    }
-    await Promise.all(calls);
-  }
-
-  private async fetchLane(lane: Lane, k: number): Promise<void> {
     this.slots.reserved += k;
-    lane.busy += k;
     const gen = this.wakeGen;
+    let reply: unknown;
     const { tail, ids } = this.dequeueTail(k);
     try {
-      const reply = (await runScriptBuffer(this.connection, 'dequeue', [this.name, ...tail])) as Buffer[] | unknown[];
-      await new Promise<void>((resolve, reject) =>
-        this.lanes.turn(() => {
-          try {
-            this.takeJobs(reply, k, gen, lane);
-            resolve();
-          } catch (err) {
-            reject(err);
-          }
-        }),
-      );
+      reply = await runScriptBuffer(this.connection, 'dequeue', [this.name, ...tail]);
+      this.takeJobs(reply as Buffer[] | unknown[], k, gen);
     } finally {
       this.slots.reserved -= k;
-      lane.busy -= k;
       for (const id of ids) this.pendingExecIds.delete(id);
     }
   }
 
   /** Starts the jobs a dequeue tail returned. */
-  private takeJobs(reply: unknown[], asked: number, gen: number, lane: Lane): void {
+  private takeJobs(reply: unknown[], asked: number, gen: number): void {
     if (reply.length === 1 && String(reply[0]) === 'suspended') {
       // The main loop clears `suspended` after each wait to look again;
       // suspensionLogged keeps the line to once per suspension, as RQ.
@@ -431,13 +407,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const job = Job.fromPacked(this.connection, id, reply[i + 3] as Buffer);
       got++;
       this.order.dequeuedFrom(queue);
-      this.start(job, queue, execId, lane);
+      this.start(job, queue, execId);
     }
     if (got < asked && gen === this.wakeGen) this.maybeWork = false;
     if (got > 0) this.lastBusy = Date.now();
   }
 
-  private start(job: Job, queue: string, execId: string, lane: Lane): void {
+  private start(job: Job, queue: string, execId: string): void {
     const r: Running = {
       job,
       queue,
@@ -445,10 +421,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       member: `${job.id}:${execId}`,
       aborter: new LazyAbort(),
       startedAt: Date.now() / 1000,
-      lane,
     };
     this.running.set(r.member, r);
-    lane.busy++;
     this.slots.started++;
     r.done = this.execute(r).catch((err: unknown) => {
       // Only a Redis failure while reporting gets here: the execution stays
@@ -456,7 +430,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.log.error(`${queue}: could not record the end of ${job.id}: ${(err as Error).message}`);
       // An 'error' event nobody listens to would throw and end the process.
       if (this.listenerCount('error') > 0) this.emit('error', err as Error);
-      if (this.running.delete(r.member)) lane.busy--;
+      this.running.delete(r.member);
       this.wake();
     });
   }
@@ -480,7 +454,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const endedAt = Date.now() / 1000;
     if (r.detached) {
       this.running.delete(r.member);
-      r.lane.busy--;
       this.wake();
       return;
     }
@@ -558,25 +531,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     endedAt: number,
     recorded: (outcome: Outcome) => void,
   ): Promise<void> {
-    // The slot stays the lane's: from running to reserved.
     this.running.delete(r.member);
     this.slots.reserved += 1;
-    return r.lane.ends.push({ script, r, middle, endedAt, recorded });
+    return this.ends.push({ script, r, middle, endedAt, recorded });
   }
 
-  /** Records one batch of a lane's ends and starts the jobs its call hands out in that lane. */
-  private flushEnds(lane: Lane, items: PendingEnd[]): void {
+  /** Records one batch of ends and starts the jobs its call hands out. */
+  private flushEnds(items: PendingEnd[]): void {
     this.slots.reserved -= items.length;
-    lane.busy -= items.length;
-    const k = Math.min(this.available(), lane.free);
+    const k = this.available();
     this.slots.reserved += k;
-    lane.busy += k;
     const gen = this.wakeGen;
     const { tail, ids } = this.dequeueTail(k);
     recordEnds(this.connection, this.name, items, tail).then(
-      ([outcomes, next]) => this.lanes.turn(() => {
+      ([outcomes, next]) => {
         this.slots.reserved -= k;
-        lane.busy -= k;
         items.forEach((e, i) => {
           try {
             e.recorded(String(outcomes[i]) as Outcome);
@@ -585,14 +554,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
             this.log.error(`job event listener failed: ${describeError(err)}`);
           }
         });
-        if (k > 0) this.takeJobs(next, k, gen, lane);
+        if (k > 0) this.takeJobs(next, k, gen);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.resolve();
         this.wake();
-      }),
+      },
       (err: unknown) => {
         this.slots.reserved -= k;
-        lane.busy -= k;
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.reject(err);
         this.wake();

@@ -168,6 +168,12 @@ interface Child {
 }
 
 let profSeq = 0;
+/** Worker processes alive now: a failed run must not leave one draining CPU. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
 function spawnChild(cfg: ChildConfig, onWindow?: (edge: 'start' | 'end') => void): Child {
   const execArgv = [...process.execArgv];
   if (P.prof) {
@@ -180,6 +186,8 @@ function spawnChild(cfg: ChildConfig, onWindow?: (edge: 'start' | 'end') => void
     // Child stdout goes to our stderr: stdout carries only the JSON lines.
     stdio: ['ignore', 2, 2, 'ipc'],
   });
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
   const waiting = new Map<string, (m: ChildMessage) => void>();
   const queued: ChildMessage[] = [];
   proc.on('message', (m: ChildMessage) => {

@@ -152,8 +152,8 @@ export interface Library {
  * One library for every script: each include defined once at its top level,
  * one registered function per script. ARGV is a library-level local that each
  * function sets first (helpers read it as the scripts' global ARGV), then the
- * per-call statements of the includes it lists (the clock). Redis runs one function at a time, so
- * these shared locals are never seen half-set.
+ * per-call statements of the includes it lists (the clock). Redis runs one
+ * function at a time, so these shared locals are never seen half-set.
  *
  * The library's name and its functions' names carry a hash of its text: two
  * versions of openvle-rq sharing a Redis (a rolling upgrade) load two

@@ -16,6 +16,8 @@ export interface ChildConfig {
   system: SystemName;
   url: string;
   concurrency: number;
+  /** openvle-rq's prefetch (figure c1p1). */
+  prefetch?: number;
   retention: Retention;
   /** Jobs finished before the timed window starts (drain). */
   warm: number;
@@ -79,6 +81,7 @@ async function main(cfg: ChildConfig): Promise<void> {
 
   const consumer = makeConsumer(cfg.system, cfg.url, {
     concurrency: cfg.concurrency,
+    prefetch: cfg.prefetch,
     retention: cfg.retention,
     onStart: (p: Payload) => {
       if (cfg.mode === 'latency' && p.t !== undefined) latencies.push([p.i, now() - p.t]);

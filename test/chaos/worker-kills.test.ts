@@ -48,13 +48,17 @@ test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', {
   // jobs must go back to their queues too.
   const prefetches = [0, 2, 0, 1];
   let spawned = 0;
-  const startWorker = () =>
-    WorkerProc.start(fx.server.url, queues, {
+  let parkedHandedBack = 0;
+  const startWorker = async () => {
+    const w = await WorkerProc.start(fx.server.url, queues, {
       ...FAST,
       concurrency: 3,
       dequeueStrategy: strategies[spawned % 3],
       prefetch: prefetches[spawned++ % prefetches.length],
     });
+    w.on('job-recovered', (_id: string, outcome: string) => void (outcome === 'handed-back' && parkedHandedBack++));
+    return w;
+  };
 
   await enqueue(0, N / 2);
   const workers = await Promise.all(Array.from({ length: WORKERS }, startWorker));
@@ -100,6 +104,7 @@ test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', {
     recovered,
     killed_executions: killedExecutions,
     max_recover_ms: maxRecoverMs,
+    parked_handed_back: parkedHandedBack,
     settle_ms: settleMs,
   });
   assert.ok(kills.length >= 5, `only ${kills.length} kills`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Job, Queue, keys, resume, suspend } from '../../src/index.js';
+import { infoSnapshot, Queue, keys, resume, suspend } from '../../src/index.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
 
@@ -86,6 +86,13 @@ test('parked jobs stay queued, in no queue and in no RQ list, until they really 
   assert.equal(await fx.redis.exists(`rq:queue:${name}:intermediate`), 0);
   assert.equal(await fx.redis.zcard(`rq:wip:${name}`), 1);
   assert.equal(await fx.redis.hget(keys.worker(w.name), 'current_job'), jobs[0]!.id);
+  // what `rq info` shows: the queue without the parked jobs, one executing, the worker busy on it
+  const info = await infoSnapshot(fx.redis, [name]);
+  const qi = info.queues.find((x) => x.name === name)!;
+  assert.deepEqual([qi.queued, qi.executing, qi.finished, qi.failed], [3, 1, 0, 0]);
+  const wi = info.workers.find((x) => x.name === w.name)!;
+  assert.equal(wi.state, 'busy');
+  assert.equal(wi.current_job, jobs[0]!.id);
   release();
   await until(() => ran.length === 5);
   assert.deepEqual(ran, ['0', '1', '2', '3', '4']);
@@ -233,4 +240,3 @@ test('prefetch is validated: an integer from 0 to 1000', () => {
   }
 });
 
-void Job;

@@ -625,7 +625,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private flushEnds(items: PendingEnd[]): void {
     if (this.prefetch?.awaiting && this.stopping === 'no' && !this.suspended) {
       // The next jobs are parked by a call in flight: this end goes with their start.
-      void this.prefetch.settled().then(() => this.flushEnds(items));
+      // Until it is sent, the ended runs count as running for the heartbeat,
+      // which would otherwise hand their executions back as unknown (and
+      // another worker would run them again).
+      for (const e of items) this.running.set(e.r.member, e.r);
+      void this.prefetch.settled().then(() => {
+        for (const e of items) this.running.delete(e.r.member);
+        this.flushEnds(items);
+      });
       return;
     }
     this.slots.reserved -= items.length;

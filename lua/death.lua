@@ -1,6 +1,7 @@
 -- death: unregisters a worker as RQ's register_death does. Executions it
 -- still holds (a cold shutdown) get their wip score set to now, so that the
--- next recovery pass of any worker retries or fails them at once.
+-- next recovery pass of any worker retries or fails them at once. Jobs it
+-- held parked (prefetch) go back to the front of their queues.
 -- KEYS: none
 -- ARGV: worker, n_queues, queues...
 -- Returns: the number of executions handed to recovery.
@@ -9,6 +10,9 @@ local wk = worker_key(worker)
 redis.call('SREM', P .. 'workers', wk)
 local nq = tonumber(ARGV[2])
 for i = 1, nq do redis.call('SREM', P .. 'workers:' .. ARGV[2 + i], wk) end
+-- Parked jobs (prefetch) the worker never started go back to the front of
+-- their queues (not counted: they need no recovery).
+unpark_members(worker, nil)
 local handed = 0
 for _, member in ipairs(redis.call('SMEMBERS', worker_executions_key(worker))) do
   local id = string.match(member, '^(.*):[^:]*$')

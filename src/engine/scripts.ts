@@ -23,6 +23,7 @@ const SCRIPT_NAMES = [
   'complete',
   'cron-claim',
   'meta-cas',
+  'unpark',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -21,6 +21,7 @@ import { EndQueue, recordEnds, type PendingEnd } from './ends.js';
 import type { Outcome, WorkerEvents } from './events.js';
 import { Liveness } from './liveness.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
+import { Prefetch, type Parked, type PrefetchPlan } from './prefetch.js';
 import { PushWatch } from './push-watch.js';
 import { nextExecutionId, type Running } from './running.js';
 import { Slots } from './slots.js';
@@ -44,6 +45,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly order: DequeueOrder;
   private readonly running = new Map<string, Running>();
   private readonly slots: Slots;
+  /** Jobs held parked (--prefetch N), undefined without prefetch. */
+  private readonly prefetch: Prefetch | undefined;
   private maybeWork = true;
   private wakeGen = 0;
   private stopping: 'no' | 'warm' | 'cold' = 'no';
@@ -78,6 +81,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.o = resolveWorkerOptions(opts);
     this.order = new DequeueOrder(this.queues, this.o.dequeueStrategy);
     this.slots = new Slots(this.o.concurrency, this.o.maxJobs);
+    this.prefetch = this.o.prefetch > 0 ? new Prefetch(this.o.prefetch) : undefined;
     this.liveness = new Liveness({
       name: this.name,
       queues: this.queues,
@@ -86,7 +90,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       o: this.o,
       running: () => this.running.values(),
       runningCount: () => this.running.size,
-      pendingExecIds: () => [...this.pendingExecIds],
+      pendingExecIds: () => [...this.pendingExecIds, ...(this.prefetch?.execIds() ?? [])],
       lost: (member) => {
         const r = this.running.get(member);
         if (r) {
@@ -132,6 +136,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.stopping = 'warm';
       this.connection.hset(keys.worker(this.name), 'shutdown_requested_date', utcformat()).catch(() => {});
     }
+    this.handBackParked();
     this.wake();
   }
 
@@ -263,6 +268,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
         }
         break;
       }
+      case 'drop-prefetched':
+        if (this.prefetch?.drop(msg.jobId)) {
+          this.log.info(`job ${escapeControl(msg.jobId)}: canceled or deleted while parked; dropped`);
+          this.emit('job-skipped', msg.jobId);
+        }
+        break;
       case 'unknown':
         this.log.warning(`ignoring unknown command ${showCommand(msg.command)} on ${channel}`);
     }
@@ -309,12 +320,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.log.info(`Worker ${keys.worker(this.name)}: idle for ${this.o.maxIdleTime} seconds, quitting`);
         break;
       }
-      if (this.o.burst && idle && !this.maybeWork) {
+      if (this.o.burst && idle && !this.maybeWork && !this.prefetch?.parked.length) {
         this.log.info(`Worker ${keys.worker(this.name)}: done, quitting`);
         break;
       }
       const k = this.available();
-      if (k > 0 && this.maybeWork) {
+      if (k > 0 && (this.maybeWork || this.prefetch?.parked.length)) {
         try {
           await this.fetch(k);
         } catch (err) {
@@ -362,24 +373,95 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * stay pending until the call settles, so that the heartbeat never hands
    * back a job whose reply is still on its way.
    */
-  private dequeueTail(k: number): { tail: (string | number)[]; ids: string[] } {
+  private dequeueTail(k: number): { tail: (string | number)[]; ids: string[]; plan?: PrefetchPlan } {
     const order = this.order.next();
+    let count = k;
+    let prefix: (string | number)[] = [];
+    let plan: PrefetchPlan | undefined;
+    if (this.prefetch) {
+      const allowed = this.slots.maxJobs - this.slots.started - this.slots.reserved + k;
+      plan = this.prefetch.plan(k, allowed, this.stopping === 'no' && !this.suspended);
+      count = plan.count;
+      prefix = plan.prefix;
+    }
     const ids: string[] = [];
-    for (let i = 0; i < k; i++) ids.push(nextExecutionId());
+    for (let i = 0; i < count + (plan?.park ?? 0); i++) ids.push(nextExecutionId());
     for (const id of ids) this.pendingExecIds.add(id);
-    return { tail: [k, this.liveness.hbTtl, this.liveness.execTtl, order.length, ...order, ...ids], ids };
+    return { tail: [...prefix, count, this.liveness.hbTtl, this.liveness.execTtl, order.length, ...order, ...ids], ids, plan };
+  }
+
+  /**
+   * Runs the parked jobs a call just sent starts, without waiting for its
+   * reply; their slots stop being reserved now that they run. Returns how
+   * many of the call's k slots stay reserved until the reply.
+   */
+  private startParked(plan: PrefetchPlan | undefined, k: number): number {
+    if (!plan || plan.starts.length === 0) return k;
+    for (const p of plan.starts) {
+      // as the start writes it (started_at from this clock: the reply is not awaited)
+      Object.assign(p.job.fields, { status: 'started', worker_name: this.name, started_at: utcformat(), last_heartbeat: utcformat() });
+      p.run = this.start(p.job, p.queue, p.execId);
+    }
+    this.slots.reserved -= plan.starts.length;
+    this.lastBusy = Date.now();
+    return k - plan.starts.length;
+  }
+
+  /** Handles the reply of a call with a dequeue tail: the jobs it started, and with prefetch the parked ones. */
+  private takeReply(reply: unknown[], plan: PrefetchPlan | undefined, asked: number, gen: number): void {
+    if (!plan || !this.prefetch) return this.takeJobs(reply, asked, gen);
+    const [accepted, started, parked] = reply as [unknown[], unknown[], unknown[]];
+    plan.starts.forEach((p, i) => {
+      if (Number(accepted[i]) !== 1) this.skipParked(p);
+    });
+    this.takeJobs(started, plan.count, gen);
+    const arrived = this.prefetch.arrive(plan, parked, this.connection);
+    for (const p of arrived) this.order.dequeuedFrom(p.queue);
+    if (arrived.length < plan.park && gen === this.wakeGen) this.maybeWork = false;
+    if (this.suspended || this.stopping !== 'no') this.handBackParked();
+  }
+
+  /** A parked job the worker began was canceled, deleted or handed back before its start was recorded: drop the run. */
+  private skipParked(p: Parked): void {
+    const r = p.run;
+    if (!r) return;
+    r.skipped = true;
+    r.detached = true;
+    r.aborter.abort(new Abort('canceled or deleted before it started'));
+    this.slots.started--;
+    this.log.info(`${p.queue}: ${escapeControl(p.job.id)} was canceled or deleted before it started; its run is dropped`);
+    this.emit('job-skipped', p.job.id);
+  }
+
+  /** Parked jobs the worker will not start (stop, suspension) go back to the front of their queues. */
+  private handBackParked(): void {
+    const parked = this.prefetch?.takeAll() ?? [];
+    if (parked.length === 0) return;
+    runScript(this.connection, 'unpark', [this.name, ...parked.map((p) => p.member)]).then(
+      (handed) => this.log.info(`handed ${(handed as unknown[]).length} parked job(s) back to their queues`),
+      // death.lua hands back whatever is still parked
+      (err: unknown) => this.log.warning(`could not hand back parked jobs: ${(err as Error).message}`),
+    );
   }
 
   private async fetch(k: number): Promise<void> {
+    // Parked jobs are on their way: they go first.
+    if (this.prefetch?.awaiting) return this.prefetch.settled();
     this.slots.reserved += k;
     const gen = this.wakeGen;
     let reply: unknown;
-    const { tail, ids } = this.dequeueTail(k);
+    const { tail, ids, plan } = this.dequeueTail(k);
+    let left = k;
     try {
-      reply = await runScriptBuffer(this.connection, 'dequeue', [this.name, ...tail]);
-      this.takeJobs(reply as Buffer[] | unknown[], k, gen);
+      const call = runScriptBuffer(this.connection, 'dequeue', [this.name, ...tail]);
+      left = this.startParked(plan, k);
+      reply = await call;
+      this.takeReply(reply as unknown[], plan, k, gen);
+    } catch (err) {
+      if (plan) this.prefetch?.arrive(plan, [], this.connection);
+      throw err;
     } finally {
-      this.slots.reserved -= k;
+      this.slots.reserved -= left;
       for (const id of ids) this.pendingExecIds.delete(id);
     }
   }
@@ -413,7 +495,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (got > 0) this.lastBusy = Date.now();
   }
 
-  private start(job: Job, queue: string, execId: string): void {
+  private start(job: Job, queue: string, execId: string): Running {
     const r: Running = {
       job,
       queue,
@@ -433,6 +515,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.running.delete(r.member);
       this.wake();
     });
+    return r;
   }
 
   private async execute(r: Running): Promise<void> {
@@ -460,6 +543,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!failed) {
       const hasDeps = job.fields.dependency_ids ? '1' : '';
       await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
+        if (r.skipped) return; // its start was refused (see skipParked): nothing was recorded
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
         else if (outcome === 'script-error') {
           this.log.error(`${queue}: ${job.id} failed: its end could not be recorded (reason in its result)`);
@@ -502,6 +586,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
     }
     await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl, this.o.queueRetry.get(queue) ?? ''], endedAt, (outcome) => {
+      if (r.skipped) return;
       // The exception's own line: Python's traceback ends with it.
       const lastLine = text.trimEnd().split('\n').pop();
       if (outcome === 'retried' || outcome === 'scheduled') {
@@ -538,14 +623,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Records one batch of ends and starts the jobs its call hands out. */
   private flushEnds(items: PendingEnd[]): void {
+    if (this.prefetch?.awaiting && this.stopping === 'no' && !this.suspended) {
+      // The next jobs are parked by a call in flight: this end goes with their start.
+      // Until it is sent, the ended runs count as running for the heartbeat,
+      // which would otherwise hand their executions back as unknown (and
+      // another worker would run them again).
+      for (const e of items) this.running.set(e.r.member, e.r);
+      void this.prefetch.settled().then(() => {
+        for (const e of items) this.running.delete(e.r.member);
+        this.flushEnds(items);
+      });
+      return;
+    }
     this.slots.reserved -= items.length;
     const k = this.available();
     this.slots.reserved += k;
     const gen = this.wakeGen;
-    const { tail, ids } = this.dequeueTail(k);
-    recordEnds(this.connection, this.name, items, tail).then(
+    const { tail, ids, plan } = this.dequeueTail(k);
+    const call = recordEnds(this.connection, this.name, items, tail);
+    const left = this.startParked(plan, k);
+    call.then(
       ([outcomes, next]) => {
-        this.slots.reserved -= k;
+        this.slots.reserved -= left;
         items.forEach((e, i) => {
           try {
             e.recorded(String(outcomes[i]) as Outcome);
@@ -554,13 +653,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
             this.log.error(`job event listener failed: ${describeError(err)}`);
           }
         });
-        if (k > 0) this.takeJobs(next, k, gen);
+        if (k > 0 || plan) this.takeReply(next, plan, k, gen);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.resolve();
         this.wake();
       },
       (err: unknown) => {
-        this.slots.reserved -= k;
+        this.slots.reserved -= left;
+        if (plan) this.prefetch?.arrive(plan, [], this.connection);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.reject(err);
         this.wake();

@@ -11,12 +11,17 @@ export interface Attempt {
   /** Set by `followSteps()`: the Task's progress counts its step jobs, so its own success does not write 100. */
   followsSteps?: boolean;
   /**
-   * When the handler returned or threw: the SubTask's end. The worker's
-   * event that ends the SubTask comes after the engine recorded the job's
-   * end, and so after dependents may have started; the row must not say
-   * this attempt ended after the next step began.
+   * When the handler returned or threw: the SubTask's end, even when the
+   * row is written later; the row must not say this attempt ended after the
+   * next step began.
    */
   handlerEndedAt?: Date;
+  /**
+   * How the worker's end hook ended the SubTask, before the engine recorded
+   * the job's end; the events after the record rewrite it only when the
+   * record turned out otherwise (a dropped result, a script error).
+   */
+  endedAs?: 'success' | 'error';
 }
 
 // Keyed by the Job object the worker hands the task and later to its

@@ -54,19 +54,20 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
   // its SubTask still says processing. The Task's status waits for the
   // record (only it knows whether a retry follows).
   const onEnding = async (job: Job, ending: JobEnding): Promise<void> => {
-    const a = await attemptOf(job);
-    if (!a) return;
-    const status = ending.ok ? 'success' : 'error';
-    // A recovery may have ended the row meanwhile (worker died): it stays.
-    const write = store.endSubTask(a.subTask.id, status, ending.ok ? undefined : ending.error, a.handlerEndedAt, { onlyProcessing: true }).then((changed) => {
-      if (changed) a.endedAs = status;
-    });
+    const write = (async () => {
+      // Waits for the attempt's rows when the end came while they were being written (a stop-job).
+      const a = await attemptOf(job);
+      if (!a) return;
+      const status = ending.ok ? 'success' : 'error';
+      // A recovery may have ended the row meanwhile (worker died): it stays.
+      if (await store.endSubTask(a.subTask.id, status, ending.ok ? undefined : ending.error, a.handlerEndedAt, { onlyProcessing: true })) a.endedAs = status;
+    })();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), END_WRITE_WAIT_MS)));
     try {
-      if ((await Promise.race([write, late])) === 'late') log.warning(`task tracking: end of ${job.id}: SubTask ${a.subTask.id} not written in ${END_WRITE_WAIT_MS} ms; recording the job's end first`);
+      if ((await Promise.race([write, late])) === 'late') log.warning(`task tracking: end of ${job.id}: its SubTask not written in ${END_WRITE_WAIT_MS} ms; recording the job's end first`);
     } catch (err) {
-      log.warning(`task tracking: end of ${job.id}: SubTask ${a.subTask.id} not written before the job's end: ${(err as Error).message}`);
+      log.warning(`task tracking: end of ${job.id}: its SubTask not written before the job's end: ${(err as Error).message}`);
     } finally {
       clearTimeout(timer);
     }

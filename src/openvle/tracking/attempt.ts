@@ -37,6 +37,11 @@ export async function attemptOf(job: Job): Promise<Attempt | undefined> {
   return opening.get(job);
 }
 
+/** Whether a tracked handler began this execution's attempt (its rows may still be on their way). */
+export function isTracked(job: Job): boolean {
+  return opening.has(job);
+}
+
 export function forgetAttempt(job: Job): void {
   opening.delete(job);
   opened.delete(job);

@@ -1,5 +1,5 @@
 import type { Job, JobEnding, Logger, Outcome, RecoveryOutcome, Worker } from '../../index.js';
-import { attemptOf, forgetAttempt, parentTaskIdFromMeta, taskIdFromMeta, TrackingUnavailableError } from './attempt.js';
+import { attemptOf, forgetAttempt, isTracked, parentTaskIdFromMeta, taskIdFromMeta, TrackingUnavailableError } from './attempt.js';
 import type { TaskStore } from './store.js';
 
 export interface AttachDeps {
@@ -54,6 +54,8 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
   // its SubTask still says processing. The Task's status waits for the
   // record (only it knows whether a retry follows).
   const onEnding = async (job: Job, ending: JobEnding): Promise<void> => {
+    // Untracked jobs (other queues, a failure before the handler) cost no timer.
+    if (!isTracked(job)) return;
     const write = (async () => {
       // Waits for the attempt's rows when the end came while they were being written (a stop-job).
       const a = await attemptOf(job);

@@ -420,6 +420,8 @@ test('retryTask requeues a failed Task; the next attempt is a new SubTask', asyn
 // locked here while the tracking writes its end.
 for (const end of ['returns', 'throws', 'is stopped'] as const) {
   test(`an attempt that ${end} has its SubTask ended before its job reads ended or a dependent starts, with tracking slow`, async (t) => {
+    // Its own tracker: the end must wait for the locked row however long this loaded machine takes to see the wait.
+    const slow = new TaskTracker({ pool, redis: fx.redis, reconciler: { interval: 3_600_000 }, endWriteWait: 600_000 });
     let letEnd!: () => void;
     const mayEnd = new Promise<void>((r) => (letEnd = r));
     let subTaskId: number | undefined;
@@ -442,11 +444,11 @@ for (const end of ['returns', 'throws', 'is stopped'] as const) {
           seenByDependent = (await store().subTasks(task!.id)).map((s) => s.status).join(',');
         },
       ],
-    });
+    }, slow);
     const q = new Queue('pve_vm_actions', fx.redis);
     const stop = await q.enqueue('openvle.test.stop_step');
     const del = await q.enqueue('openvle.test.delete_step', { kwargs: { step: stop.id }, dependsOn: new Dependency({ jobs: stop, allowFailure: true }) });
-    const w = trackedWorker(['pve_vm_actions'], reg, { concurrency: 2 });
+    const w = trackedWorker(['pve_vm_actions'], reg, { concurrency: 2 }, slow);
     let lock: mysql.Connection | undefined;
     // Also when it fails: a case's worker must not take the next case's jobs.
     t.after(async () => {
@@ -454,6 +456,7 @@ for (const end of ['returns', 'throws', 'is stopped'] as const) {
       await lock?.end().catch(() => {});
       w.stop();
       await w.done;
+      await slow.close();
     });
     await until(async () => subTaskId !== undefined, WAIT, 20);
     const { host, port, user, password, database } = dbConfig;
@@ -491,7 +494,7 @@ for (const end of ['returns', 'throws', 'is stopped'] as const) {
       await until(async () => (await del.getStatus()) === 'finished', WAIT, 20);
     }
     letEnd();
-    await tracker.settled();
+    await slow.settled();
     const task = (await store().findByJobId(stop.id))!;
     assert.equal(task.status, { returns: 'success', throws: 'failed', 'is stopped': 'canceled' }[end]);
     const subs = await store().subTasks(task.id);

@@ -5,6 +5,8 @@ import type { TaskStore } from './store.js';
 export interface AttachDeps {
   store: TaskStore;
   log: Logger;
+  /** Ms a job's end waits for its SubTask's write (default END_WRITE_WAIT_MS). */
+  endWriteWait?: number;
 }
 
 /** The message a SubTask ends with when its worker died (the engine recovered the job as abandoned). */
@@ -28,6 +30,7 @@ export const END_WRITE_WAIT_MS = 10_000;
  */
 export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () => void; settled: () => Promise<void> } {
   const { store, log } = deps;
+  const endWriteWait = deps.endWriteWait ?? END_WRITE_WAIT_MS;
   const inFlight = new Set<Promise<void>>();
   const run = (what: string, fn: () => Promise<void>) => {
     const p = fn()
@@ -65,9 +68,9 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
       if (await store.endSubTask(a.subTask.id, status, ending.ok ? undefined : ending.error, a.handlerEndedAt, { onlyProcessing: true })) a.endedAs = status;
     })();
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), END_WRITE_WAIT_MS)));
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), endWriteWait)));
     try {
-      if ((await Promise.race([write, late])) === 'late') log.warning(`task tracking: end of ${job.id}: its SubTask not written in ${END_WRITE_WAIT_MS} ms; recording the job's end first`);
+      if ((await Promise.race([write, late])) === 'late') log.warning(`task tracking: end of ${job.id}: its SubTask not written in ${endWriteWait} ms; recording the job's end first`);
     } catch (err) {
       log.warning(`task tracking: end of ${job.id}: its SubTask not written before the job's end: ${(err as Error).message}`);
     } finally {

@@ -17,6 +17,7 @@ import { DEFAULT_CALLBACK_TIMEOUT, DEFAULT_JOB_TIMEOUT, ENGINE_VERSION } from '.
 import { Abort, guard, LazyAbort } from './abort.js';
 import { parseControlMessage } from './control.js';
 import { DequeueOrder } from './dequeue-order.js';
+import { EndHooks, type EndHook } from './end-hooks.js';
 import { EndQueue, recordEnds, type PendingEnd } from './ends.js';
 import type { Outcome, WorkerEvents } from './events.js';
 import { Liveness } from './liveness.js';
@@ -63,6 +64,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Execution ids sent with dequeue calls still awaiting their reply. */
   private readonly pendingExecIds = new Set<string>();
   private readonly ends = new EndQueue((items) => this.flushEnds(items));
+  private readonly endHooks = new EndHooks();
   private readonly liveness: Liveness;
   private scheduler: Scheduler | undefined;
   private loop: Promise<void> | undefined;
@@ -138,6 +140,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.handBackParked();
     this.wake();
+  }
+
+  /**
+   * Adds a hook awaited between an execution's end and the script call that
+   * records it (see EndHook); returns the function that removes it.
+   */
+  addEndHook(hook: EndHook): () => void {
+    return this.endHooks.add(hook);
   }
 
   /** Ids of the jobs running now. */
@@ -541,6 +551,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     if (!failed) {
+      if (this.endHooks.size > 0) await this.endHooks.run(job, { ok: true, value }, this.log);
       const hasDeps = job.fields.dependency_ids ? '1' : '';
       await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
         if (r.skipped) return; // its start was refused (see skipParked): nothing was recorded
@@ -585,6 +596,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),
       );
     }
+    if (this.endHooks.size > 0) await this.endHooks.run(job, { ok: false, error: eventText, stopped: mode === 'stopped' }, this.log);
     await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl, this.o.queueRetry.get(queue) ?? ''], endedAt, (outcome) => {
       if (r.skipped) return;
       // The exception's own line: Python's traceback ends with it.

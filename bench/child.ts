@@ -17,6 +17,8 @@ export interface ChildConfig {
   system: SystemName;
   url: string;
   concurrency: number;
+  /** openvle-rq's prefetch (figure c1p1). */
+  prefetch?: number;
   retention: Retention;
   /** Jobs finished before the timed window starts (drain). */
   warm: number;
@@ -103,6 +105,7 @@ async function main(cfg: ChildConfig): Promise<void> {
 
   const consumer = makeConsumer(cfg.system, cfg.url, {
     concurrency: cfg.concurrency,
+    prefetch: cfg.prefetch,
     retention: cfg.retention,
     ...(cfg.queues ? { queues: cfg.queues } : {}),
     onStart: (p: Payload) => {

@@ -49,7 +49,7 @@ const next = (k: number): NextJobs => {
   return { count: k, hbTtl: 20, execTtl: 80, queues: [QUEUE], execIds };
 };
 
-function first(t: Awaited<ReturnType<typeof dequeue>>): TakenJob {
+function first({ taken: t }: Awaited<ReturnType<typeof dequeue>>): TakenJob {
   if (t === 'suspended' || t.length === 0) throw new Error('lua-ab: the queue ran dry');
   return t[0]!;
 }

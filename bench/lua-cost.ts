@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { createRedis, Queue } from '../src/index.js';
-import { birth, dequeue, recordEnd, type NextJobs, type Taken } from '../src/engine/transitions.js';
+import { birth, dequeue, recordEnd, type Next, type NextJobs } from '../src/engine/transitions.js';
 import { BenchRedis, parseInfo, redisCpuUs } from './redis.js';
 
 const N = Number(process.env.N ?? 5000);
@@ -70,7 +70,7 @@ const fin = (x: { id: string; execId: string }, k: number) => {
     next(k),
   );
 };
-const jobsOf = (t: Taken) => (t === 'suspended' ? [] : t);
+const jobsOf = ({ taken }: Next) => (taken === 'suspended' ? [] : taken);
 try {
   for (let r = 0; r < ROUNDS; r++) {
     await admin.flushall();

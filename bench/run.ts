@@ -7,7 +7,7 @@
 //   BENCH_ROUNDS=3          rounds; each runs every figure for both systems,
 //                           alternating which system goes first
 //   BENCH_RETENTION=keep    keep | remove finished jobs (see systems.ts)
-//   BENCH_ONLY=a,b          only these figures: single,bulk,c1,c2,c50,latency,rpush,rpush3
+//   BENCH_ONLY=a,b          only these figures: single,bulk,c1,c2,c50,c1p1,latency,rpush,rpush3
 //   BENCH_SYSTEMS=a,b       only these systems
 //   BENCH_DIAG=1            also print per-job Redis command counts,
 //                           INFO commandstats usec_per_call, Redis reads and
@@ -67,7 +67,7 @@ const baseEnv = Object.fromEntries(
     .filter(Boolean)
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
-const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c2,c50,latency,rpush,rpush3').split(','));
+const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c2,c50,c1p1,latency,rpush,rpush3').split(','));
 const systems = (env.BENCH_SYSTEMS ? env.BENCH_SYSTEMS.split(',') : SYSTEMS) as SystemName[];
 if (P.retention !== 'keep' && P.retention !== 'remove') throw new Error('BENCH_RETENTION must be keep or remove');
 
@@ -285,7 +285,8 @@ async function benchEnqueue(url: string, admin: Redis, system: SystemName, mode:
   }
 }
 
-async function benchDrain(url: string, admin: Redis, system: SystemName, concurrency: number, count: number): Promise<Sample> {
+async function benchDrain(url: string, admin: Redis, system: SystemName, concurrency: number, count: number, prefetch = 0): Promise<Sample> {
+  const label = `c${concurrency}${prefetch ? `p${prefetch}` : ''}`;
   await admin.flushall();
   const total = P.drainWarm + count;
   const prod = makeProducer(system, url);
@@ -303,6 +304,7 @@ async function benchDrain(url: string, admin: Redis, system: SystemName, concurr
       system,
       url,
       concurrency,
+      prefetch,
       retention: P.retention,
       warm: P.drainWarm,
       expect: total,
@@ -322,7 +324,7 @@ async function benchDrain(url: string, admin: Redis, system: SystemName, concurr
     worker_cpu_us_per_job: round2((r.cpuUser + r.cpuSystem) / count),
     redis_cpu_us_per_job: round2((redisCpu * 1000) / total),
   };
-  const figure = `process_c${concurrency}`;
+  const figure = `process_${label}`;
   if (P.diag) {
     const sent = Object.entries(r.commands)
       .map(([k, v]) => `${k}=${round2(v / count)}`)
@@ -465,6 +467,8 @@ async function main(): Promise<void> {
         if (only.has('c1')) await fig(() => benchDrain(redis.url, admin, system, 1, P.c1N));
         if (only.has('c2')) await fig(() => benchDrain(redis.url, admin, system, 2, P.c2N));
         if (only.has('c50')) await fig(() => benchDrain(redis.url, admin, system, 50, P.c50N));
+        // --prefetch 1 (openvle-rq only; compared with the peers' c1)
+        if (only.has('c1p1') && isOurs(system)) await fig(() => benchDrain(redis.url, admin, system, 1, P.c1N, 1));
         if (only.has('latency')) await fig(() => benchLatency(redis.url, admin, system, 'add'));
         if (only.has('rpush') && isOurs(system)) await fig(() => benchLatency(redis.url, admin, system, 'push'));
         if (only.has('rpush3') && isOurs(system)) await fig(() => benchLatency(redis.url, admin, system, 'push3'));
@@ -514,15 +518,17 @@ async function main(): Promise<void> {
         ...roundsOf(ss),
       });
     }
-    for (const c of [1, 2, 50]) {
-      const ss = pick(system, `process_c${c}`);
+    for (const [c, prefetch] of [[1, 0], [2, 0], [50, 0], [1, 1]] as const) {
+      const label = `c${c}${prefetch ? `p${prefetch}` : ''}`;
+      const ss = pick(system, `process_${label}`);
       if (ss.length === 0) continue;
       const v = Math.round(median(ss.map((s) => s.value)));
-      value.set(`process_c${c}:${system}`, v);
+      value.set(`process_${label}:${system}`, v);
       lines.push({
         system,
         figure: 'process_per_sec',
         concurrency: c,
+        ...(prefetch ? { prefetch } : {}),
         jobs: c === 1 ? P.c1N : c === 2 ? P.c2N : P.c50N,
         value: v,
         unit: 'jobs/s',
@@ -571,6 +577,10 @@ async function main(): Promise<void> {
       const b = value.get(`${key}:${other}`);
       if (a !== undefined && b !== undefined && b !== 0) ratios[key] = Math.round((a / b) * 100) / 100;
     }
+    // our --prefetch 1 against the other's c1 (a peer has no c1p1; a base build has its own)
+    const p1 = value.get('process_c1p1:openvle-rq');
+    const peer = value.get(`process_c1p1:${other}`) ?? value.get(`process_c1:${other}`);
+    if (p1 !== undefined && peer) ratios[value.has(`process_c1p1:${other}`) ? 'process_c1p1' : 'process_c1p1_vs_c1'] = Math.round((p1 / peer) * 100) / 100;
     process.stdout.write(
       JSON.stringify({
         figure: 'ratios',

@@ -72,6 +72,8 @@ export interface Producer {
 
 export interface ConsumerOptions {
   concurrency: number;
+  /** openvle-rq only: the worker's prefetch (jobs parked ahead). */
+  prefetch?: number;
   retention: Retention;
   /** Called when the handler starts, with the job's payload. */
   onStart: (p: Payload) => void;
@@ -152,6 +154,7 @@ function oursConsumer(url: string, o: ConsumerOptions, engine: typeof Engine): C
     connection: conn,
     tasks,
     concurrency: o.concurrency,
+    ...(o.prefetch ? { prefetch: o.prefetch } : {}),
     logger: silentLogger,
     ...(o.retention === 'remove' ? { resultTtl: 0 } : {}),
   });

@@ -1,7 +1,8 @@
 -- death: unregisters a worker as RQ's register_death does. Executions it
 -- still holds (a cold shutdown) get their wip score set to now, so that the
--- next recovery pass of any worker retries or fails them at once.
--- include: keys clock
+-- next recovery pass of any worker retries or fails them at once. Jobs it
+-- held parked (prefetch) go back to the front of their queues.
+-- include: keys clock prefetch
 -- KEYS: none
 -- ARGV: worker, n_queues, queues...
 -- Returns: the number of executions handed to recovery.
@@ -10,6 +11,9 @@ local wk = worker_key(worker)
 redis.call('SREM', P .. 'workers', wk)
 local nq = tonumber(ARGV[2])
 for i = 1, nq do redis.call('SREM', P .. 'workers:' .. ARGV[2 + i], wk) end
+-- Parked jobs (prefetch) the worker never started go back to the front of
+-- their queues (not counted: they need no recovery).
+unpark_members(worker, nil)
 local handed = 0
 for _, member in ipairs(redis.call('SMEMBERS', worker_executions_key(worker))) do
   local id = string.match(member, '^(.*):[^:]*$')

@@ -1,6 +1,7 @@
 -- delete: RQ's Job.delete: removes the job from its queue and every registry
--- of its origin, its executions, results, hash and dependency sets.
--- include: keys
+-- of its origin (or a worker's parking list, see drop_parked), its
+-- executions, results, hash and dependency sets.
+-- include: keys prefetch
 -- KEYS: none
 -- ARGV: id, delete_dependents ('1' deletes dependents too, recursively)
 -- Returns: the number of jobs deleted.
@@ -14,7 +15,7 @@ while #pending > 0 do
     for _, d in ipairs(redis.call('SMEMBERS', dependents_key(id))) do table.insert(pending, d) end
   end
   if q then
-    redis.call('LREM', queue_key(q), 0, id)
+    if redis.call('LREM', queue_key(q), 0, id) == 0 and redis.call('HGET', key, 'status') == 'queued' then drop_parked(id) end
     for _, r in ipairs({ finished_key(q), failed_key(q), deferred_key(q), scheduled_key(q), canceled_key(q) }) do
       redis.call('ZREM', r, id)
     end

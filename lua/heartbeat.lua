@@ -5,11 +5,13 @@
 -- connection, and the client resent it or gave up. Such a job never started:
 -- it goes back to the front of its queue, no failure counted, instead of
 -- waiting to be recovered as abandoned.
--- include: keys clock liveness push worker-state
+-- Also hands back parked jobs (prefetch) of this worker that it does not
+-- know about (a lost reply again), and keeps its parking list counted alive.
+-- include: keys clock liveness push worker-state prefetch
 -- KEYS: none
 -- ARGV: worker, worker key ttl, hb_ttl (wip score offset), exec_ttl,
 --   min age (s) of an unknown execution before it is handed back, n_pending, then the execution ids of the worker's dequeue calls
---   still awaiting their reply (never handed back), then per running
+--   still awaiting their reply and of the jobs it holds parked (never handed back), then per running
 --   execution: queue, job id, execution id
 -- Returns: { lost, handed }: lost are the 'job:execution' members no longer
 --   in wip: they were recovered elsewhere (e.g. after a long stall) and must
@@ -73,5 +75,19 @@ for _, member in ipairs(redis.call('SMEMBERS', wek)) do
       end
     end
   end
+end
+-- Parked jobs (prefetch) the worker does not know of: a call that parked
+-- them lost its reply. Handed back to the front of their queue. The
+-- worker lists the members it holds parked among its pending ids.
+local pk = prefetched_key(worker)
+local parked = redis.call('LRANGE', pk, 0, -1)
+if #parked > 0 then
+  local unknown = {}
+  for _, member in ipairs(parked) do
+    local e = string.match(member, ':([^:]*)$')
+    if e and not pending[e] and not known[member] then table.insert(unknown, member) end
+  end
+  for _, member in ipairs(unpark_members(worker, unknown)) do table.insert(handed, member) end
+  if redis.call('EXISTS', pk) == 1 then redis.call('ZADD', PREFETCHERS, NOW_F + hb_ttl, worker) end
 end
 return { lost, handed, gone and 1 or 0 }

@@ -1,7 +1,7 @@
 -- recover: handles executions whose worker stopped heart-beating (RQ's
 -- abandoned jobs): each is retried if it has retries left, else failed with
 -- AbandonedJobError, dependents handled as for any failure.
--- include: keys clock liveness worker-state fail
+-- include: keys clock liveness worker-state fail prefetch
 -- KEYS: none
 -- ARGV: queue, exc_string for the abandoned message (base64 zlib),
 --   failure_ttl default, max entries to handle, hb_ttl (optional: when
@@ -16,6 +16,8 @@
 --   dead, and RQ shows no dead workers. (Its executions set must outlive
 --   the recovery of each: on another queue, one whose wip entry RQ 1.13
 --   removed is found only there.)
+--   Also hands back the parked jobs (prefetch) of workers whose entry in
+--   rq:prefetchers expired (outcome 'handed-back').
 -- Returns: a flat list of job id, outcome per recovered execution.
 local q = ARGV[1]
 local out = {}
@@ -26,6 +28,15 @@ for _, wk in ipairs(redis.call('SMEMBERS', P .. 'workers:' .. q)) do
   end
 end
 if ARGV[5] and ARGV[5] ~= '' and recovery_held(tonumber(ARGV[5])) then return out end
+-- Workers with parked jobs (prefetch) that stopped heart-beating: their
+-- parked jobs never started; they go back to the front of their queues.
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', PREFETCHERS, '-inf', NOW_F, 'LIMIT', 0, 100)) do
+  for _, member in ipairs(unpark_members(w, nil)) do
+    table.insert(out, string.match(member, '^(.*):[^:]*$'))
+    table.insert(out, 'handed-back')
+  end
+  redis.call('ZREM', PREFETCHERS, w)
+end
 local limit = tonumber(ARGV[4])
 local members = redis.call('ZRANGEBYSCORE', wip_key(q), '-inf', NOW_F, 'LIMIT', 0, limit)
 -- RQ 1.13's registry cleanup (its `rq info`, its workers) drops an expired

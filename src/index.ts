@@ -10,7 +10,7 @@ export {
 } from './engine/defaults.js';
 export { Queue, type EnqueueOptions, type EnqueueSpec } from './engine/queue.js';
 export { Job, ResultType, type JobStatus, type JobResult } from './engine/job.js';
-export { Worker, type WorkerOptions, type DequeueStrategy, type QueueRetry, type WorkerEvents, type Outcome, type RecoveryOutcome } from './engine/worker/index.js';
+export { Worker, type WorkerOptions, type DequeueStrategy, type QueueRetry, type WorkerEvents, type Outcome, type RecoveryOutcome, type EndHook, type JobEnding } from './engine/worker/index.js';
 export { Scheduler } from './engine/scheduler.js';
 export { Registry } from './engine/registry.js';
 export { Retry, Repeat, Dependency, Callback, type DependsOn, type DependencyOptions } from './engine/options.js';

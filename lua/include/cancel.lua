@@ -1,4 +1,4 @@
--- include: keys clock ttl
+-- include: keys clock ttl prefetch
 -- Canceling a job (RQ 2.10's cancel, and our dependency cascade).
 
 local function cancel_job(id, reason)
@@ -7,7 +7,7 @@ local function cancel_job(id, reason)
   local status, q = f[1], f[2]
   if status == false or status == 'canceled' then return false end
   if q ~= false then
-    redis.call('LREM', queue_key(q), 0, id)
+    if redis.call('LREM', queue_key(q), 0, id) == 0 and status == 'queued' then drop_parked(id) end
     redis.call('ZREM', deferred_key(q), id)
     redis.call('ZREM', scheduled_key(q), id)
     redis.call('ZREM', finished_key(q), id)

@@ -1,4 +1,4 @@
--- include: keys worker-state take
+-- include: keys worker-state take prefetch
 -- The dequeue tail of a worker's calls (dequeue, finish, fail, complete).
 
 -- Shared ARGV tail of dequeue.lua, finish.lua, fail.lua and complete.lua:
@@ -6,6 +6,7 @@
 -- settle: the caller ended an execution with defer_state; settle the
 -- worker's state unless new jobs made it busy.
 local function dequeue_from_argv(worker, start, settle)
+  if ARGV[start] == 'prefetch' then return prefetch_from_argv(worker, start, settle) end
   local count = tonumber(ARGV[start])
   if count == nil or count <= 0 then
     if settle then settle_worker_state(worker) end

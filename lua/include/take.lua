@@ -1,6 +1,22 @@
 -- include: keys clock
 -- Taking jobs for a worker and marking them started in one step.
 
+-- Marks a job started by `worker` as execution e: job fields, execution
+-- hash and set, wip entry, the worker's executions (dequeue and the start
+-- of a parked job).
+local function mark_started(worker, wek, id, q, e, hb_ttl, exec_ttl)
+  local key = job_key(id)
+  local member = id .. ':' .. e
+  redis.call('HSET', key, 'status', 'started', 'started_at', NOW_ISO, 'worker_name', worker, 'last_heartbeat', NOW_ISO)
+  redis.call('PERSIST', key)
+  redis.call('HSET', execution_key(id, e), 'id', e, 'job_id', id, 'created_at', NOW_FS, 'last_heartbeat', NOW_FS, 'worker_name', worker)
+  redis.call('EXPIRE', execution_key(id, e), exec_ttl)
+  redis.call('ZADD', executions_key(id), NOW + exec_ttl + 60, e)
+  redis.call('EXPIRE', executions_key(id), exec_ttl + 60)
+  redis.call('ZADD', wip_key(q), NOW_F + hb_ttl, member)
+  redis.call('SADD', wek, member)
+end
+
 -- Pops up to `count` jobs for `worker` from `queues` (in the given order)
 -- and records each as started in the same script: there is no instant at
 -- which a job is in neither a queue nor a registry.
@@ -25,8 +41,7 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
       if type(hash) == 'table' and hash.err == nil and #hash > 0 then
         taken = taken + 1
         local e = exec_ids[taken]
-        local member = id .. ':' .. e
-        redis.call('HSET', key, 'status', 'started', 'started_at', NOW_ISO, 'worker_name', worker, 'last_heartbeat', NOW_ISO)
+        mark_started(worker, wek, id, q, e, hb_ttl, exec_ttl)
         -- the reply shows the job as it is now, without reading it twice
         for i = 1, #hash - 1, 2 do
           local k = hash[i]
@@ -34,13 +49,6 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
           elseif k == 'started_at' or k == 'last_heartbeat' then hash[i + 1] = NOW_ISO
           elseif k == 'worker_name' then hash[i + 1] = worker end
         end
-        redis.call('PERSIST', key)
-        redis.call('HSET', execution_key(id, e), 'id', e, 'job_id', id, 'created_at', NOW_FS, 'last_heartbeat', NOW_FS, 'worker_name', worker)
-        redis.call('EXPIRE', execution_key(id, e), exec_ttl)
-        redis.call('ZADD', executions_key(id), NOW + exec_ttl + 60, e)
-        redis.call('EXPIRE', executions_key(id), exec_ttl + 60)
-        redis.call('ZADD', wip_key(q), NOW_F + hb_ttl, member)
-        redis.call('SADD', wek, member)
         table.insert(out, id)
         table.insert(out, q)
         table.insert(out, e)

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { writePidFile } from './pid-file.js';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   appRole,
   appServes,
@@ -60,6 +60,7 @@ export interface WorkerFlags extends LoggingFlags, OpsFlags {
   logJobDescription?: boolean;
   import?: string[];
   concurrency?: number;
+  prefetch?: number;
   pid?: string;
   config?: string;
   role?: string;
@@ -89,6 +90,12 @@ export function withAppOptions(cmd: Command): Command {
     .option('--role <role>', "run the application's role: its queues, concurrency and scheduler setting");
 }
 
+const prefetchArg = (v: string): number => {
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || n > 1000) throw new InvalidArgumentError('expected an integer from 0 to 1000');
+  return n;
+};
+
 export function workerCommand(): Command {
   const cmd = new Command('worker')
     .summary('start a worker')
@@ -101,6 +108,7 @@ export function workerCommand(): Command {
     .option('-n, --name <name>', 'worker name (default: 32 random hex digits)')
     .option('--import <module>', 'task module (.ts, .js, .mjs) whose exported functions become tasks named <file base name>.<export>; repeatable', collect)
     .option('--concurrency <n>', "jobs run at once in this process (default: the role's, else 1)", intArg(1))
+    .option('--prefetch <n>', 'jobs (0-1000) taken ahead of time and started as the previous ones end: for many short jobs (default: 0, as RQ)', prefetchArg)
     .option('--max-jobs <n>', 'maximum number of jobs to execute', intArg(1))
     .option('--max-idle-time <seconds>', 'maximum seconds to stay alive without jobs to execute', floatArg(0))
     .option('-s, --with-scheduler', 'run the scheduler (moves scheduled jobs and retries to their queues)')
@@ -212,6 +220,7 @@ export async function serveQueues(o: {
       tasks,
       name: flags.name ?? settings.name,
       concurrency: flags.concurrency ?? role?.concurrency ?? 1,
+      prefetch: flags.prefetch ?? 0,
       burst: Boolean(flags.burst),
       maxJobs: flags.maxJobs,
       maxIdleTime: flags.maxIdleTime,

@@ -24,6 +24,7 @@ export const SCRIPT_NAMES = [
   'complete',
   'cron-claim',
   'meta-cas',
+  'unpark',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

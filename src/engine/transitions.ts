@@ -19,12 +19,15 @@ export interface NextJobs {
   execTtl: number;
   /** in the order they are tried */
   queues: readonly string[];
-  /** one fresh execution id per job that may be taken (at least count) */
+  /** one fresh execution id per job that may be taken (count, then one per job to park) */
   execIds: readonly string[];
+  /** a worker with --prefetch: parked members ('job:execution') it starts now, and how many jobs to park */
+  prefetch?: { start: readonly string[]; park: number };
 }
 
 function nextArgs(n: NextJobs): Arg[] {
-  return [n.count, n.hbTtl, n.execTtl, n.queues.length, ...n.queues, ...n.execIds];
+  const pre: Arg[] = n.prefetch ? ['prefetch', n.prefetch.start.length, ...n.prefetch.start, n.prefetch.park] : [];
+  return [...pre, n.count, n.hbTtl, n.execTtl, n.queues.length, ...n.queues, ...n.execIds];
 }
 
 /** A job a dequeue took and marked started. */
@@ -49,9 +52,32 @@ function readTaken(reply: unknown): Taken {
   return out;
 }
 
-/** dequeue.lua: up to next.count jobs of `worker`, each marked started in the same call. */
-export async function dequeue(redis: Redis, worker: string, next: NextJobs): Promise<Taken> {
-  return readTaken(await runScriptBuffer(redis, 'dequeue', [worker, ...nextArgs(next)]));
+/** What a call with a dequeue tail gave: the jobs taken and, with prefetch, what became of the parked ones. */
+export interface Next {
+  taken: Taken;
+  prefetched?: {
+    /** per member of next.prefetch.start: its start was recorded (false: canceled, deleted or handed back meanwhile) */
+    accepted: boolean[];
+    /** jobs parked by this call (status still queued) */
+    parked: TakenJob[];
+  };
+}
+
+function readNext(reply: unknown, n: NextJobs): Next {
+  if (!n.prefetch) return { taken: readTaken(reply) };
+  const [accepted, started, parked] = reply as [unknown[], unknown, unknown];
+  const p = readTaken(parked);
+  return { taken: readTaken(started), prefetched: { accepted: accepted.map((a) => Number(a) === 1), parked: p === 'suspended' ? [] : p } };
+}
+
+/** dequeue.lua: up to next.count jobs of `worker`, each marked started in the same call (and parks, with prefetch). */
+export async function dequeue(redis: Redis, worker: string, next: NextJobs): Promise<Next> {
+  return readNext(await runScriptBuffer(redis, 'dequeue', [worker, ...nextArgs(next)]), next);
+}
+
+/** unpark.lua: parked members of `worker` go back to the front of their queues (all of them when members is empty); those handed back. */
+export async function unpark(redis: Redis, a: { worker: string; members: readonly string[] }): Promise<string[]> {
+  return ((await runScript(redis, 'unpark', [a.worker, ...a.members])) as unknown[]).map(String);
 }
 
 /** Which execution an end record is of, and its times (float epoch seconds). */
@@ -97,13 +123,13 @@ function recordFields(e: EndRecord): Arg[] {
 /** What recording ends gave: one outcome per record, then the next jobs. */
 export interface Recorded {
   outcomes: Outcome[];
-  next: Taken;
+  next: Next;
 }
 
 /** finish.lua or fail.lua: records one end and takes the next jobs in the same call. */
 export async function recordEnd(redis: Redis, worker: string, e: EndRecord, next: NextJobs): Promise<Recorded> {
   const reply = (await runScriptBuffer(redis, e.kind, [e.id, e.execId, e.queue, worker, ...recordFields(e), ...nextArgs(next)])) as [Buffer, unknown];
-  return { outcomes: [String(reply[0]) as Outcome], next: readTaken(reply[1]) };
+  return { outcomes: [String(reply[0]) as Outcome], next: readNext(reply[1], next) };
 }
 
 /** complete.lua: records several ends of one worker, then takes its next jobs, in one call. */
@@ -111,7 +137,7 @@ export async function complete(redis: Redis, worker: string, ends: readonly EndR
   const args: Arg[] = [worker, ends.length];
   for (const e of ends) args.push(e.kind, e.id, e.execId, e.queue, ...recordFields(e));
   const reply = (await runScriptBuffer(redis, 'complete', [...args, ...nextArgs(next)])) as [Buffer[], unknown];
-  return { outcomes: reply[0].map((o) => String(o) as Outcome), next: readTaken(reply[1]) };
+  return { outcomes: reply[0].map((o) => String(o) as Outcome), next: readNext(reply[1], next) };
 }
 
 /** enqueue.lua's per-job input: its spec (JSON, see the script) and its data (zlib bytes). */

@@ -111,6 +111,59 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
   assert.ok((await fx.redis.hget(`rq:worker:${w.name}`, 'death')) !== null, 'death recorded');
 });
 
+test('prefetch: a lost reply to the calls that start and park jobs, and to unpark: every job runs once, none stays parked', { timeout: 120_000 }, async () => {
+  for (const lua of scriptSources().values()) await fx.redis.script('LOAD', lua);
+  const sha = new Map<string, string[]>(SCRIPT_NAMES.map((n) => [n, scriptWireMarkers(n)]));
+  const q = uniq('pf');
+  const runs = new Map<string, number>();
+  const t = tasks({
+    't.ok': (ms: number) => {
+      const id = currentJob().job.id;
+      runs.set(id, (runs.get(id) ?? 0) + 1);
+      return new Promise((r) => setTimeout(r, ms));
+    },
+  });
+  const conn = createRedis(fx.proxy.url);
+  conn.on('error', () => {});
+  const w = new Worker([q], { ...FAST, logger: silentLogger, connection: conn, tasks: t, prefetch: 2 });
+  w.on('error', () => {});
+  const handed: string[] = [];
+  w.on('job-handed-back', (id) => handed.push(id));
+  const done = w.work();
+  await waitForEvent(w, 'started', undefined, 15_000);
+  const queue = new Queue(q, fx.redis);
+  const all: string[] = [];
+  const dropped0 = fx.proxy.stats.repliesDropped;
+  let armed = 0;
+  // dequeue: the first call (starts one, parks two); finish: its tail starts a parked job and parks more
+  for (const script of ['dequeue', 'finish']) {
+    await until(() => w.runningJobIds().length === 0 && all.every((id) => runs.has(id)), 15_000);
+    fx.proxy.dropReplyTo(...sha.get(script)!);
+    armed++;
+    const jobs = await queue.enqueueMany(Array.from({ length: 6 }, () => ({ func: 't.ok', args: [30] })));
+    all.push(...jobs.map((j) => j.id));
+    await settle(fx.redis, [q], new Map(jobs.map((j) => [j.id, ['finished']])), 30_000);
+    await until(() => fx.proxy.stats.repliesDropped - dropped0 === armed, 10_000);
+  }
+  // unpark (a warm stop hands back the parked jobs): its resend must not push them twice
+  const [slow, ...rest] = await queue.enqueueMany([{ func: 't.ok', args: [1000] }, ...Array.from({ length: 3 }, () => ({ func: 't.ok', args: [1] }))]);
+  await until(async () => (await fx.redis.llen(`rq:worker:${w.name}:prefetched`)) === 2, 10_000);
+  fx.proxy.dropReplyTo(...sha.get('unpark')!);
+  armed++;
+  w.stop();
+  await done;
+  fx.proxy.clearDrops();
+  conn.disconnect();
+  assert.equal(fx.proxy.stats.repliesDropped - dropped0, armed, 'every armed reply was dropped');
+  assert.deepEqual(await fx.redis.lrange(`rq:queue:${q}`, 0, -1), rest.map((j) => j.id), 'handed back once, in order');
+  assert.equal(runs.get(slow!.id), 1);
+  const wrong = all.filter((id) => runs.get(id) !== 1).map((id) => `${id}: ran ${runs.get(id) ?? 0} times`);
+  assert.deepEqual(wrong, []);
+  assert.equal(await fx.redis.exists(`rq:worker:${w.name}:prefetched`), 0);
+  assert.equal(await fx.redis.zscore('rq:prefetchers', w.name), null);
+  lostReplies.push('dequeue (prefetch)', 'finish (prefetch)', 'unpark');
+});
+
 test('connection cuts: connections dropped mid-command; no job lost or run twice', { timeout: 300_000 }, async () => {
   const N = SOAK ? 5000 : 600;
   const tag = uniq('cuts');
@@ -118,7 +171,8 @@ test('connection cuts: connections dropped mid-command; no job lost or run twice
   const privateQueues = [uniq('p1'), uniq('p2'), uniq('p3')];
   const workers = await Promise.all(
     privateQueues.map((p, i) =>
-      WorkerProc.start(fx.proxy.url, [...shared, p], { ...FAST, concurrency: 3, dequeueStrategy: i === 1 ? 'round_robin' : 'default' }, { COUNTER_URL: fx.server.url }),
+      // with prefetch 0, 1 and 3: a lost reply may have parked jobs the worker never heard of
+      WorkerProc.start(fx.proxy.url, [...shared, p], { ...FAST, concurrency: 3, prefetch: [0, 1, 3][i], dequeueStrategy: i === 1 ? 'round_robin' : 'default' }, { COUNTER_URL: fx.server.url }),
     ),
   );
   const recovered: string[] = [];

@@ -1,5 +1,5 @@
-// Chaos 1: worker processes SIGKILLed about every second while 1,000 jobs
-// over three queues run; a new worker replaces each one. Every job must end
+// Chaos 1: worker processes (some with prefetch) SIGKILLed about every
+// second while 1,000 jobs over three queues run; a new worker replaces each one. Every job must end
 // finished (or failed, for jobs designed to fail), nothing may stay queued,
 // started or in wip, and a job may only run twice when an attempt of it was
 // on a killed worker (at-least-once).
@@ -44,9 +44,21 @@ test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', {
   };
 
   const strategies = ['default', 'round_robin', 'random'];
+  // Every other worker holds jobs parked (prefetch): a killed one's parked
+  // jobs must go back to their queues too.
+  const prefetches = [0, 2, 0, 1];
   let spawned = 0;
-  const startWorker = () =>
-    WorkerProc.start(fx.server.url, queues, { ...FAST, concurrency: 3, dequeueStrategy: strategies[spawned++ % 3] });
+  let parkedHandedBack = 0;
+  const startWorker = async () => {
+    const w = await WorkerProc.start(fx.server.url, queues, {
+      ...FAST,
+      concurrency: 3,
+      dequeueStrategy: strategies[spawned % 3],
+      prefetch: prefetches[spawned++ % prefetches.length],
+    });
+    w.on('job-recovered', (_id: string, outcome: string) => void (outcome === 'handed-back' && parkedHandedBack++));
+    return w;
+  };
 
   await enqueue(0, N / 2);
   const workers = await Promise.all(Array.from({ length: WORKERS }, startWorker));
@@ -92,6 +104,7 @@ test('worker kills: 1,000 jobs, a random worker SIGKILLed about every second', {
     recovered,
     killed_executions: killedExecutions,
     max_recover_ms: maxRecoverMs,
+    parked_handed_back: parkedHandedBack,
     settle_ms: settleMs,
   });
   assert.ok(kills.length >= 5, `only ${kills.length} kills`);

@@ -21,7 +21,7 @@ test('a dequeued job reads back field for field as HGETALL gives it (fixstr to s
   });
   // More than 15 entries: an array16 header.
   await fx.redis.hset(`rq:job:${job.id}`, 'a', '', 'b', 'b'.repeat(31), 'c', 'c'.repeat(32));
-  const taken = await dequeue(fx.redis, uniq('w'), { count: 1, hbTtl: 20, execTtl: 80, queues: [name], execIds: ['e1'] });
+  const { taken } = await dequeue(fx.redis, uniq('w'), { count: 1, hbTtl: 20, execTtl: 80, queues: [name], execIds: ['e1'] });
   assert.ok(taken !== 'suspended');
   assert.equal(taken[0]!.id, job.id);
   const packed = taken[0]!.packed;

@@ -451,7 +451,7 @@ test('complete (ends of one tick in one call) is idempotent: a resend records no
   const [a, b] = await q.enqueueMany([{ func: 't.ok' }, { func: 't.boom', retry: new Retry({ max: 1 }) }]);
   const worker = uniq('w');
   await birth(fx.redis, { worker, keyTtl: 480, queues: [name], fields: [] });
-  const taken = await dequeue(fx.redis, worker, { count: 2, hbTtl: 20, execTtl: 80, queues: [name], execIds: ['e1', 'e2'] });
+  const { taken } = await dequeue(fx.redis, worker, { count: 2, hbTtl: 20, execTtl: 80, queues: [name], execIds: ['e1', 'e2'] });
   assert.deepEqual(taken !== 'suspended' && taken.map((t) => t.id), [a!.id, b!.id]);
   const times = { startedAt: 1, endedAt: 2 };
   const ends = [

@@ -9,7 +9,8 @@ import { TaskTracker } from '../../src/openvle/tracking/tracker.js';
 import { ProgressThrottle } from '../../src/openvle/tracking/progress.js';
 import { Reconciler } from '../../src/openvle/tracking/reconciler.js';
 import { TaskRetryError } from '../../src/openvle/tracking/retry.js';
-import { progress } from '../../src/openvle/tracking/attempt.js';
+import { currentAttempt, progress } from '../../src/openvle/tracking/attempt.js';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { silentLogger } from '../../src/index.js';
 import { engineFixture } from '../helpers/engine.js';
 import { TcpProxy } from '../helpers/proxy.js';
@@ -412,3 +413,94 @@ test('retryTask requeues a failed Task; the next attempt is a new SubTask', asyn
   w.stop();
   await w.done;
 });
+
+// A step's dependents (the next step, the event's finishing job) run the
+// moment the engine records its end, often on another worker: the attempt's
+// SubTask must be ended by then, however slow MariaDB is. The row is held
+// locked here while the tracking writes its end.
+for (const end of ['returns', 'throws', 'is stopped'] as const) {
+  test(`an attempt that ${end} has its SubTask ended before its job reads ended or a dependent starts, with tracking slow`, async (t) => {
+    // Its own tracker: the end must wait for the locked row however long this loaded machine takes to see the wait.
+    const slow = new TaskTracker({ pool, redis: fx.redis, reconciler: { interval: 3_600_000 }, endWriteWait: 600_000 });
+    let letEnd!: () => void;
+    const mayEnd = new Promise<void>((r) => (letEnd = r));
+    let subTaskId: number | undefined;
+    let seenByDependent: string | undefined;
+    const reg = handlers({
+      'openvle.test.stop_step': [
+        'Stop VM',
+        async () => {
+          subTaskId = currentAttempt()!.subTaskId;
+          // 'is stopped' ignores its signal: the worker ends it (stop-job) without waiting.
+          await mayEnd;
+          if (end === 'throws') throw new UnrecoverableError('VM locked');
+          return { status: 'stopped' };
+        },
+      ],
+      'openvle.test.delete_step': [
+        'Delete VM',
+        async ({ step }: { step: string }) => {
+          const task = await store().findByJobId(step);
+          seenByDependent = (await store().subTasks(task!.id)).map((s) => s.status).join(',');
+        },
+      ],
+    }, slow);
+    const q = new Queue('pve_vm_actions', fx.redis);
+    const stop = await q.enqueue('openvle.test.stop_step');
+    const del = await q.enqueue('openvle.test.delete_step', { kwargs: { step: stop.id }, dependsOn: new Dependency({ jobs: stop, allowFailure: true }) });
+    const w = trackedWorker(['pve_vm_actions'], reg, { concurrency: 2 }, slow);
+    let lock: mysql.Connection | undefined;
+    // Also when it fails: a case's worker must not take the next case's jobs.
+    t.after(async () => {
+      letEnd();
+      await lock?.end().catch(() => {});
+      w.stop();
+      await w.done;
+      await slow.close();
+    });
+    await until(async () => subTaskId !== undefined, WAIT, 20);
+    const { host, port, user, password, database } = dbConfig;
+    const conn = (lock = await mysql.createConnection({ host, port, user, password, database }));
+    await conn.query('BEGIN');
+    await conn.query('SELECT id FROM sub_tasks WHERE id = ? FOR UPDATE', [subTaskId]);
+    let statusWhileHeld: string | undefined;
+    try {
+      if (end === 'is stopped') await fx.redis.publish(keys.pubsub(w.name), JSON.stringify({ command: 'stop-job', job_id: stop.id }));
+      else letEnd();
+      // The tracking's write of the attempt's end waits for the lock.
+      await until(async () => {
+        const [r] = await conn.query<RowDataPacket[]>(
+          `SELECT 1 FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+            WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ? AND p.INFO LIKE 'UPDATE sub_tasks%'`,
+          [dbConfig.database],
+        );
+        return r.length > 0;
+      }, WAIT, 20);
+      statusWhileHeld = (await stop.getStatus()) ?? undefined;
+      if (statusWhileHeld !== 'started' && end !== 'is stopped') {
+        // (the defect) the job already reads ended: its dependent runs and sees the row still processing
+        await until(async () => seenByDependent !== undefined, WAIT, 20);
+      }
+    } finally {
+      await conn.query('COMMIT');
+    }
+    assert.equal(statusWhileHeld, 'started', 'the job stays started until its SubTask is ended');
+    if (end === 'is stopped') {
+      // a stopped job releases no dependent (as RQ)
+      await until(async () => (await stop.getStatus()) === 'stopped', WAIT, 20);
+    } else {
+      await until(async () => seenByDependent !== undefined, WAIT, 20);
+      assert.equal(seenByDependent, end === 'returns' ? 'success' : 'error', 'the dependent saw the attempt ended');
+      await until(async () => (await del.getStatus()) === 'finished', WAIT, 20);
+    }
+    letEnd();
+    // The Task follows the job's events, which come after the record Redis already shows.
+    const want = { returns: 'success', throws: 'failed', 'is stopped': 'canceled' }[end];
+    const task = (await store().findByJobId(stop.id))!;
+    await until(() => taskStatus(task.id, want), WAIT, 20);
+    const subs = await store().subTasks(task.id);
+    assert.deepEqual(subs.map((s) => s.status), [end === 'returns' ? 'success' : 'error']);
+    if (end !== 'returns') assert.match(subs[0]!.errorMessage ?? '', end === 'throws' ? /VM locked/ : /stopped/i);
+    if (end === 'is stopped') await del.cancel();
+  });
+}

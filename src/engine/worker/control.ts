@@ -7,6 +7,7 @@ export type ControlMessage =
   | { kind: 'shutdown' }
   | { kind: 'kill-horse' }
   | { kind: 'stop-job'; jobId: unknown }
+  | { kind: 'drop-prefetched'; jobId: string }
   | { kind: 'malformed'; why: string }
   | { kind: 'unknown'; command: unknown };
 
@@ -29,6 +30,9 @@ export function parseControlMessage(channel: string, message: string): ControlMe
       return { kind: 'kill-horse' };
     case 'stop-job':
       return { kind: 'stop-job', jobId: cmd.job_id };
+    case 'drop-prefetched':
+      // Not RQ's: cancel/delete/empty took a job out of this worker's parking list.
+      return typeof cmd.job_id === 'string' ? { kind: 'drop-prefetched', jobId: cmd.job_id } : { kind: 'malformed', why: 'drop-prefetched without a job_id' };
     default:
       return { kind: 'unknown', command: cmd.command };
   }

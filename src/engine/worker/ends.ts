@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { complete, recordEnd, type EndRecord, type NextJobs, type Recorded } from '../transitions.js';
 import type { Outcome } from './events.js';
+import type { Running } from './running.js';
 
 // Ends per complete.lua call: 8 cut Redis CPU per job at concurrency 50 as much as 16 did
 // while leaving calls small enough to overlap with the jobs they hand out.
@@ -8,6 +9,7 @@ export const END_BATCH = 8;
 
 /** An execution's end, waiting to be recorded with others of the same tick. */
 export interface PendingEnd {
+  r: Running;
   record: EndRecord;
   recorded: (outcome: Outcome) => void;
   resolve: () => void;

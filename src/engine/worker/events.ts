@@ -7,9 +7,10 @@ export type Outcome = 'finished' | 'repeated' | 'retried' | 'scheduled' | 'faile
 
 /**
  * How a recovery pass ended a job whose worker stopped heart-beating:
- * 'ignored' when the job was terminal already (only its entry dropped).
+ * 'ignored' when the job was terminal already (only its entry dropped);
+ * 'handed-back' for a dead worker's parked job (prefetch), put back on its queue.
  */
-export type RecoveryOutcome = 'retried' | 'scheduled' | 'failed' | 'ignored' | 'missing';
+export type RecoveryOutcome = 'retried' | 'scheduled' | 'failed' | 'ignored' | 'missing' | 'handed-back';
 
 export interface WorkerEvents {
   started: [];
@@ -24,6 +25,8 @@ export interface WorkerEvents {
   'job-recovered': [jobId: string, outcome: RecoveryOutcome];
   /** A job this worker had been given by a dequeue whose reply was lost went back to its queue. */
   'job-handed-back': [jobId: string];
+  /** A parked job (prefetch) was canceled or deleted before it started: it was dropped, or its run aborted and not recorded. */
+  'job-skipped': [jobId: string];
   idle: [];
   stopped: [];
   error: [err: Error];

@@ -14,6 +14,9 @@ import {
   DEFAULT_WORKER_TTL,
 } from '../defaults.js';
 
+/** The most jobs a worker may hold parked (--prefetch). */
+export const MAX_PREFETCH = 1000;
+
 export type DequeueStrategy = 'default' | 'round_robin' | 'random';
 
 export interface WorkerOptions {
@@ -64,6 +67,15 @@ export interface WorkerOptions {
    * jobs this worker recovers too.
    */
   queueRetry?: Record<string, QueueRetry>;
+  /**
+   * Not in RQ: jobs (0 to 1000, default 0) the worker may take from its
+   * queues ahead of time, parked in a list of its own and marked started
+   * only when they start. Each is started by the call that records the
+   * previous end, and runs while Redis records it. For many short jobs; not
+   * for long ones (a parked job waits behind them while another worker
+   * could have run it). See docs/design.md.
+   */
+  prefetch?: number;
 }
 
 /** One queue's default retry: `max` retries, waits as RQ's `Retry(max, interval)`. */
@@ -116,12 +128,14 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     disableJobDescLogging: opts.disableJobDescLogging ?? false,
     logJobDescription: opts.logJobDescription ?? false,
     queueRetry: new Map(),
+    prefetch: opts.prefetch ?? 0,
   };
   if (opts.queueRetry) {
     checkQueueRetry(opts.queueRetry);
     for (const [queue, p] of Object.entries(opts.queueRetry)) o.queueRetry.set(queue, encodeQueueRetry(p));
   }
   if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new TypeError('concurrency must be an integer >= 1');
+  if (!Number.isInteger(o.prefetch) || o.prefetch < 0 || o.prefetch > MAX_PREFETCH) throw new TypeError(`prefetch must be an integer from 0 to ${MAX_PREFETCH}`);
   for (const k of ['resultTtl', 'failureTtl'] as const) checkSeconds(k, o[k], -1);
   if (!['default', 'round_robin', 'random'].includes(o.dequeueStrategy)) {
     throw new TypeError(`Unknown dequeue strategy '${o.dequeueStrategy}': use default, round_robin or random`);

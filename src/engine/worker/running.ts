@@ -14,6 +14,8 @@ export interface Running {
   stopRequested?: boolean;
   /** Recovered by someone else (we stalled), or handed over by a cold shutdown: don't report. */
   detached?: boolean;
+  /** A parked job whose start was refused (canceled or deleted meanwhile): its end is not recorded. */
+  skipped?: boolean;
   done?: Promise<void>;
 }
 

@@ -8,7 +8,7 @@ import { checkQueueName, keys } from '../keys.js';
 import { showCommand } from '../control-message.js';
 import { escapeControl, jobLogName } from '../description.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import { birth, death, dequeue, type EndOf, type FailRecord, type FinishRecord, type NextJobs, type Taken } from '../transitions.js';
+import { birth, death, dequeue, unpark, type EndOf, type FailRecord, type FinishRecord, type Next, type NextJobs, type Taken } from '../transitions.js';
 import { Scheduler } from '../scheduler.js';
 import { encodeExcString, encodeReturnValue } from '../serializer.js';
 import { runInJobContext, type JobContext, type TaskRegistry } from '../tasks.js';
@@ -17,10 +17,12 @@ import { DEFAULT_CALLBACK_TIMEOUT, DEFAULT_JOB_TIMEOUT, ENGINE_VERSION } from '.
 import { Abort, guard, LazyAbort } from './abort.js';
 import { parseControlMessage } from './control.js';
 import { DequeueOrder } from './dequeue-order.js';
+import { EndHooks, type EndHook } from './end-hooks.js';
 import { EndQueue, recordEnds, type PendingEnd } from './ends.js';
 import type { Outcome, WorkerEvents } from './events.js';
 import { Liveness } from './liveness.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
+import { Prefetch, type Parked, type PrefetchPlan } from './prefetch.js';
 import { PushWatch } from './push-watch.js';
 import { nextExecutionId, type Running } from './running.js';
 import { Slots } from './slots.js';
@@ -44,6 +46,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly order: DequeueOrder;
   private readonly running = new Map<string, Running>();
   private readonly slots: Slots;
+  /** Jobs held parked (--prefetch N), undefined without prefetch. */
+  private readonly prefetch: Prefetch | undefined;
   private maybeWork = true;
   private wakeGen = 0;
   private stopping: 'no' | 'warm' | 'cold' = 'no';
@@ -60,6 +64,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Execution ids sent with dequeue calls still awaiting their reply. */
   private readonly pendingExecIds = new Set<string>();
   private readonly ends = new EndQueue((items) => this.flushEnds(items));
+  private readonly endHooks = new EndHooks();
   private readonly liveness: Liveness;
   private scheduler: Scheduler | undefined;
   private loop: Promise<void> | undefined;
@@ -78,6 +83,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.o = resolveWorkerOptions(opts);
     this.order = new DequeueOrder(this.queues, this.o.dequeueStrategy);
     this.slots = new Slots(this.o.concurrency, this.o.maxJobs);
+    this.prefetch = this.o.prefetch > 0 ? new Prefetch(this.o.prefetch) : undefined;
     this.liveness = new Liveness({
       name: this.name,
       queues: this.queues,
@@ -86,7 +92,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       o: this.o,
       running: () => this.running.values(),
       runningCount: () => this.running.size,
-      pendingExecIds: () => [...this.pendingExecIds],
+      pendingExecIds: () => [...this.pendingExecIds, ...(this.prefetch?.execIds() ?? [])],
       lost: (member) => {
         const r = this.running.get(member);
         if (r) {
@@ -132,7 +138,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.stopping = 'warm';
       this.connection.hset(keys.worker(this.name), 'shutdown_requested_date', utcformat()).catch(() => {});
     }
+    this.handBackParked();
     this.wake();
+  }
+
+  /**
+   * Adds a hook awaited between an execution's end and the script call that
+   * records it (see EndHook); returns the function that removes it.
+   */
+  addEndHook(hook: EndHook): () => void {
+    return this.endHooks.add(hook);
   }
 
   /** Ids of the jobs running now. */
@@ -264,6 +279,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
         }
         break;
       }
+      case 'drop-prefetched':
+        if (this.prefetch?.drop(msg.jobId)) {
+          this.log.info(`job ${escapeControl(msg.jobId)}: canceled or deleted while parked; dropped`);
+          this.emit('job-skipped', msg.jobId);
+        }
+        break;
       case 'unknown':
         this.log.warning(`ignoring unknown command ${showCommand(msg.command)} on ${channel}`);
     }
@@ -310,12 +331,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.log.info(`Worker ${keys.worker(this.name)}: idle for ${this.o.maxIdleTime} seconds, quitting`);
         break;
       }
-      if (this.o.burst && idle && !this.maybeWork) {
+      if (this.o.burst && idle && !this.maybeWork && !this.prefetch?.parked.length) {
         this.log.info(`Worker ${keys.worker(this.name)}: done, quitting`);
         break;
       }
       const k = this.available();
-      if (k > 0 && this.maybeWork) {
+      if (k > 0 && (this.maybeWork || this.prefetch?.parked.length)) {
         try {
           await this.fetch(k);
         } catch (err) {
@@ -363,21 +384,92 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * pending until the call settles, so that the heartbeat never hands back
    * a job whose reply is still on its way.
    */
-  private dequeueTail(k: number): { next: NextJobs; ids: string[] } {
+  private dequeueTail(k: number): { next: NextJobs; ids: string[]; plan?: PrefetchPlan } {
+    let count = k;
+    let plan: PrefetchPlan | undefined;
+    if (this.prefetch) {
+      const allowed = this.slots.maxJobs - this.slots.started - this.slots.reserved + k;
+      plan = this.prefetch.plan(k, allowed, this.stopping === 'no' && !this.suspended);
+      count = plan.count;
+    }
     const ids: string[] = [];
-    for (let i = 0; i < k; i++) ids.push(nextExecutionId());
+    for (let i = 0; i < count + (plan?.park ?? 0); i++) ids.push(nextExecutionId());
     for (const id of ids) this.pendingExecIds.add(id);
-    return { next: { count: k, hbTtl: this.liveness.hbTtl, execTtl: this.liveness.execTtl, queues: this.order.next(), execIds: ids }, ids };
+    const prefetch = plan ? { start: plan.starts.map((p) => p.member), park: plan.park } : undefined;
+    const next: NextJobs = { count, hbTtl: this.liveness.hbTtl, execTtl: this.liveness.execTtl, queues: this.order.next(), execIds: ids, prefetch };
+    return { next, ids, plan };
+  }
+
+  /**
+   * Runs the parked jobs a call just sent starts, without waiting for its
+   * reply; their slots stop being reserved now that they run. Returns how
+   * many of the call's k slots stay reserved until the reply.
+   */
+  private startParked(plan: PrefetchPlan | undefined, k: number): number {
+    if (!plan || plan.starts.length === 0) return k;
+    for (const p of plan.starts) {
+      // as the start writes it (started_at from this clock: the reply is not awaited)
+      Object.assign(p.job.fields, { status: 'started', worker_name: this.name, started_at: utcformat(), last_heartbeat: utcformat() });
+      p.run = this.start(p.job, p.queue, p.execId);
+    }
+    this.slots.reserved -= plan.starts.length;
+    this.lastBusy = Date.now();
+    return k - plan.starts.length;
+  }
+
+  /** Handles the reply of a call with a dequeue tail: the jobs it started, and with prefetch the parked ones. */
+  private takeReply(next: Next, plan: PrefetchPlan | undefined, asked: number, gen: number): void {
+    if (!plan || !this.prefetch || !next.prefetched) return this.takeJobs(next.taken, asked, gen);
+    const { accepted, parked } = next.prefetched;
+    plan.starts.forEach((p, i) => {
+      if (!accepted[i]) this.skipParked(p);
+    });
+    this.takeJobs(next.taken, plan.count, gen);
+    const arrived = this.prefetch.arrive(plan, parked, this.connection);
+    for (const p of arrived) this.order.dequeuedFrom(p.queue);
+    if (arrived.length < plan.park && gen === this.wakeGen) this.maybeWork = false;
+    if (this.suspended || this.stopping !== 'no') this.handBackParked();
+  }
+
+  /** A parked job the worker began was canceled, deleted or handed back before its start was recorded: drop the run. */
+  private skipParked(p: Parked): void {
+    const r = p.run;
+    if (!r) return;
+    r.skipped = true;
+    r.detached = true;
+    r.aborter.abort(new Abort('canceled or deleted before it started'));
+    this.slots.started--;
+    this.log.info(`${p.queue}: ${escapeControl(p.job.id)} was canceled or deleted before it started; its run is dropped`);
+    this.emit('job-skipped', p.job.id);
+  }
+
+  /** Parked jobs the worker will not start (stop, suspension) go back to the front of their queues. */
+  private handBackParked(): void {
+    const parked = this.prefetch?.takeAll() ?? [];
+    if (parked.length === 0) return;
+    unpark(this.connection, { worker: this.name, members: parked.map((p) => p.member) }).then(
+      (handed) => this.log.info(`handed ${handed.length} parked job(s) back to their queues`),
+      // death.lua hands back whatever is still parked
+      (err: unknown) => this.log.warning(`could not hand back parked jobs: ${(err as Error).message}`),
+    );
   }
 
   private async fetch(k: number): Promise<void> {
+    // Parked jobs are on their way: they go first.
+    if (this.prefetch?.awaiting) return this.prefetch.settled();
     this.slots.reserved += k;
     const gen = this.wakeGen;
-    const { next, ids } = this.dequeueTail(k);
+    const { next, ids, plan } = this.dequeueTail(k);
+    let left = k;
     try {
-      this.takeJobs(await dequeue(this.connection, this.name, next), k, gen);
+      const call = dequeue(this.connection, this.name, next);
+      left = this.startParked(plan, k);
+      this.takeReply(await call, plan, k, gen);
+    } catch (err) {
+      if (plan) this.prefetch?.arrive(plan, [], this.connection);
+      throw err;
     } finally {
-      this.slots.reserved -= k;
+      this.slots.reserved -= left;
       for (const id of ids) this.pendingExecIds.delete(id);
     }
   }
@@ -408,7 +500,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (got > 0) this.lastBusy = Date.now();
   }
 
-  private start(job: Job, queue: string, execId: string): void {
+  private start(job: Job, queue: string, execId: string): Running {
     const r: Running = {
       job,
       queue,
@@ -428,6 +520,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.running.delete(r.member);
       this.wake();
     });
+    return r;
   }
 
   private async execute(r: Running): Promise<void> {
@@ -453,6 +546,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     if (!failed) {
+      if (this.endHooks.size > 0) await this.endHooks.run(job, { ok: true, value }, this.log);
       const end = {
         kind: 'finish',
         returnValue: encodeReturnValue(value),
@@ -460,6 +554,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         hasDependencies: Boolean(job.fields.dependency_ids),
       } as const;
       await this.report(r, end, endedAt, (outcome) => {
+        if (r.skipped) return; // its start was refused (see skipParked): nothing was recorded
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
         else if (outcome === 'script-error') {
           this.log.error(`${queue}: ${job.id} failed: its end could not be recorded (reason in its result)`);
@@ -501,8 +596,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.log.error(`${queue}: ${mode} callback of ${job.id} failed: ${describeError(e)}`),
       );
     }
+    if (this.endHooks.size > 0) await this.endHooks.run(job, { ok: false, error: eventText, stopped: mode === 'stopped' }, this.log);
     const end = { kind: 'fail', mode, excString: encodeExcString(text), failureTtl: this.o.failureTtl, queueRetry: this.o.queueRetry.get(queue) ?? '' } as const;
     await this.report(r, end, endedAt, (outcome) => {
+      if (r.skipped) return;
       // The exception's own line: Python's traceback ends with it.
       const lastLine = text.trimEnd().split('\n').pop();
       if (outcome === 'retried' || outcome === 'scheduled') {
@@ -534,19 +631,33 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.running.delete(r.member);
     this.slots.reserved += 1;
     const of: EndOf = { id: r.job.id, execId: r.execId, queue: r.queue, startedAt: r.startedAt, endedAt };
-    return this.ends.push({ record: { ...end, ...of }, recorded });
+    return this.ends.push({ r, record: { ...end, ...of }, recorded });
   }
 
   /** Records one batch of ends and starts the jobs its call hands out. */
   private flushEnds(items: PendingEnd[]): void {
+    if (this.prefetch?.awaiting && this.stopping === 'no' && !this.suspended) {
+      // The next jobs are parked by a call in flight: this end goes with their start.
+      // Until it is sent, the ended runs count as running for the heartbeat,
+      // which would otherwise hand their executions back as unknown (and
+      // another worker would run them again).
+      for (const e of items) this.running.set(e.r.member, e.r);
+      void this.prefetch.settled().then(() => {
+        for (const e of items) this.running.delete(e.r.member);
+        this.flushEnds(items);
+      });
+      return;
+    }
     this.slots.reserved -= items.length;
     const k = this.available();
     this.slots.reserved += k;
     const gen = this.wakeGen;
-    const { next: tail, ids } = this.dequeueTail(k);
-    recordEnds(this.connection, this.name, items, tail).then(
+    const { next: tail, ids, plan } = this.dequeueTail(k);
+    const call = recordEnds(this.connection, this.name, items, tail);
+    const left = this.startParked(plan, k);
+    call.then(
       ({ outcomes, next }) => {
-        this.slots.reserved -= k;
+        this.slots.reserved -= left;
         items.forEach((e, i) => {
           try {
             e.recorded(outcomes[i]!);
@@ -555,13 +666,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
             this.log.error(`job event listener failed: ${describeError(err)}`);
           }
         });
-        if (k > 0) this.takeJobs(next, k, gen);
+        if (k > 0 || plan) this.takeReply(next, plan, k, gen);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.resolve();
         this.wake();
       },
       (err: unknown) => {
-        this.slots.reserved -= k;
+        this.slots.reserved -= left;
+        if (plan) this.prefetch?.arrive(plan, [], this.connection);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.reject(err);
         this.wake();

@@ -11,12 +11,17 @@ export interface Attempt {
   /** Set by `followSteps()`: the Task's progress counts its step jobs, so its own success does not write 100. */
   followsSteps?: boolean;
   /**
-   * When the handler returned or threw: the SubTask's end. The worker's
-   * event that ends the SubTask comes after the engine recorded the job's
-   * end, and so after dependents may have started; the row must not say
-   * this attempt ended after the next step began.
+   * When the handler returned or threw: the SubTask's end, even when the
+   * row is written later; the row must not say this attempt ended after the
+   * next step began.
    */
   handlerEndedAt?: Date;
+  /**
+   * How the worker's end hook ended the SubTask, before the engine recorded
+   * the job's end; the events after the record rewrite it only when the
+   * record turned out otherwise (a dropped result, a script error).
+   */
+  endedAs?: 'success' | 'error';
 }
 
 // Keyed by the Job object the worker hands the task and later to its
@@ -30,6 +35,11 @@ const opened = new WeakMap<Job, Attempt>();
 /** The execution's attempt, once its rows exist; undefined when it was never tracked. */
 export async function attemptOf(job: Job): Promise<Attempt | undefined> {
   return opening.get(job);
+}
+
+/** Whether a tracked handler began this execution's attempt (its rows may still be on their way). */
+export function isTracked(job: Job): boolean {
+  return opening.has(job);
 }
 
 export function forgetAttempt(job: Job): void {

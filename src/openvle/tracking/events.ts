@@ -1,25 +1,36 @@
-import type { Job, Logger, Outcome, RecoveryOutcome, Worker } from '../../index.js';
-import { attemptOf, forgetAttempt, parentTaskIdFromMeta, taskIdFromMeta, TrackingUnavailableError } from './attempt.js';
+import type { Job, JobEnding, Logger, Outcome, RecoveryOutcome, Worker } from '../../index.js';
+import { attemptOf, forgetAttempt, isTracked, parentTaskIdFromMeta, taskIdFromMeta, TrackingUnavailableError } from './attempt.js';
 import type { TaskStore } from './store.js';
 
 export interface AttachDeps {
   store: TaskStore;
   log: Logger;
+  /** Ms a job's end waits for its SubTask's write (default END_WRITE_WAIT_MS). */
+  endWriteWait?: number;
 }
 
 /** The message a SubTask ends with when its worker died (the engine recovered the job as abandoned). */
 export const WORKER_DIED = 'worker died';
 
 /**
- * Ends each attempt's SubTask and moves its Task when the worker reports
- * how the execution ended: success with the JSON result; `queued` while a
- * retry waits; `failed` when retries are exhausted or the error is
- * permanent; `canceled` when stopped. Also handles jobs this worker
- * recovered as abandoned (their worker died). Returns a function that
- * detaches, and `settled()` resolves once every write so far is done.
+ * Ms a job's end waits for its SubTask's write. MariaDB hanging must not
+ * hold a worker's slots; past this the end is recorded and the write after
+ * it (the job events) ends the row, as late as MariaDB allows.
+ */
+export const END_WRITE_WAIT_MS = 10_000;
+
+/**
+ * Ends each attempt's SubTask before the worker records the job's end (its
+ * end hook), and moves its Task when the worker reports how the record went:
+ * success with the JSON result; `queued` while a retry waits; `failed` when
+ * retries are exhausted or the error is permanent; `canceled` when stopped.
+ * Also handles jobs this worker recovered as abandoned (their worker died).
+ * Returns a function that detaches, and `settled()` resolves once every
+ * write so far is done.
  */
 export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () => void; settled: () => Promise<void> } {
   const { store, log } = deps;
+  const endWriteWait = deps.endWriteWait ?? END_WRITE_WAIT_MS;
   const inFlight = new Set<Promise<void>>();
   const run = (what: string, fn: () => Promise<void>) => {
     const p = fn()
@@ -40,6 +51,33 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
     return (await store.findByJobId(job.id))?.id;
   }
 
+  // Until this settles the job reads started in Redis and its dependents
+  // stay deferred: the next step of a chain, an event's finishing job (often
+  // on another worker), or anyone reading the job never sees it ended while
+  // its SubTask still says processing. The Task's status waits for the
+  // record (only it knows whether a retry follows).
+  const onEnding = async (job: Job, ending: JobEnding): Promise<void> => {
+    // Untracked jobs (other queues, a failure before the handler) cost no timer.
+    if (!isTracked(job)) return;
+    const write = (async () => {
+      // Waits for the attempt's rows when the end came while they were being written (a stop-job).
+      const a = await attemptOf(job);
+      if (!a) return;
+      const status = ending.ok ? 'success' : 'error';
+      // A recovery may have ended the row meanwhile (worker died): it stays.
+      if (await store.endSubTask(a.subTask.id, status, ending.ok ? undefined : ending.error, a.handlerEndedAt, { onlyProcessing: true })) a.endedAs = status;
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), endWriteWait)));
+    try {
+      if ((await Promise.race([write, late])) === 'late') log.warning(`task tracking: end of ${job.id}: its SubTask not written in ${endWriteWait} ms; recording the job's end first`);
+    } catch (err) {
+      log.warning(`task tracking: end of ${job.id}: its SubTask not written before the job's end: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   const onFinished = (job: Job, value: unknown, outcome: Outcome) =>
     run(`end of ${job.id}`, async () => {
       const a = await attemptOf(job);
@@ -52,7 +90,7 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
         await store.endSubTask(a.subTask.id, 'error', 'result dropped: the attempt had been recovered as abandoned');
         return;
       }
-      await store.endSubTask(a.subTask.id, 'success', undefined, a.handlerEndedAt);
+      if (a.endedAs !== 'success') await store.endSubTask(a.subTask.id, 'success', undefined, a.handlerEndedAt);
       // A graph parent's verdict may land before this write (its finishing job
       // ran on another worker the moment the last step ended): it stands.
       const parentGuard = a.followsSteps ? { keepProgress: true, onlyFrom: ['queued' as const, 'running' as const] } : {};
@@ -68,7 +106,7 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
       forgetAttempt(job);
       if (a) {
         await a.progress.close();
-        await store.endSubTask(a.subTask.id, 'error', text, a.handlerEndedAt);
+        if (a.endedAs !== 'error') await store.endSubTask(a.subTask.id, 'error', text, a.handlerEndedAt);
       }
       const taskId = a?.taskId ?? (await taskIdOf(job));
       if (taskId === undefined) return;
@@ -119,11 +157,13 @@ export function attachTracking(worker: Worker, deps: AttachDeps): { detach: () =
       }
     });
 
+  const removeHook = worker.addEndHook(onEnding);
   worker.on('job-finished', onFinished);
   worker.on('job-failed', onFailed);
   worker.on('job-recovered', onRecovered);
   return {
     detach: () => {
+      removeHook();
       worker.off('job-finished', onFinished);
       worker.off('job-failed', onFailed);
       worker.off('job-recovered', onRecovered);

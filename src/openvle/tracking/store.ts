@@ -277,14 +277,17 @@ export class TaskStore {
     }
   }
 
-  /** Ends a SubTask (at `endedAt`, default now); its outcome is authoritative, whatever a reconciler wrote before. */
-  async endSubTask(id: number, status: 'success' | 'error', errorMessage?: string, endedAt?: Date): Promise<void> {
-    await this.exec('UPDATE sub_tasks SET status = ?, error_message = ?, ended_at = COALESCE(?, CURRENT_TIMESTAMP(3)) WHERE id = ?', [
-      status,
-      errorMessage === undefined ? null : firstLine(errorMessage),
-      endedAt ?? null,
-      id,
-    ]);
+  /**
+   * Ends a SubTask (at `endedAt`, default now); its outcome is authoritative,
+   * whatever a reconciler wrote before. With `onlyProcessing` it leaves a
+   * row someone else ended (a recovery) as it is. True when the row changed.
+   */
+  async endSubTask(id: number, status: 'success' | 'error', errorMessage?: string, endedAt?: Date, opts: { onlyProcessing?: boolean } = {}): Promise<boolean> {
+    const res = await this.exec(
+      `UPDATE sub_tasks SET status = ?, error_message = ?, ended_at = COALESCE(?, CURRENT_TIMESTAMP(3)) WHERE id = ?${opts.onlyProcessing ? " AND status = 'processing'" : ''}`,
+      [status, errorMessage === undefined ? null : firstLine(errorMessage), endedAt ?? null, id],
+    );
+    return res.affectedRows > 0;
   }
 
   /** Ends one SubTask as error if it is still processing (nobody reported its end). */

@@ -14,6 +14,8 @@ export interface TaskTrackerOptions {
   /** Ms between progress writes of one attempt (default 250: four a second at most). */
   progressInterval?: number;
   reconciler?: Omit<ReconcilerOptions, 'store' | 'redis' | 'log'>;
+  /** Ms a job's end waits for its SubTask's write before it is recorded anyway (default 10 s). */
+  endWriteWait?: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export class TaskTracker {
 
   /** Follows the worker's job events, and starts the reconciler (once per process). */
   attach(worker: Worker): void {
-    this.attachments.push(attachTracking(worker, { store: this.store, log: this.log }));
+    this.attachments.push(attachTracking(worker, { store: this.store, log: this.log, endWriteWait: this.opts.endWriteWait }));
     this.reconciler.start();
   }
 

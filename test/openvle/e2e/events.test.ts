@@ -119,11 +119,10 @@ test('worker role processes run the event tasks: an event with nothing to make d
   await backendEnqueue('openvle.events.archive', 'core_periodic', { event_id: eventId }, `e2e-archive-${eventId}`, eventId);
   await untilStatus(eventId, ['archived', 'archive_failed']);
   assert.equal(await status(eventId), 'archived');
-  const tasks = await rows('SELECT type, status FROM tasks WHERE event_id = ? ORDER BY id', [eventId]);
-  assert.deepEqual(
-    tasks.map((t) => `${t.type} ${t.status}`),
-    ['openvle.events.deploy success', 'openvle.events.finish_deploy success', 'openvle.events.archive success', 'openvle.events.finish_archive success'],
-  );
+  // The finishing job moves the event while it runs; its own Task ends after it returned.
+  const tasks = async () => (await rows('SELECT type, status FROM tasks WHERE event_id = ? ORDER BY id', [eventId])).map((t) => `${t.type} ${t.status}`);
+  const want = ['openvle.events.deploy success', 'openvle.events.finish_deploy success', 'openvle.events.archive success', 'openvle.events.finish_archive success'];
+  await until(async () => JSON.stringify(await tasks()) === JSON.stringify(want), WAIT, 100).catch(async () => assert.deepEqual(await tasks(), want));
   // The lifecycle, as the scheduler enqueues it, deploys a planned event that starts today.
   const [e2] = await pool.query('INSERT INTO events (name, short_name, environment_id, start_date) VALUES (?, ?, ?, ?)', ['Empty 2', 'empty2', envId, today]);
   const planned = Number((e2 as { insertId: number }).insertId);
@@ -190,6 +189,14 @@ test('deploy an event of three participants and two templates, then archive it',
 
   await backendEnqueue('openvle.events.archive', 'core_periodic', { event_id: d.eventId }, `e2e-archive-${d.eventId}`, d.eventId);
   await untilStatus(d.eventId, ['archived', 'archive_failed']);
+  // Read the moment the event reads archived, without waiting: a step's SubTask is ended before
+  // the engine records the step's end, so before the finishing job (which depends on it) can run.
+  const stepRows = await rows(
+    `SELECT t.job_id, s.attempt, s.status, s.started_at, s.ended_at FROM tasks t JOIN sub_tasks s ON s.task_id = t.id
+      WHERE t.event_id = ? AND t.job_id LIKE ? AND t.type IN ('openvle.guacamole.cleanup', 'openvle.pve.stop_vm', 'openvle.pve.delete_vm', 'openvle.moodle.archive_course')
+      ORDER BY t.job_id, s.attempt`,
+    [d.eventId, `ev${d.eventId}-archive%`],
+  );
   assert.equal(await status(d.eventId), 'archived');
   assert.equal(world.proxmox.state.listVms().filter((v) => !v.template && v.name.startsWith(`${d.shortName}-`)).length, 0);
   assert.equal((await rows('SELECT 1 FROM vms WHERE event_id = ?', [d.eventId])).length, 0);
@@ -206,6 +213,10 @@ test('deploy an event of three participants and two templates, then archive it',
   };
   const cleanups = ids.filter((id) => /-guac-vm\d+$/.test(id));
   assert.equal(cleanups.length, 6);
+  // Each step's last attempt has its success row (6 cleanups, 6 stops, 6 deletes, the course).
+  const lastAttempt = new Map(stepRows.map((r) => [String(r.job_id), r]));
+  assert.equal(lastAttempt.size, 19, [...lastAttempt.keys()].join(', '));
+  for (const [id, r] of lastAttempt) assert.equal(r.status, 'success', `${id}: its last SubTask (attempt ${String(r.attempt)}) when the event read archived`);
   for (const cleanup of cleanups) {
     const vm = /-(vm\d+)$/.exec(cleanup)![1];
     const stopId = ids.find((id) => id.endsWith(`-stop-${vm}`));
@@ -214,6 +225,10 @@ test('deploy an event of three participants and two templates, then archive it',
     const [c, st, de] = [await times(cleanup), await times(stopId), await times(delId)];
     // RQ's ISO timestamps sort as text.
     assert.ok(c.ended <= st.started && st.ended <= de.started, `${vm}: ${JSON.stringify([c, st, de])}`);
+    // The same order on the rows an operator reads.
+    const [cr, sr, dr] = [lastAttempt.get(cleanup)!, lastAttempt.get(stopId)!, lastAttempt.get(delId)!];
+    const t = (v: unknown) => (v as Date).getTime();
+    assert.ok(t(cr.ended_at) <= t(sr.started_at) && t(sr.ended_at) <= t(dr.started_at), `${vm} rows: ${JSON.stringify([cr, sr, dr])}`);
   }
 });
 

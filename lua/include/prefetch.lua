@@ -1,6 +1,4 @@
 -- include: keys clock push worker-state take
--- Prefetch (--prefetch N): a worker's parking list of jobs taken before it can run them.
-
 -- Prefetch (a worker's opt-in --prefetch N, not in RQ): jobs a worker took
 -- from its queues before it can run them wait in a list of its own,
 -- 'job:execution' members (the execution id is chosen at parking and used

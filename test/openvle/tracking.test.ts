@@ -467,12 +467,14 @@ for (const end of ['returns', 'throws', 'is stopped'] as const) {
     try {
       if (end === 'is stopped') await fx.redis.publish(keys.pubsub(w.name), JSON.stringify({ command: 'stop-job', job_id: stop.id }));
       else letEnd();
-      // The tracking's write of the attempt's end waits for the lock.
+      // The tracking's write of the attempt's end waits for the lock. Seen in
+      // the process list: MariaDB does not always list an autocommit
+      // statement waiting for a row lock in INNODB_TRX.
       await until(async () => {
         const [r] = await conn.query<RowDataPacket[]>(
-          `SELECT 1 FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-            WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ? AND p.INFO LIKE 'UPDATE sub_tasks%'`,
-          [dbConfig.database],
+          `SELECT 1 FROM information_schema.PROCESSLIST
+            WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE 'UPDATE sub_tasks SET status%' AND INFO LIKE ?`,
+          [dbConfig.database, `%WHERE id = ${subTaskId}%`],
         );
         return r.length > 0;
       }, WAIT, 20);

@@ -4,24 +4,27 @@
 // slices of 50 jobs so that whatever else runs on the machine hits both
 // alike. Prints Redis CPU, script time and inner commands per job for each.
 //   LUA_A=lua LUA_B=/tmp/lua-edited N=3000 node --import tsx bench/lua-ab.ts
-// An A/A run (same directory twice) shows the noise floor; on a shared
-// 2-core machine it was within 2%.
+// Both sides load their scripts as the engine does (Functions on Redis 7,
+// OPENVLE_RQ_SCRIPTS=eval for EVALSHA; a lua/ copy from before the include
+// split, with common.lua's clock at its top, runs only as eval). MODE_A /
+// MODE_B (functions|eval) set one side's mode: MODE_B=eval with LUA_A=LUA_B
+// compares the two modes on the same scripts.
 // CONFIG_A / CONFIG_B ('name value, ...') CONFIG SET one side's Redis, to
 // weigh a server setting with the same scripts on both sides, e.g.
 //   CONFIG_B='stream-node-max-bytes 512' N=3000 node --import tsx bench/lua-ab.ts
+// An A/A run (same directory twice) shows the noise floor; on a shared
+// 2-core machine it was within 2%.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import { setScriptsMode, useLuaDir, type ScriptsMode } from '../src/engine/scripts.js';
+import { birth, dequeue, enqueue, recordEnd, type NextJobs, type TakenJob } from '../src/engine/transitions.js';
 import { BenchRedis, parseInfo } from './redis.js';
 
 const N = Number(process.env.N ?? 3000);
 const SLICE = 50;
-const RESULT_TTL = process.env.RESULT_TTL ?? '500';
+const RESULT_TTL = Number(process.env.RESULT_TTL ?? 500);
 const QUEUE = 'ab';
-
-type Fn = (...a: unknown[]) => Promise<unknown>;
 
 async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: number; xaddUs: number; xadds: number }> {
   const c = parseInfo(await r.info('cpu'));
@@ -32,64 +35,67 @@ async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: 
   for (const [k, v] of parseInfo(await r.info('commandstats'))) {
     const calls = Number(/calls=(\d+)/.exec(v)?.[1] ?? 0);
     const usec = Number(/usec=(\d+)/.exec(v)?.[1] ?? 0);
-    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval') scriptUs += usec;
-    else if (!/^cmdstat_(info|config|script|flushall)/.test(k)) inner += calls;
+    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval' || k === 'cmdstat_fcall') scriptUs += usec;
+    else if (!/^cmdstat_(info|config|script|flushall|function)/.test(k)) inner += calls;
     // the results stream's XADD, the one command a server setting moves (CONFIG_B)
     if (k === 'cmdstat_xadd') [xaddUs, xadds] = [usec, calls];
   }
   return { cpu: (Number(c.get('used_cpu_user')) + Number(c.get('used_cpu_sys'))) * 1e6, scriptUs, inner, xaddUs, xadds };
 }
 
-const tail = (k: number): (string | number)[] => {
-  const ids: string[] = [];
-  for (let i = 0; i < k; i++) ids.push(randomBytes(16).toString('hex'));
-  return [k, 20, 80, 1, QUEUE, ...ids];
+const next = (k: number): NextJobs => {
+  const execIds: string[] = [];
+  for (let i = 0; i < k; i++) execIds.push(randomBytes(16).toString('hex'));
+  return { count: k, hbTtl: 20, execTtl: 80, queues: [QUEUE], execIds };
 };
+
+function first({ taken: t }: Awaited<ReturnType<typeof dequeue>>): TakenJob {
+  if (t === 'suspended' || t.length === 0) throw new Error('lua-ab: the queue ran dry');
+  return t[0]!;
+}
 
 interface Side {
   label: string;
   srv: BenchRedis;
   r: Redis;
-  f: Record<string, Fn>;
   worker: string;
-  hand: { id: string; e: string };
+  hand: TakenJob;
 }
 
-async function setup(label: string, dir: string, config: string | undefined): Promise<Side> {
+async function setup(label: string, dir: string, mode: string | undefined, config: string | undefined): Promise<Side> {
   const srv = await BenchRedis.start();
   const r = new Redis(srv.port, '127.0.0.1');
   for (const pair of (config ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
     const [name, ...value] = pair.split(/\s+/);
     await r.config('SET', name!, value.join(' '));
   }
-  const common = readFileSync(join(dir, 'include', 'common.lua'), 'utf8');
-  for (const n of ['enqueue', 'dequeue', 'finish', 'birth']) {
-    r.defineCommand('ab_' + n, { numberOfKeys: 0, lua: `${common}\n${readFileSync(join(dir, n + '.lua'), 'utf8')}` });
-  }
-  const f = r as unknown as Record<string, Fn>;
+  useLuaDir(r, dir);
+  if (mode) setScriptsMode(r, mode as ScriptsMode);
   const worker = 'ab' + randomBytes(4).toString('hex');
-  await f.ab_birth!(worker, 480, 1, QUEUE, 'queues', QUEUE);
+  await birth(r, { worker, keyTtl: 480, queues: [QUEUE], fields: [['queues', QUEUE]] });
   // Jobs shaped as Queue.enqueueMany writes them (data left uncompressed).
   for (let i = 0; i < N + 1; i += 1000) {
-    const args: unknown[] = [];
-    let n = 0;
-    for (let j = i; j < Math.min(N + 1, i + 1000); j++, n++) {
+    const jobs: { spec: string; data: Buffer }[] = [];
+    for (let j = i; j < Math.min(N + 1, i + 1000); j++) {
       const fields = {
         status: 'queued', success_callback_name: '', failure_callback_name: '', stopped_callback_name: '',
         started_at: '', ended_at: '', last_heartbeat: '', worker_name: '', group_id: '',
         description: `bench.noop({'i': ${j}})`, timeout: '180',
       };
-      args.push(JSON.stringify({ id: randomBytes(16).toString('hex'), origin: QUEUE, fields }), Buffer.from(JSON.stringify(['bench.noop', null, [{ i: j }], {}])));
+      jobs.push({
+        spec: JSON.stringify({ id: randomBytes(16).toString('hex'), origin: QUEUE, fields }),
+        data: Buffer.from(JSON.stringify(['bench.noop', null, [{ i: j }], {}])),
+      });
     }
-    await f.ab_enqueue!(n, ...args);
+    await enqueue(r, jobs, []);
   }
-  const cur = (await f.ab_dequeueBuffer!(worker, ...tail(1))) as Buffer[];
-  return { label, srv, r, f, worker, hand: { id: String(cur[0]), e: String(cur[2]) } };
+  const hand = first(await dequeue(r, worker, next(1)));
+  return { label: `${label}${mode ? ` (${mode})` : ''}`, srv, r, worker, hand };
 }
 
 const sideLabel = (dir: string, config: string | undefined): string => (config ? `${dir} (${config})` : dir);
-const A = await setup(`A ${sideLabel(process.env.LUA_A ?? 'lua', process.env.CONFIG_A)}`, process.env.LUA_A ?? 'lua', process.env.CONFIG_A);
-const B = await setup(`B ${sideLabel(process.env.LUA_B ?? 'lua', process.env.CONFIG_B)}`, process.env.LUA_B ?? 'lua', process.env.CONFIG_B);
+const A = await setup(`A ${sideLabel(process.env.LUA_A ?? 'lua', process.env.CONFIG_A)}`, process.env.LUA_A ?? 'lua', process.env.MODE_A, process.env.CONFIG_A);
+const B = await setup(`B ${sideLabel(process.env.LUA_B ?? 'lua', process.env.CONFIG_B)}`, process.env.LUA_B ?? 'lua', process.env.MODE_B, process.env.CONFIG_B);
 try {
   for (const s of [A, B]) await s.r.config('RESETSTAT');
   const before = [await stats(A.r), await stats(B.r)];
@@ -98,12 +104,14 @@ try {
     for (const [i, s] of [A, B].entries()) {
       const t0 = performance.now();
       for (let j = 0; j < SLICE; j++) {
-        const now = (Date.now() / 1000).toFixed(6);
-        const rep = (await s.f.ab_finishBuffer!(s.hand.id, s.hand.e, QUEUE, s.worker, '', RESULT_TTL, '', now, now, '0.000100', ...tail(1))) as [
-          Buffer,
-          Buffer[],
-        ];
-        s.hand = { id: String(rep[1][0]), e: String(rep[1][2]) };
+        const now = Date.now() / 1000;
+        const rep = await recordEnd(
+          s.r,
+          s.worker,
+          { kind: 'finish', id: s.hand.id, execId: s.hand.execId, queue: QUEUE, returnValue: '', resultTtl: RESULT_TTL, hasDependencies: false, startedAt: now - 0.0001, endedAt: now },
+          next(1),
+        );
+        s.hand = first(rep.next);
       }
       wall[i]! += performance.now() - t0;
     }

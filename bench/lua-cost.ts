@@ -7,14 +7,16 @@
 // does.
 //   node --import tsx bench/lua-cost.ts          (own redis-server)
 //   URL=redis://127.0.0.1:6379 N=5000 ROUNDS=3 RESULT_TTL=500 node --import tsx bench/lua-cost.ts
-// Prints, per phase: EVALSHA usec_per_call (INFO commandstats: wall time in
-// the script), Redis CPU per job (INFO cpu: includes socket I/O) and the
-// commands run inside the scripts per job.
+// Prints, per phase: the script's usec_per_call (INFO commandstats of FCALL,
+// or of EVALSHA with OPENVLE_RQ_SCRIPTS=eval: wall time in the script), Redis
+// CPU per job (INFO cpu: includes socket I/O) and the commands run inside the
+// scripts per job. The "pipelines" are calls sent without waiting for the
+// replies (ioredis writes them back to back on the one connection).
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { createRedis, Queue } from '../src/index.js';
-import { runScript, runScriptBuffer } from '../src/engine/scripts.js';
+import { birth, dequeue, recordEnd, type Next, type NextJobs } from '../src/engine/transitions.js';
 import { BenchRedis, parseInfo, redisCpuUs } from './redis.js';
 
 const N = Number(process.env.N ?? 5000);
@@ -36,10 +38,10 @@ async function phase(admin: Redis, label: string, jobs: number, fn: () => Promis
   let inner = 0;
   for (const [k, v] of parseInfo(await admin.info('commandstats'))) {
     const calls = Number(/calls=(\d+)/.exec(v)?.[1] ?? 0);
-    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval') {
+    if (k === 'cmdstat_evalsha' || k === 'cmdstat_eval' || k === 'cmdstat_fcall') {
       evalCalls += calls;
       evalUsec += Number(/usec=(\d+)/.exec(v)?.[1] ?? 0);
-    } else if (!/^cmdstat_(info|config)$/.test(k)) inner += calls;
+    } else if (!/^cmdstat_(info|config|function\|load)$/.test(k)) inner += calls;
   }
   process.stdout.write(
     `${label.padEnd(24)} script ${(evalUsec / jobs).toFixed(1).padStart(6)} us/job (${evalCalls} calls)  ` +
@@ -48,79 +50,60 @@ async function phase(admin: Redis, label: string, jobs: number, fn: () => Promis
   );
 }
 
-type ScriptFn = (...a: unknown[]) => void;
-
 const srv = process.env.URL ? undefined : await BenchRedis.start();
 const url = process.env.URL ?? srv!.url;
 const conn = createRedis(url);
 const admin = new Redis(url);
 const worker = 'luacost' + randomBytes(4).toString('hex');
 const q = new Queue(QUEUE, conn);
-const tail = (k: number): (string | number)[] => {
-  const ids: string[] = [];
-  for (let i = 0; i < k; i++) ids.push(randomBytes(16).toString('hex'));
-  return [k, 20, 80, 1, QUEUE, ...ids];
+const next = (k: number): NextJobs => {
+  const execIds: string[] = [];
+  for (let i = 0; i < k; i++) execIds.push(randomBytes(16).toString('hex'));
+  return { count: k, hbTtl: 20, execTtl: 80, queues: [QUEUE], execIds };
 };
-const fin = (x: { id: string; e: string }, k: number): (string | number)[] => {
+const fin = (x: { id: string; execId: string }, k: number) => {
   const now = Date.now() / 1000;
-  return [x.id, x.e, QUEUE, worker, '', RESULT_TTL, '', now.toFixed(6), now.toFixed(6), '0.000100', ...tail(k)];
+  return recordEnd(
+    conn,
+    worker,
+    { kind: 'finish', id: x.id, execId: x.execId, queue: QUEUE, returnValue: '', resultTtl: RESULT_TTL, hasDependencies: false, startedAt: now - 0.0001, endedAt: now },
+    next(k),
+  );
 };
+const jobsOf = ({ taken }: Next) => (taken === 'suspended' ? [] : taken);
 try {
   for (let r = 0; r < ROUNDS; r++) {
     await admin.flushall();
-    await runScript(conn, 'birth', [worker, 480, 1, QUEUE, 'queues', QUEUE]);
+    await birth(conn, { worker, keyTtl: 480, queues: [QUEUE], fields: [['queues', QUEUE]] });
     const specs = Array.from({ length: 3 * N }, (_, i) => ({ func: 'bench.noop', args: [{ i }] }));
     await phase(admin, 'enqueue (bulk 1000)', 3 * N, async () => {
       for (let i = 0; i < specs.length; i += 1000) await q.enqueueMany(specs.slice(i, i + 1000));
     });
-    const running: { id: string; e: string }[] = [];
+    const running: { id: string; execId: string }[] = [];
     await phase(admin, 'dequeue (1 per call)', N, async () => {
       for (let i = 0; i < N; i += PIPE) {
-        const p = conn.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][]> };
-        for (let j = 0; j < PIPE; j++) p.rq_dequeueBuffer!(worker, ...tail(1));
-        for (const [err, rep] of await p.exec()) {
-          if (err) throw err;
-          const a = rep as Buffer[];
-          running.push({ id: String(a[0]), e: String(a[2]) });
-        }
+        const calls = Array.from({ length: PIPE }, () => dequeue(conn, worker, next(1)));
+        for (const t of await Promise.all(calls)) running.push(...jobsOf(t));
       }
     });
     await phase(admin, 'finish (no next job)', N, async () => {
-      for (let i = 0; i < N; i += PIPE) {
-        const p = conn.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][]> };
-        for (const x of running.slice(i, i + PIPE)) p.rq_finishBuffer!(...fin(x, 0));
-        for (const [err] of await p.exec()) if (err) throw err;
-      }
+      for (let i = 0; i < N; i += PIPE) await Promise.all(running.slice(i, i + PIPE).map((x) => fin(x, 0)));
     });
     // The same jobs again, taken 50 per call: the difference to '1 per call'
     // is the per-call part (prelude, TIME, suspension check, worker hash).
-    const running50: { id: string; e: string }[] = [];
+    const running50: { id: string; execId: string }[] = [];
     await phase(admin, 'dequeue (50 per call)', N, async () => {
       for (let i = 0; i < N; i += 50 * 10) {
-        const p = conn.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][]> };
-        for (let j = 0; j < 10; j++) p.rq_dequeueBuffer!(worker, ...tail(50));
-        for (const [err, rep] of await p.exec()) {
-          if (err) throw err;
-          const a = rep as Buffer[];
-          for (let k = 0; k + 3 < a.length; k += 4) running50.push({ id: String(a[k]), e: String(a[k + 2]) });
-        }
+        const calls = Array.from({ length: 10 }, () => dequeue(conn, worker, next(50)));
+        for (const t of await Promise.all(calls)) running50.push(...jobsOf(t));
       }
     });
     await phase(admin, 'finish those (no next)', running50.length, async () => {
-      for (let i = 0; i < running50.length; i += PIPE) {
-        const p = conn.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][]> };
-        for (const x of running50.slice(i, i + PIPE)) p.rq_finishBuffer!(...fin(x, 0));
-        for (const [err] of await p.exec()) if (err) throw err;
-      }
+      for (let i = 0; i < running50.length; i += PIPE) await Promise.all(running50.slice(i, i + PIPE).map((x) => fin(x, 0)));
     });
-    let cur = (await runScriptBuffer(conn, 'dequeue', [worker, ...tail(1)])) as Buffer[];
-    let hand = { id: String(cur[0]), e: String(cur[2]) };
+    let hand = jobsOf(await dequeue(conn, worker, next(1)))[0]!;
     await phase(admin, 'finish+dequeue, 1 by 1', N - 1, async () => {
-      for (let i = 0; i < N - 1; i++) {
-        const rep = (await runScriptBuffer(conn, 'finish', fin(hand, 1))) as [Buffer, Buffer[]];
-        cur = rep[1];
-        hand = { id: String(cur[0]), e: String(cur[2]) };
-      }
+      for (let i = 0; i < N - 1; i++) hand = jobsOf((await fin(hand, 1)).next)[0]!;
     });
   }
 } finally {

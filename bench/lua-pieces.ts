@@ -8,14 +8,20 @@
 // The per-call pieces (the prelude, the clock) are timed per EVALSHA.
 //   node --import tsx bench/lua-pieces.ts
 //   L=20000 ROUNDS=3 node --import tsx bench/lua-pieces.ts
-//   COMMON_BASE=/tmp/base/lua/include/common.lua ...   (also another prelude's per-call cost)
+//   COMMON_BASE=/tmp/base/lua/include/common.lua ...   (also another prelude's per-call cost:
+//   a common.lua from before the split into includes)
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { includeText, readLua } from '../src/engine/scripts.js';
 import { BenchRedis, redisCpuUs } from './redis.js';
 
 const L = Number(process.env.L ?? 20000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const common = readFileSync(new URL('../lua/include/common.lua', import.meta.url), 'utf8');
+const lua = readLua(fileURLToPath(new URL('../lua', import.meta.url)));
+// what EVAL sends a script that lists every include, and one that lists the clock
+const common = includeText(lua, [...lua.includes.keys()]);
+const clockOnly = includeText(lua, ['keys', 'clock']);
 
 // Per job: setup (not timed) and the timed steps, each a loop body over i
 // with ids id(i) and execution ids e(i). W: the worker, Q: the queue.
@@ -128,7 +134,6 @@ async function perCall(scripts: Record<string, string>, n = 20000): Promise<Reco
   return out;
 }
 
-const clockEnd = common.indexOf('-- TTLs come from');
 const rows = new Map<string, number[]>();
 const add = (k: string, v: number) => rows.set(k, [...(rows.get(k) ?? []), v]);
 try {
@@ -152,13 +157,13 @@ try {
     const base = process.env.COMMON_BASE ? readFileSync(process.env.COMMON_BASE, 'utf8') : undefined;
     const pc = await perCall({
       empty: 'return 1',
-      clock: `${common.slice(0, clockEnd)}\nreturn 1`,
+      clock: `${clockOnly}\nreturn 1`,
       prelude: `${common}\nreturn 1`,
       ...(base ? { baseClock: `${base.slice(0, base.indexOf('-- TTLs come from'))}\nreturn 1`, basePrelude: `${base}\nreturn 1` } : {}),
     });
     add('per call: TIME + clock strings (NOW_ISO, NOW_FS) + 19 key helpers', pc.clock! - pc.empty!);
     if (base) add('per call: the same, COMMON_BASE', pc.baseClock! - pc.empty!);
-    add('per call: the whole common.lua prelude (clock included)', pc.prelude! - pc.empty!);
+    add('per call: every include as an EVAL prelude (clock included)', pc.prelude! - pc.empty!);
     if (base) add('per call: the whole prelude, COMMON_BASE', pc.basePrelude! - pc.empty!);
   }
   const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;

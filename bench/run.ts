@@ -19,6 +19,9 @@
 //   BENCH_BASE=dir          A/B: also measure the openvle-rq built in that
 //                           checkout (git worktree + npm run build) as
 //                           'openvle-rq@base', instead of the peers
+//   BENCH_BASE_ENV='K=V ...' environment for openvle-rq@base's worker processes
+//                           only (e.g. OPENVLE_RQ_SCRIPTS=eval, with BENCH_BASE
+//                           set to this checkout: Functions against EVALSHA)
 //   BENCH_SCALE=1           multiply every job count (e.g. 0.2 for a smoke run)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -58,6 +61,12 @@ const redisConfig = (env.BENCH_REDIS_CONFIG ?? '')
   .map((c) => c.trim().split(/\s+/))
   .filter((c) => c[0] !== '')
   .map((c) => [c[0]!, c.slice(1).join(' ')] as const);
+const baseEnv = Object.fromEntries(
+  (env.BENCH_BASE_ENV ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c2,c50,c1p1,latency,rpush,rpush3').split(','));
 const systems = (env.BENCH_SYSTEMS ? env.BENCH_SYSTEMS.split(',') : SYSTEMS) as SystemName[];
 if (P.retention !== 'keep' && P.retention !== 'remove') throw new Error('BENCH_RETENTION must be keep or remove');
@@ -105,13 +114,13 @@ async function commandStats(admin: Redis): Promise<Map<string, CmdStat>> {
 }
 
 function formatStats(stats: Map<string, CmdStat>, jobs: number): string {
-  const inner = [...stats].filter(([k]) => !/^(evalsha|eval|info|config|flushall|ping|client|select)$/.test(k));
+  const inner = [...stats].filter(([k]) => !/^(evalsha|eval|fcall|function\|load|info|config|flushall|ping|client|select)$/.test(k));
   const innerCalls = inner.reduce((a, [, v]) => a + v.calls, 0);
   const parts = [...stats]
     .filter(([k]) => !/^(info|config|flushall|ping|client|select)$/.test(k))
     .sort((a, b) => b[1].usec - a[1].usec)
     .map(([k, v]) => `${k} ${round2(v.calls / jobs)}/job ${round2(v.usec / v.calls)}us`);
-  return `redis commandstats per job (${round2(innerCalls / jobs)} commands/job besides EVALSHA): ${parts.join(', ')}`;
+  return `redis commandstats per job (${round2(innerCalls / jobs)} commands/job besides EVALSHA/FCALL): ${parts.join(', ')}`;
 }
 
 async function statsLine(admin: Redis, jobs: number): Promise<string> {
@@ -172,7 +181,7 @@ function spawnChild(cfg: ChildConfig, onWindow?: (edge: 'start' | 'end') => void
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${P.prof}/${cfg.system}-${cfg.mode}-c${cfg.concurrency}-${++profSeq}`);
   }
   const proc = fork(fileURLToPath(new URL('./child.ts', import.meta.url)), [], {
-    env: { ...env, BENCH_CHILD_CONFIG: JSON.stringify(cfg) },
+    env: { ...env, ...(cfg.system === 'openvle-rq@base' ? baseEnv : {}), BENCH_CHILD_CONFIG: JSON.stringify(cfg) },
     execArgv,
     // Child stdout goes to our stderr: stdout carries only the JSON lines.
     stdio: ['ignore', 2, 2, 'ipc'],

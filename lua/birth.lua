@@ -1,4 +1,5 @@
 -- birth: registers a worker as RQ's register_birth does.
+-- include: keys clock
 -- KEYS: none
 -- ARGV: worker, key ttl, n_queues, queues..., then field, value pairs
 -- Returns: 'ok', or an error reply when a live worker has that name.

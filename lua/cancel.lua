@@ -1,5 +1,6 @@
 -- cancel: RQ's Job.cancel: status canceled, out of its queue and registries,
 -- into rq:canceled:<q>, kept without a TTL.
+-- include: keys call-token cancel dependents
 -- KEYS: none
 -- ARGV: id, enqueue_dependents ('1': dependents count the job as done, as RQ's
 --   enqueue_dependents=True; otherwise only dependents whose policy is

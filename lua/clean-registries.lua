@@ -5,6 +5,7 @@
 -- unless deleted), and empties rq:ready:<q> (RQ 3's ReadyJobRegistry, where a
 -- Python dependent waits between release and enqueue) onto the queue.
 -- Abandoned started entries are recover.lua's.
+-- include: keys clock push
 -- KEYS: none
 -- ARGV: queue, batch size, canceled ZSCAN cursor ('0' to start),
 --   deferred ZSCAN cursor ('0' to start)

@@ -1,6 +1,7 @@
 -- complete: records several ended executions of one worker in one call (a
 -- worker running many jobs at once batches the ends of one tick), then
 -- dequeues the worker's next jobs, as finish.lua and fail.lua do for one.
+-- include: worker-state dequeue record
 -- KEYS: none
 -- ARGV: worker, n, then n records, of 10 fields for a finish, 11 for a fail:
 --   'finish', id, execution id, queue, return value, result_ttl, has dependencies, started, ended, working time

@@ -5,6 +5,7 @@
 -- A claimed fire time sits in the zset <state key>:pending (score = lease
 -- expiry, ms) until its job is enqueued; a claim whose lease ran out (its
 -- process died in between) is taken over with mode 'recover'.
+-- include: clock
 -- KEYS: none
 -- ARGV: mode, then
 --   mode 'advance': state key, expected next ('' = no state yet), new next,

@@ -2,6 +2,7 @@
 -- still holds (a cold shutdown) get their wip score set to now, so that the
 -- next recovery pass of any worker retries or fails them at once. Jobs it
 -- held parked (prefetch) go back to the front of their queues.
+-- include: keys clock prefetch
 -- KEYS: none
 -- ARGV: worker, n_queues, queues...
 -- Returns: the number of executions handed to recovery.

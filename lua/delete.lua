@@ -1,6 +1,7 @@
 -- delete: RQ's Job.delete: removes the job from its queue and every registry
 -- of its origin (or a worker's parking list, see drop_parked), its
 -- executions, results, hash and dependency sets.
+-- include: keys prefetch
 -- KEYS: none
 -- ARGV: id, delete_dependents ('1' deletes dependents too, recursively)
 -- Returns: the number of jobs deleted.

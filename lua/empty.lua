@@ -1,6 +1,7 @@
 -- empty: RQ's Queue.empty: removes every id from the queue and deletes those
 -- jobs and their dependents sets, and so for its jobs parked by workers
 -- (prefetch). Registries, scheduled and deferred jobs stay.
+-- include: keys prefetch
 -- KEYS: none
 -- ARGV: queue
 -- Returns: the number of ids removed from the queue.

@@ -1,4 +1,5 @@
 -- enqueue: writes one or more jobs and queues, defers or schedules each.
+-- include: keys clock ttl reads call-token push cancel
 -- KEYS: none (keys are built from ids and queue names, as RQ's Lua does)
 -- ARGV: n, then per job: spec (JSON), data (zlib bytes; binary, so kept out of the JSON),
 --   then the call token, its ttl (s) and tokens to forget (see call_token):

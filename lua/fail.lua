@@ -2,6 +2,7 @@
 -- after the job's interval, RQ's index rule) while retries are left, else
 -- failed or stopped for good, with dependents released or canceled per their
 -- policy. Then dequeues the worker's next jobs in the same round trip.
+-- include: worker-state dequeue record
 -- KEYS: none
 -- ARGV: id, execution id, queue, worker, mode ('failed' | 'stopped' |
 --   'unrecoverable'), exc_string (base64 zlib of the traceback text),

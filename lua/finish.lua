@@ -1,5 +1,6 @@
 -- finish: records a successful execution (RQ's handle_job_success), releases
 -- dependents, then dequeues the worker's next jobs in the same round trip.
+-- include: worker-state dequeue record
 -- KEYS: none
 -- ARGV: id, execution id, queue, worker, return value (base64 JSON, '' for None),
 --   result_ttl (the job's, else the worker's default), has dependencies ('1' or ''),

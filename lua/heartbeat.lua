@@ -7,6 +7,7 @@
 -- waiting to be recovered as abandoned.
 -- Also hands back parked jobs (prefetch) of this worker that it does not
 -- know about (a lost reply again), and keeps its parking list counted alive.
+-- include: keys clock liveness push worker-state prefetch
 -- KEYS: none
 -- ARGV: worker, worker key ttl, hb_ttl (wip score offset), exec_ttl,
 --   min age (s) of an unknown execution before it is handed back, n_pending, then the execution ids of the worker's dequeue calls

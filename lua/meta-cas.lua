@@ -2,6 +2,7 @@
 -- (Job.updateMeta): a compare-and-set on the serialized text, so the merge is
 -- done by the caller's serializer and a concurrent writer of another key
 -- (a Python save_meta) is never lost; the caller retries on a mismatch.
+-- include: keys
 -- KEYS: none
 -- ARGV: id, expected meta text ('' for none), new meta text
 -- Returns: 1 when written, 0 when the job's hash is gone, else {current text}.

@@ -1,6 +1,7 @@
 -- recover: handles executions whose worker stopped heart-beating (RQ's
 -- abandoned jobs): each is retried if it has retries left, else failed with
 -- AbandonedJobError, dependents handled as for any failure.
+-- include: keys clock liveness worker-state fail prefetch
 -- KEYS: none
 -- ARGV: queue, exc_string for the abandoned message (base64 zlib),
 --   failure_ttl default, max entries to handle, hb_ttl (optional: when

@@ -1,6 +1,7 @@
 -- requeue: puts a failed, stopped or canceled job back on its queue (RQ's
 -- FailedJobRegistry.requeue): out of the registry, started_at/ended_at and
 -- exc_info cleared, status queued. retries_left is kept, as in RQ.
+-- include: keys call-token push
 -- KEYS: none
 -- ARGV: id, at_front ('1' or '0'), then the call token, its ttl and tokens to
 --   forget (see call_token: a resend is answered 'queued' again)

@@ -1,6 +1,7 @@
 -- schedule: the scheduler's pass over one queue: moves every job due by now
 -- from rq:scheduled:<q> to its queue, but only while the caller still holds
 -- rq:scheduler-lock:<q>, so two schedulers never both enqueue a job.
+-- include: keys clock push
 -- KEYS: none
 -- ARGV: queue, scheduler name (lock owner), max jobs per pass
 -- Returns: {moved count, next due score or '', Redis' now}; moved is -1 when

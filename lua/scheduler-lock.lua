@@ -1,6 +1,7 @@
 -- scheduler-lock: acquires free per-queue scheduler locks and extends those
 -- this scheduler still owns (RQ extends without checking ownership, which is
 -- how its schedulers come to enqueue a job twice).
+-- include: keys
 -- KEYS: none
 -- ARGV: scheduler name, lock ttl (s), release ('1' to give every lock up), queues...
 -- Returns: the queues whose lock this scheduler holds now.

@@ -3,6 +3,7 @@
 -- wanted): each member still in its parking list goes back to the front of
 -- its queue, in the order it was parked. Safe to run twice: a member
 -- handed back already is no longer in the list.
+-- include: prefetch
 -- KEYS: none
 -- ARGV: worker, then 'job:execution' members (none: the whole list)
 -- Returns: the members handed back.

@@ -38,6 +38,7 @@ export {
   RedisUnreachableError,
 } from './engine/connection.js';
 export { keys, type RegistryKind, QUEUE_NAME_PATTERN, JOB_ID_PATTERN } from './engine/keys.js';
+export { setScriptsMode, scriptsModeOf, type ScriptsMode } from './engine/scripts.js';
 export { consoleLogger, silentLogger, parseLogLevel, type Logger, type LogLevel } from './engine/logger.js';
 export { pyRepr, PyFloat, parseJson, pyTuple } from './engine/serializer.js';
 export { parseDuration } from './engine/time.js';

@@ -8,7 +8,7 @@ const answeredTokens = new WeakMap<Redis, string[]>();
 
 /**
  * The ARGV tail that makes a script call safe to resend (call_token in
- * lua/include/common.lua). ioredis resends a command whose reply a dropped
+ * lua/include/call-token.lua). ioredis resends a command whose reply a dropped
  * connection lost; the script stores its answer under the token and answers
  * a resend from it instead of acting twice. `answered()` is called once the
  * reply is in: the next call on the connection deletes the stored answer.

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { InvalidJobOperation, MalformedJobError, NoSuchJobError } from './errors.js';
 import { callToken } from './call-token.js';
 import { keys } from './keys.js';
-import { runScript } from './scripts.js';
+import { cancel, deleteJob, metaCas, requeue, type TokenArgs } from './transitions.js';
 import { decodeCall, decodeExcString, decodeReturnValue, pyJsonDumps, stripProto, type CallPayload } from './serializer.js';
 import { parseUtc } from './time.js';
 
@@ -283,13 +283,13 @@ export class Job {
         else merged[k] = v;
       }
       const text = pyJsonDumps(merged);
-      const reply = await runScript(this.connection, 'meta-cas', [this.id, raw, text]);
-      if (reply === 1) {
+      const reply = await metaCas(this.connection, { id: this.id, expected: raw, meta: text });
+      if (reply === 'written') {
         this.fields.meta = text;
         return merged;
       }
-      if (reply === 0) throw new NoSuchJobError(`No such job: ${this.id}`);
-      raw = String((reply as unknown[])[0]);
+      if (reply === 'gone') throw new NoSuchJobError(`No such job: ${this.id}`);
+      raw = reply.current;
     }
     throw new Error(`job ${this.id}: meta kept changing; update not applied`);
   }
@@ -312,17 +312,17 @@ export class Job {
   }
 
   async cancel(opts: { enqueueDependents?: boolean } = {}): Promise<void> {
-    await callJobScript(this.connection, 'cancel', [this.id, opts.enqueueDependents ? '1' : '0']);
+    await callJobScript(this.connection, (token) => cancel(this.connection, { id: this.id, enqueueDependents: opts.enqueueDependents ?? false }, token));
     this.fields.status = 'canceled';
   }
 
   async requeue(opts: { atFront?: boolean } = {}): Promise<void> {
-    await callJobScript(this.connection, 'requeue', [this.id, opts.atFront ? '1' : '0']);
+    await callJobScript(this.connection, (token) => requeue(this.connection, { id: this.id, atFront: opts.atFront ?? false }, token));
     this.fields.status = 'queued';
   }
 
   async delete(opts: { deleteDependents?: boolean } = {}): Promise<void> {
-    await runScript(this.connection, 'delete', [this.id, opts.deleteDependents ? '1' : '0']);
+    await deleteJob(this.connection, { id: this.id, deleteDependents: opts.deleteDependents ?? false });
   }
 }
 
@@ -331,10 +331,10 @@ export class Job {
  * reply is answered as the first run was, not refused as a second cancel),
  * mapping their error replies to the engine's error classes.
  */
-export async function callJobScript(connection: Redis, name: 'cancel' | 'requeue', args: string[]): Promise<unknown> {
+export async function callJobScript<T>(connection: Redis, call: (token: TokenArgs) => Promise<T>): Promise<T> {
   const token = callToken(connection);
   try {
-    const reply = await runScript(connection, name, [...args, ...token.args]);
+    const reply = await call(token.args);
     token.answered();
     return reply;
   } catch (err) {

@@ -1,4 +1,4 @@
-/** RQ's key layout (as RQ 2.10's job.py, queue.py and registry.py name them). Lua builds the same names in lua/include/common.lua. */
+/** RQ's key layout (as RQ 2.10's job.py, queue.py and registry.py name them). Lua builds the same names in lua/include/keys.lua. */
 export const PREFIX = 'rq:';
 export const keys = {
   queues: `${PREFIX}queues`,

@@ -3,11 +3,11 @@
  * command line. Redis refuses an EXPIRE past its own range (and a
  * non-integer), and a script that errors after writing is not rolled back,
  * so TTLs and timeouts are checked here before they reach a script; the Lua
- * side cleans what other programs write (clean_ttl in lua/include/common.lua,
+ * side cleans what other programs write (clean_ttl in lua/include/ttl.lua,
  * with the same ceiling).
  */
 
-/** Ten years, in seconds: the longest TTL or timeout accepted (MAX_TTL in common.lua). */
+/** Ten years, in seconds: the longest TTL or timeout accepted (MAX_TTL in lua/include/ttl.lua). */
 export const MAX_SECONDS = 10 * 365 * 86400;
 
 /**

@@ -7,7 +7,7 @@ import { Job } from './job.js';
 import { JOB_ID_PATTERN, QUEUE_NAME_PATTERN, keys, queueNamesFromKeys } from './keys.js';
 import { Callback, normalizeDependencies, type DependsOn, Repeat, Retry } from './options.js';
 import { Registry } from './registry.js';
-import { runScript } from './scripts.js';
+import { empty, enqueue } from './transitions.js';
 import { describeCall, safeDescription } from './description.js';
 import { checkSeconds } from './limits.js';
 import { encodeCall, pyJsonDumps } from './serializer.js';
@@ -187,22 +187,19 @@ export class Queue {
     const prepared = specs.map((s) => this.prepare(s));
     const statuses: string[] = [];
     const CHUNK = 1000;
-    const calls: Promise<unknown>[] = [];
+    const calls: Promise<string[]>[] = [];
     for (let i = 0; i < prepared.length; i += CHUNK) {
       const chunk = prepared.slice(i, i + CHUNK);
-      const args: (string | Buffer)[] = [String(chunk.length)];
-      for (const p of chunk) args.push(p.spec, p.data);
       // A resend after a dropped connection must not push the jobs again.
       const token = callToken(this.connection);
-      args.push(...token.args);
       calls.push(
-        runScript(this.connection, 'enqueue', args).then((r) => {
+        enqueue(this.connection, chunk, token.args).then((r) => {
           token.answered();
           return r;
         }),
       );
     }
-    for (const r of await Promise.all(calls)) statuses.push(...(r as string[]));
+    for (const r of await Promise.all(calls)) statuses.push(...r);
     return prepared.map((p, i) => {
       if (statuses[i] === 'duplicate') throw new DuplicateJobError(`Job ${p.id} already exists`);
       return new Job(this.connection, p.id, { ...p.fields, origin: this.name, status: statuses[i]! }, p.data);
@@ -228,7 +225,7 @@ export class Queue {
 
   /** Removes every queued job (RQ's Queue.empty); returns how many. */
   async empty(): Promise<number> {
-    return Number(await runScript(this.connection, 'empty', [this.name]));
+    return empty(this.connection, this.name);
   }
 
   /** RQ's Queue.delete: empties (when deleteJobs) and forgets the queue. */

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import type { Logger } from './logger.js';
-import { runScript } from './scripts.js';
+import { schedule, schedulerLock } from './transitions.js';
 import { utcformat } from './time.js';
 
 export interface SchedulerOptions {
@@ -93,7 +93,7 @@ export class Scheduler {
     await this.pass?.catch(() => {});
     this.opts.logger.info(`Scheduler stopping, releasing locks for ${this.queues.join(',')}...`);
     try {
-      await runScript(this.connection, 'scheduler-lock', [this.name, this.lockTtl, '1', ...this.queues]);
+      await schedulerLock(this.connection, { owner: this.name, ttl: this.lockTtl, release: true, queues: this.queues });
       await this.connection.del(keys.scheduler(this.name));
     } catch (err) {
       this.opts.logger.warning(`scheduler ${this.name}: could not release locks: ${(err as Error).message}`);
@@ -116,7 +116,7 @@ export class Scheduler {
 
   private async refreshLocks(force = false): Promise<void> {
     if (!force && Date.now() - this.lastLock < this.lockRefreshMs) return;
-    const held = (await runScript(this.connection, 'scheduler-lock', [this.name, this.lockTtl, '0', ...this.queues])) as string[];
+    const held = await schedulerLock(this.connection, { owner: this.name, ttl: this.lockTtl, release: false, queues: this.queues });
     const gained = held.filter((q) => !this.held.has(q));
     const lost = [...this.held].filter((q) => !held.includes(q));
     if (gained.length > 0) this.opts.logger.info(`Scheduler ${this.name}: acquired locks for ${gained.join(', ')}`);
@@ -139,9 +139,9 @@ export class Scheduler {
   }
 
   private async move(q: string): Promise<[number, number | null, number]> {
-    const [moved, next, now] = (await runScript(this.connection, 'schedule', [q, this.name, 1000])) as [number, string, string];
+    const { moved, nextDue, now } = await schedule(this.connection, { queue: q, owner: this.name, max: 1000 });
     if (moved === -1) this.held.delete(q);
-    return [Number(moved), next === '' ? null : Number(next), Number(now)];
+    return [moved, nextDue === '' ? null : Number(nextDue), Number(now)];
   }
 
   private async tick(): Promise<void> {

@@ -64,7 +64,7 @@ export function retryPolicy(queue: QueueName, config: RetryConfig): RetryPolicy 
  * before the failure (`intervals[max(len - retries_left, 0)]`), so with
  * more retries than intervals the FIRST interval repeats at the start:
  * max 5 over [10, 30, 60] waits 10, 10, 10, 30, 60; max 2 waits 30, 60
- * (the first interval is never used). This is what lua/include/common.lua
+ * (the first interval is never used). This is what lua/include/fail.lua
  * (fail_job) and Python RQ both do.
  */
 export function retryDelays(policy: RetryPolicy): number[] {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createRedis, currentJob, Queue, Retry, silentLogger, Worker } from '../../src/index.js';
-import { scriptSources } from '../../src/engine/scripts.js';
+import { SCRIPT_NAMES, scriptSources, scriptWireMarkers } from '../../src/engine/scripts.js';
 import { tasks } from '../helpers/engine.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
 import { FAST, runsByJob, settle, SOAK, summary, WorkerProc, chaosRedis } from './helpers.js';
@@ -18,9 +18,10 @@ const fx = chaosRedis({ proxy: true });
 const lostReplies: string[] = [];
 
 test('a lost reply for each worker script: the resend (or the heartbeat) makes it harmless', { timeout: 120_000 }, async () => {
-  // A script call is an EVAL with its text the first time on a connection, then an EVALSHA.
-  const sha = new Map<string, string[]>();
-  for (const [name, lua] of scriptSources()) sha.set(name, [String(await fx.redis.script('LOAD', lua)), `\n-- ${name}.lua\n`]);
+  // A script call is an FCALL (Functions), or an EVALSHA: loaded here, so that
+  // its first call on a connection is no NOSCRIPT and EVAL.
+  for (const lua of scriptSources().values()) await fx.redis.script('LOAD', lua);
+  const sha = new Map<string, string[]>(SCRIPT_NAMES.map((n) => [n, scriptWireMarkers(n)]));
   const q = uniq('lr');
   const runs = new Map<string, number>();
   const t = tasks({
@@ -111,8 +112,8 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
 });
 
 test('prefetch: a lost reply to the calls that start and park jobs, and to unpark: every job runs once, none stays parked', { timeout: 120_000 }, async () => {
-  const sha = new Map<string, string[]>();
-  for (const [name, lua] of scriptSources()) sha.set(name, [String(await fx.redis.script('LOAD', lua)), `\n-- ${name}.lua\n`]);
+  for (const lua of scriptSources().values()) await fx.redis.script('LOAD', lua);
+  const sha = new Map<string, string[]>(SCRIPT_NAMES.map((n) => [n, scriptWireMarkers(n)]));
   const q = uniq('pf');
   const runs = new Map<string, number>();
   const t = tasks({

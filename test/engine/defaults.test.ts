@@ -10,7 +10,7 @@ test('the engine version is the one package.json declares', () => {
 
 test("the Lua scripts' fallback TTLs are the engine's defaults", async () => {
   const { DEFAULT_RESULT_TTL, DEFAULT_FAILURE_TTL, MAX_SECONDS } = await import('../../src/index.js');
-  const lua = readFileSync(new URL('../../lua/include/common.lua', import.meta.url), 'utf8');
+  const lua = readFileSync(new URL('../../lua/include/ttl.lua', import.meta.url), 'utf8');
   const constant = (name: string) => Number(new RegExp(`^local ${name} = (\\d+)$`, 'm').exec(lua)?.[1]);
   assert.equal(constant('DEFAULT_RESULT_TTL'), DEFAULT_RESULT_TTL);
   assert.equal(constant('ONE_YEAR'), DEFAULT_FAILURE_TTL);

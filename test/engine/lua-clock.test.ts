@@ -1,4 +1,4 @@
-// The clock every script writes (common.lua): NOW_ISO goes into the job and
+// The clock every script writes (include/clock.lua): NOW_ISO goes into the job and
 // worker hashes Python parses with RQ's utcformat ('%Y-%m-%dT%H:%M:%S.%fZ'),
 // NOW_FS into execution hashes as float seconds. Both are computed on every
 // call, so they are written for speed; these checks hold them to the
@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { engineFixture } from '../helpers/engine.js';
 
 const fx = engineFixture();
-const common = readFileSync(new URL('../../lua/include/common.lua', import.meta.url), 'utf8');
+const clock = readFileSync(new URL('../../lua/include/clock.lua', import.meta.url), 'utf8');
 
 /** RQ's utcformat of an instant in µs, from JS's own calendar. */
 function iso(us: number): string {
@@ -26,7 +26,7 @@ test('utcformat gives RQ\'s timestamp for instants from 1970 to 2999, day, month
   for (const d of [11016, 11017, 11018, 47540, 47541, 20088, 20089, 0]) secs.push(d * day, d * day + day - 1);
   const us = secs.map((s, i) => s * 1e6 + (i % 7 === 0 ? 0 : i % 7 === 1 ? 999999 : Math.floor(Math.random() * 1e6)));
   const got = (await fx.redis.eval(
-    `${common}\nlocal out = {}\nfor i = 1, #ARGV do out[i] = utcformat(tonumber(ARGV[i])) end\nreturn out`,
+    `${clock}\nlocal out = {}\nfor i = 1, #ARGV do out[i] = utcformat(tonumber(ARGV[i])) end\nreturn out`,
     0,
     ...us.map(String),
   )) as string[];
@@ -36,9 +36,9 @@ test('utcformat gives RQ\'s timestamp for instants from 1970 to 2999, day, month
 
 test('NOW_FS is NOW_F with six decimals and NOW_ISO the same instant, whatever TIME says', async () => {
   // TIME replaced by the test's values: every width of the microseconds
-  const fake = "local TIME = { ARGV[1], ARGV[2] }";
-  assert.ok(common.includes("local TIME = redis.call('TIME')"));
-  const script = `${common.replace("local TIME = redis.call('TIME')", fake)}\nreturn { NOW_FS, fmt_float(NOW_F), NOW_ISO }`;
+  const fake = 'local t = { ARGV[1], ARGV[2] }';
+  assert.ok(clock.includes("local t = redis.call('TIME')"));
+  const script = `${clock.replace("local t = redis.call('TIME')", fake)}\ntake_clock()\nreturn { NOW_FS, fmt_float(NOW_F), NOW_ISO }`;
   const times: [number, number][] = [];
   for (const micro of [0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 99999, 100000, 999999]) times.push([1795864627, micro]);
   for (let i = 0; i < 2000; i++) times.push([Math.floor(Math.random() * 4e9), Math.floor(Math.random() * 1e6)]);

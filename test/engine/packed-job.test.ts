@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { Job, Queue } from '../../src/index.js';
 import { MalformedJobError } from '../../src/engine/errors.js';
 import { unpackStrings } from '../../src/engine/job.js';
-import { runScriptBuffer } from '../../src/engine/scripts.js';
+import { dequeue } from '../../src/engine/transitions.js';
 import { engineFixture } from '../helpers/engine.js';
 import { uniq } from '../helpers/util.js';
 
@@ -21,9 +21,10 @@ test('a dequeued job reads back field for field as HGETALL gives it (fixstr to s
   });
   // More than 15 entries: an array16 header.
   await fx.redis.hset(`rq:job:${job.id}`, 'a', '', 'b', 'b'.repeat(31), 'c', 'c'.repeat(32));
-  const reply = (await runScriptBuffer(fx.redis, 'dequeue', [uniq('w'), 1, 20, 80, 1, name, 'e1'])) as Buffer[];
-  assert.equal(String(reply[0]), job.id);
-  const packed = reply[3]!;
+  const { taken } = await dequeue(fx.redis, uniq('w'), { count: 1, hbTtl: 20, execTtl: 80, queues: [name], execIds: ['e1'] });
+  assert.ok(taken !== 'suspended');
+  assert.equal(taken[0]!.id, job.id);
+  const packed = taken[0]!.packed;
   assert.equal(packed[0], 0xdc, 'array16 header');
   const got = Job.fromPacked(fx.redis, job.id, packed);
   const stored = await fx.redis.hgetallBuffer(`rq:job:${job.id}`);

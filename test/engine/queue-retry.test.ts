@@ -100,10 +100,10 @@ test('a job abandoned by a dead worker is retried on the queue default by the wo
   const name = uniq('q');
   const job = await new Queue(name, fx.redis).enqueue('t.ok');
   // a worker that takes the job and dies: its execution is left in wip
-  const { runScriptBuffer, runScript } = await import('../../src/engine/scripts.js');
+  const { birth, dequeue } = await import('../../src/engine/transitions.js');
   const dead = uniq('dead');
-  await runScript(fx.redis, 'birth', [dead, 10, 1, name]);
-  await runScriptBuffer(fx.redis, 'dequeue', [dead, 1, 1, 80, 1, name, 'e1']);
+  await birth(fx.redis, { worker: dead, keyTtl: 10, queues: [name], fields: [] });
+  await dequeue(fx.redis, dead, { count: 1, hbTtl: 1, execTtl: 80, queues: [name], execIds: ['e1'] });
   await fx.redis.del(keys.worker(dead));
   const w = fx.worker([name], tasks({ 't.ok': () => 'second' }), {
     jobMonitoringInterval: 0.3,

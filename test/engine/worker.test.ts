@@ -445,24 +445,24 @@ test('recovery passes forget workers whose key expired (RQ clean_worker_registry
 });
 
 test('complete (ends of one tick in one call) is idempotent: a resend records nothing twice', async () => {
-  const { runScriptBuffer, runScript } = await import('../../src/engine/scripts.js');
+  const { birth, complete, dequeue } = await import('../../src/engine/transitions.js');
   const name = uniq('q');
   const q = new Queue(name, fx.redis);
   const [a, b] = await q.enqueueMany([{ func: 't.ok' }, { func: 't.boom', retry: new Retry({ max: 1 }) }]);
   const worker = uniq('w');
-  await runScript(fx.redis, 'birth', [worker, 480, 1, name]);
-  const taken = (await runScriptBuffer(fx.redis, 'dequeue', [worker, 2, 20, 80, 1, name, 'e1', 'e2'])) as unknown[];
-  assert.deepEqual([String(taken[0]), String(taken[4])], [a!.id, b!.id]);
-  const records = [
-    worker, 2,
-    'finish', a!.id, 'e1', name, 'NQ==', 500, '', '1.0', '2.0', '1.0',
-    'fail', b!.id, 'e2', name, 'failed', 'eJwrSS0uAQAEXQHB', 31536000, '', '1.0', '2.0', '1.0',
-    0, 20, 80, 1, name,
-  ];
-  const first = (await runScriptBuffer(fx.redis, 'complete', records)) as [Buffer[], unknown[]];
-  assert.deepEqual(first[0].map(String), ['finished', 'retried']);
-  const again = (await runScriptBuffer(fx.redis, 'complete', records)) as [Buffer[], unknown[]];
-  assert.deepEqual(again[0].map(String), ['stale', 'stale']);
+  await birth(fx.redis, { worker, keyTtl: 480, queues: [name], fields: [] });
+  const { taken } = await dequeue(fx.redis, worker, { count: 2, hbTtl: 20, execTtl: 80, queues: [name], execIds: ['e1', 'e2'] });
+  assert.deepEqual(taken !== 'suspended' && taken.map((t) => t.id), [a!.id, b!.id]);
+  const times = { startedAt: 1, endedAt: 2 };
+  const ends = [
+    { kind: 'finish', id: a!.id, execId: 'e1', queue: name, returnValue: 'NQ==', resultTtl: 500, hasDependencies: false, ...times },
+    { kind: 'fail', id: b!.id, execId: 'e2', queue: name, mode: 'failed', excString: 'eJwrSS0uAQAEXQHB', failureTtl: 31536000, queueRetry: '', ...times },
+  ] as const;
+  const none = { count: 0, hbTtl: 20, execTtl: 80, queues: [name], execIds: [] };
+  const first = await complete(fx.redis, worker, ends, none);
+  assert.deepEqual(first.outcomes, ['finished', 'retried']);
+  const again = await complete(fx.redis, worker, ends, none);
+  assert.deepEqual(again.outcomes, ['stale', 'stale']);
   assert.equal(await fx.redis.xlen(keys.results(a!.id)), 1);
   assert.equal(await (await Job.fetch(fx.redis, a!.id)).returnValue(), 5);
   assert.equal((await Job.fetch(fx.redis, b!.id)).retriesLeft, 0);

@@ -7,7 +7,7 @@ import { DuplicateJobError } from '../errors.js';
 import { keys } from '../keys.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { Queue } from '../queue.js';
-import { runScript } from '../scripts.js';
+import { cronClaim, type CronClaimArgs, type CronClaimReply } from '../transitions.js';
 import { ReplyWatch } from '../reply-watch.js';
 import { pyJsonDumps } from '../serializer.js';
 import { utcformat } from '../time.js';
@@ -44,8 +44,6 @@ interface EntryState {
   next: number | null;
   last: number | null;
 }
-
-type ClaimReply = [string, string, string];
 
 const SKIP_GRACE_MS = 60_000;
 
@@ -266,9 +264,9 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
     return Math.max(MIN_STATE_TTL, 3 * period);
   }
 
-  private async claim(args: (string | number)[]): Promise<ClaimReply> {
-    const reply = (await runScript(this.connection, 'cron-claim', args)) as ClaimReply;
-    this.offset = Number(reply[2]) - Date.now();
+  private async claim(args: CronClaimArgs): Promise<CronClaimReply> {
+    const reply = await cronClaim(this.connection, args);
+    this.offset = reply.nowMs - Date.now();
     return reply;
   }
 
@@ -289,9 +287,10 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
         // (as rq), cron entries wait for their first fire time.
         const fire = e.interval !== null ? now : null;
         const next = fire !== null ? e.nextAfter(fire) : e.cronAfter(now);
-        const [outcome, stored2] = await this.claim([
-          'advance', key, '', String(next), fire === null ? '' : String(fire), this.o.leaseMs, this.name, this.stateTtl(e, next), e.spec,
-        ]);
+        const { outcome, next: stored2 } = await this.claim({
+          mode: 'advance', key, expectedNext: '', newNext: String(next), fire: fire === null ? '' : String(fire),
+          leaseMs: this.o.leaseMs, owner: this.name, stateTtl: this.stateTtl(e, next), spec: e.spec,
+        });
         s.next = stored2 === '' ? null : Number(stored2);
         if (outcome === 'claimed') await this.fire(e, fire!);
         if (s.next === null) return; // state vanished meanwhile; next pass
@@ -303,9 +302,10 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
       const period = e.nextAfter(slot) - slot;
       const missed = policy === 'skip' && now - slot > Math.min(SKIP_GRACE_MS, period);
       const next = policy === 'all' ? e.nextAfter(slot) : e.firstAfter(slot, now);
-      const [outcome, stored] = await this.claim([
-        'advance', key, String(slot), String(next), missed ? '' : String(slot), this.o.leaseMs, this.name, this.stateTtl(e, next), e.spec,
-      ]);
+      const { outcome, next: stored } = await this.claim({
+        mode: 'advance', key, expectedNext: String(slot), newNext: String(next), fire: missed ? '' : String(slot),
+        leaseMs: this.o.leaseMs, owner: this.name, stateTtl: this.stateTtl(e, next), spec: e.spec,
+      });
       if (outcome === 'early') return; // our clock ran ahead; claim() resynced it
       s.next = stored === '' ? null : Number(stored);
       if (outcome === 'claimed') await this.fire(e, slot);
@@ -362,7 +362,7 @@ export class CronScheduler extends EventEmitter<CronSchedulerEvents> {
       const key = CronScheduler.stateKey(e);
       const expired = await this.connection.zrangebyscore(`${key}:pending`, '-inf', String(this.now()));
       for (const slot of expired) {
-        const [outcome] = await this.claim(['recover', key, slot, this.o.leaseMs, this.name]);
+        const { outcome } = await this.claim({ mode: 'recover', key, fire: slot, leaseMs: this.o.leaseMs, owner: this.name });
         if (outcome === 'claimed') {
           this.log.warning(`Taking over '${e.name}' fire time ${new Date(Number(slot)).toISOString()}: its claimer did not enqueue it`);
           await this.fire(e, Number(slot));

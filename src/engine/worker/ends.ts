@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { runScriptBuffer } from '../scripts.js';
+import { complete, recordEnd, type EndRecord, type NextJobs, type Recorded } from '../transitions.js';
 import type { Outcome } from './events.js';
 import type { Running } from './running.js';
 
@@ -9,10 +9,8 @@ export const END_BATCH = 8;
 
 /** An execution's end, waiting to be recorded with others of the same tick. */
 export interface PendingEnd {
-  script: 'finish' | 'fail';
   r: Running;
-  middle: (string | number)[];
-  endedAt: number;
+  record: EndRecord;
   recorded: (outcome: Outcome) => void;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -42,27 +40,11 @@ export class EndQueue {
 }
 
 /**
- * The script call that records `items` and asks for next jobs with the
- * dequeue `tail`: finish.lua / fail.lua for one end, complete.lua for more.
- * Resolves to one outcome per item and the dequeue part of the reply.
+ * The script call that records `items` and asks for `next` jobs:
+ * finish.lua / fail.lua for one end, complete.lua for more. Resolves to one
+ * outcome per item and the jobs taken.
  */
-export function recordEnds(
-  connection: Redis,
-  workerName: string,
-  items: PendingEnd[],
-  tail: (string | number)[],
-): Promise<[Buffer[], unknown[]]> {
-  const times = (e: PendingEnd) => [e.r.startedAt.toFixed(6), e.endedAt.toFixed(6), (e.endedAt - e.r.startedAt).toFixed(6)];
-  if (items.length === 1) {
-    const [e] = items as [PendingEnd];
-    const args = [e.r.job.id, e.r.execId, e.r.queue, workerName, ...e.middle, ...times(e), ...tail];
-    return runScriptBuffer(connection, e.script, args).then((reply) => {
-      const [outcome, next] = reply as [Buffer, unknown[]];
-      return [[outcome], next];
-    });
-  }
-  // complete.lua's records: 10 fields for a finish, 11 for a fail
-  const args: (string | number)[] = [workerName, items.length];
-  for (const e of items) args.push(e.script, e.r.job.id, e.r.execId, e.r.queue, ...e.middle, ...times(e));
-  return runScriptBuffer(connection, 'complete', [...args, ...tail]) as Promise<[Buffer[], unknown[]]>;
+export function recordEnds(connection: Redis, workerName: string, items: PendingEnd[], next: NextJobs): Promise<Recorded> {
+  if (items.length === 1) return recordEnd(connection, workerName, items[0]!.record, next);
+  return complete(connection, workerName, items.map((e) => e.record), next);
 }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { CLEAN_BATCH } from '../defaults.js';
 import { ReplyWatch } from '../reply-watch.js';
-import { runScript } from '../scripts.js';
+import { cleanRegistries, heartbeat, recover } from '../transitions.js';
 import { encodeExcString } from '../serializer.js';
 import type { RecoveryOutcome } from './events.js';
 import type { ResolvedWorkerOptions } from './options.js';
@@ -95,10 +95,10 @@ export class Liveness {
         // pass after an upgrade) drains over the next passes.
         for (let i = 0; i < 20; i++) {
           const [c, d] = this.cursors.get(q) ?? ['0', '0'];
-          const [n, nc, nd, more] = (await runScript(this.w.connection, 'clean-registries', [q, CLEAN_BATCH, c, d])) as [number, string, string, number];
-          removed += Number(n);
-          this.cursors.set(q, [String(nc), String(nd)]);
-          if (Number(more) !== 1) break;
+          const pass = await cleanRegistries(this.w.connection, { queue: q, batch: CLEAN_BATCH, canceledCursor: c, deferredCursor: d });
+          removed += pass.removed;
+          this.cursors.set(q, [pass.canceledCursor, pass.deferredCursor]);
+          if (!pass.more) break;
         }
       }
       if (removed > 0) this.w.log.debug(`Cleaned registries: ${removed} expired entries removed`);
@@ -120,21 +120,17 @@ export class Liveness {
     this.heartbeatBusy = true;
     const { log } = this.w;
     try {
-      const entries: (string | number)[] = [];
-      for (const r of this.w.running()) entries.push(r.queue, r.job.id, r.execId);
-      const ttl = this.w.runningCount() > 0 ? this.hbTtl + 60 : this.w.o.workerTtl + 60;
-      const pending = this.w.pendingExecIds();
-      const [lost, handed, gone] = (await runScript(this.w.connection, 'heartbeat', [
-        this.w.name,
-        ttl,
-        this.hbTtl,
-        this.execTtl,
-        this.w.o.jobMonitoringInterval,
-        pending.length,
-        ...pending,
-        ...entries,
-      ])) as [string[], string[], number];
-      if (gone === 1) {
+      const running = [...this.w.running()].map((r) => ({ queue: r.queue, id: r.job.id, execId: r.execId }));
+      const { lost, handed, gone } = await heartbeat(this.w.connection, {
+        worker: this.w.name,
+        workerTtl: this.w.runningCount() > 0 ? this.hbTtl + 60 : this.w.o.workerTtl + 60,
+        hbTtl: this.hbTtl,
+        execTtl: this.execTtl,
+        minAge: this.w.o.jobMonitoringInterval,
+        pending: this.w.pendingExecIds(),
+        running,
+      });
+      if (gone) {
         log.warning(`Worker ${this.w.name}: its registration was removed (missed heartbeats); registering again`);
         await this.w.reregister();
       }
@@ -159,11 +155,18 @@ export class Liveness {
     const exc = encodeExcString(`Moved to FailedJobRegistry, due to AbandonedJobError, at ${new Date().toISOString()}`);
     for (const q of this.w.queues) {
       try {
-        const out = (await runScript(this.w.connection, 'recover', [q, exc, this.w.o.failureTtl, 100, this.hbTtl, this.w.o.queueRetry.get(q) ?? ''])) as string[];
-        for (let i = 0; i + 1 < out.length; i += 2) {
+        const out = await recover(this.w.connection, {
+          queue: q,
+          excString: exc,
+          failureTtl: this.w.o.failureTtl,
+          limit: 100,
+          hbTtl: this.hbTtl,
+          queueRetry: this.w.o.queueRetry.get(q) ?? '',
+        });
+        for (const { id, outcome } of out) {
           n++;
-          log.warning(`${q}: job ${out[i]} was abandoned by its worker: ${out[i + 1]}`);
-          this.w.recovered(out[i]!, out[i + 1]! as RecoveryOutcome);
+          log.warning(`${q}: job ${id} was abandoned by its worker: ${outcome}`);
+          this.w.recovered(id, outcome);
         }
       } catch (err) {
         log.warning(`recovery pass on ${q} failed: ${(err as Error).message}`);

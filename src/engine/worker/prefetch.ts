@@ -1,4 +1,5 @@
 import { Job } from '../job.js';
+import type { TakenJob } from '../transitions.js';
 import type { Running } from './running.js';
 
 /** A job taken from a queue ahead of time, waiting in the worker's parking list. */
@@ -20,8 +21,6 @@ export interface PrefetchPlan {
   count: number;
   /** Jobs to take from the queues and park. */
   park: number;
-  /** The 'prefetch' part put before the usual dequeue tail (see prefetch_from_argv in common.lua). */
-  prefix: (string | number)[];
 }
 
 /**
@@ -69,7 +68,7 @@ export class Prefetch {
     const room = Math.min(this.size, allowed - starts.length - count) - this.parked.length - this.inFlight;
     const park = mayPark ? Math.max(0, room) : 0;
     this.inFlight += park;
-    return { starts, count, park, prefix: ['prefetch', starts.length, ...starts.map((p) => p.member), park] };
+    return { starts, count, park };
   }
 
   /**
@@ -77,13 +76,12 @@ export class Prefetch {
    * queue, execution id, packed hash; empty when the call failed). Returns
    * those parked now.
    */
-  arrive(plan: PrefetchPlan, reply: unknown[], connection: Job['connection']): Parked[] {
+  arrive(plan: PrefetchPlan, parked: readonly TakenJob[], connection: Job['connection']): Parked[] {
     const arrived: Parked[] = [];
-    for (let i = 0; i + 3 < reply.length; i += 4) {
-      const id = String(reply[i]);
-      const execId = String(reply[i + 2]);
+    for (const t of parked) {
+      const { id, execId } = t;
       if (this.droppedEarly.delete(id)) continue;
-      const p = { job: Job.fromPacked(connection, id, reply[i + 3] as Buffer), queue: String(reply[i + 1]), execId, member: `${id}:${execId}` };
+      const p = { job: Job.fromPacked(connection, id, t.packed), queue: t.queue, execId, member: `${id}:${execId}` };
       this.parked.push(p);
       arrived.push(p);
     }

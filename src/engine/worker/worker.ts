@@ -8,7 +8,7 @@ import { checkQueueName, keys } from '../keys.js';
 import { showCommand } from '../control-message.js';
 import { escapeControl, jobLogName } from '../description.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import { runScript, runScriptBuffer } from '../scripts.js';
+import { birth, death, dequeue, unpark, type EndOf, type FailRecord, type FinishRecord, type Next, type NextJobs, type Taken } from '../transitions.js';
 import { Scheduler } from '../scheduler.js';
 import { encodeExcString, encodeReturnValue } from '../serializer.js';
 import { runInJobContext, type JobContext, type TaskRegistry } from '../tasks.js';
@@ -208,24 +208,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch {
       /* CLIENT INFO needs Redis 6.2 */
     }
-    await runScript(this.connection, 'birth', [
-      this.name,
-      this.o.workerTtl + 60,
-      this.queues.length,
-      ...this.queues,
-      'queues', this.queues.join(','),
-      'pid', process.pid,
-      'hostname', hostname(),
-      'ip_address', ip,
-      'version', ENGINE_VERSION,
-      'python_version', `node ${process.version}`,
-      // A second registration (after a stall) keeps the counts so far.
-      'successful_job_count', this.successfulJobs,
-      'failed_job_count', this.failedJobs,
-      'total_working_time', 0,
-      // Not an RQ field: lets birth.lua tell a resend of this call from a live namesake.
-      'birth_token', randomBytes(8).toString('hex'),
-    ]);
+    await birth(this.connection, {
+      worker: this.name,
+      keyTtl: this.o.workerTtl + 60,
+      queues: this.queues,
+      fields: [
+        ['queues', this.queues.join(',')],
+        ['pid', process.pid],
+        ['hostname', hostname()],
+        ['ip_address', ip],
+        ['version', ENGINE_VERSION],
+        ['python_version', `node ${process.version}`],
+        // A second registration (after a stall) keeps the counts so far.
+        ['successful_job_count', this.successfulJobs],
+        ['failed_job_count', this.failedJobs],
+        ['total_working_time', 0],
+        // Not an RQ field: lets birth.lua tell a resend of this call from a live namesake.
+        ['birth_token', randomBytes(8).toString('hex')],
+      ],
+    });
   }
 
   private async teardown(): Promise<void> {
@@ -233,7 +234,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.pushWatch?.stop();
     await this.scheduler?.stop();
     try {
-      const handed = Number(await runScript(this.connection, 'death', [this.name, this.queues.length, ...this.queues]));
+      const handed = await death(this.connection, { worker: this.name, queues: this.queues });
       if (handed > 0) await this.liveness.recoverAbandoned();
     } catch (err) {
       this.log.warning(`could not register death: ${(err as Error).message}`);
@@ -379,25 +380,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * The ARGV tail that asks a script for up to k next jobs. Its execution ids
-   * stay pending until the call settles, so that the heartbeat never hands
-   * back a job whose reply is still on its way.
+   * What asks a script for up to k next jobs. Its execution ids stay
+   * pending until the call settles, so that the heartbeat never hands back
+   * a job whose reply is still on its way.
    */
-  private dequeueTail(k: number): { tail: (string | number)[]; ids: string[]; plan?: PrefetchPlan } {
-    const order = this.order.next();
+  private dequeueTail(k: number): { next: NextJobs; ids: string[]; plan?: PrefetchPlan } {
     let count = k;
-    let prefix: (string | number)[] = [];
     let plan: PrefetchPlan | undefined;
     if (this.prefetch) {
       const allowed = this.slots.maxJobs - this.slots.started - this.slots.reserved + k;
       plan = this.prefetch.plan(k, allowed, this.stopping === 'no' && !this.suspended);
       count = plan.count;
-      prefix = plan.prefix;
     }
     const ids: string[] = [];
     for (let i = 0; i < count + (plan?.park ?? 0); i++) ids.push(nextExecutionId());
     for (const id of ids) this.pendingExecIds.add(id);
-    return { tail: [...prefix, count, this.liveness.hbTtl, this.liveness.execTtl, order.length, ...order, ...ids], ids, plan };
+    const prefetch = plan ? { start: plan.starts.map((p) => p.member), park: plan.park } : undefined;
+    const next: NextJobs = { count, hbTtl: this.liveness.hbTtl, execTtl: this.liveness.execTtl, queues: this.order.next(), execIds: ids, prefetch };
+    return { next, ids, plan };
   }
 
   /**
@@ -418,13 +418,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Handles the reply of a call with a dequeue tail: the jobs it started, and with prefetch the parked ones. */
-  private takeReply(reply: unknown[], plan: PrefetchPlan | undefined, asked: number, gen: number): void {
-    if (!plan || !this.prefetch) return this.takeJobs(reply, asked, gen);
-    const [accepted, started, parked] = reply as [unknown[], unknown[], unknown[]];
+  private takeReply(next: Next, plan: PrefetchPlan | undefined, asked: number, gen: number): void {
+    if (!plan || !this.prefetch || !next.prefetched) return this.takeJobs(next.taken, asked, gen);
+    const { accepted, parked } = next.prefetched;
     plan.starts.forEach((p, i) => {
-      if (Number(accepted[i]) !== 1) this.skipParked(p);
+      if (!accepted[i]) this.skipParked(p);
     });
-    this.takeJobs(started, plan.count, gen);
+    this.takeJobs(next.taken, plan.count, gen);
     const arrived = this.prefetch.arrive(plan, parked, this.connection);
     for (const p of arrived) this.order.dequeuedFrom(p.queue);
     if (arrived.length < plan.park && gen === this.wakeGen) this.maybeWork = false;
@@ -447,8 +447,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private handBackParked(): void {
     const parked = this.prefetch?.takeAll() ?? [];
     if (parked.length === 0) return;
-    runScript(this.connection, 'unpark', [this.name, ...parked.map((p) => p.member)]).then(
-      (handed) => this.log.info(`handed ${(handed as unknown[]).length} parked job(s) back to their queues`),
+    unpark(this.connection, { worker: this.name, members: parked.map((p) => p.member) }).then(
+      (handed) => this.log.info(`handed ${handed.length} parked job(s) back to their queues`),
       // death.lua hands back whatever is still parked
       (err: unknown) => this.log.warning(`could not hand back parked jobs: ${(err as Error).message}`),
     );
@@ -459,14 +459,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.prefetch?.awaiting) return this.prefetch.settled();
     this.slots.reserved += k;
     const gen = this.wakeGen;
-    let reply: unknown;
-    const { tail, ids, plan } = this.dequeueTail(k);
+    const { next, ids, plan } = this.dequeueTail(k);
     let left = k;
     try {
-      const call = runScriptBuffer(this.connection, 'dequeue', [this.name, ...tail]);
+      const call = dequeue(this.connection, this.name, next);
       left = this.startParked(plan, k);
-      reply = await call;
-      this.takeReply(reply as unknown[], plan, k, gen);
+      this.takeReply(await call, plan, k, gen);
     } catch (err) {
       if (plan) this.prefetch?.arrive(plan, [], this.connection);
       throw err;
@@ -477,8 +475,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Starts the jobs a dequeue tail returned. */
-  private takeJobs(reply: unknown[], asked: number, gen: number): void {
-    if (reply.length === 1 && String(reply[0]) === 'suspended') {
+  private takeJobs(taken: Taken, asked: number, gen: number): void {
+    if (taken === 'suspended') {
       // The main loop clears `suspended` after each wait to look again;
       // suspensionLogged keeps the line to once per suspension, as RQ.
       if (!this.suspensionLogged) this.log.info('Worker suspended, run `openvle-rq resume` to resume');
@@ -492,14 +490,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.log.info('Worker resumed');
     }
     let got = 0;
-    for (let i = 0; i + 3 < reply.length; i += 4) {
-      const id = String(reply[i]);
-      const queue = String(reply[i + 1]);
-      const execId = String(reply[i + 2]);
-      const job = Job.fromPacked(this.connection, id, reply[i + 3] as Buffer);
+    for (const t of taken) {
+      const job = Job.fromPacked(this.connection, t.id, t.packed);
       got++;
-      this.order.dequeuedFrom(queue);
-      this.start(job, queue, execId);
+      this.order.dequeuedFrom(t.queue);
+      this.start(job, t.queue, t.execId);
     }
     if (got < asked && gen === this.wakeGen) this.maybeWork = false;
     if (got > 0) this.lastBusy = Date.now();
@@ -552,8 +547,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     if (!failed) {
       if (this.endHooks.size > 0) await this.endHooks.run(job, { ok: true, value }, this.log);
-      const hasDeps = job.fields.dependency_ids ? '1' : '';
-      await this.report('finish', r, [encodeReturnValue(value), job.resultTtl ?? this.o.resultTtl, hasDeps], endedAt, (outcome) => {
+      const end = {
+        kind: 'finish',
+        returnValue: encodeReturnValue(value),
+        resultTtl: job.resultTtl ?? this.o.resultTtl,
+        hasDependencies: Boolean(job.fields.dependency_ids),
+      } as const;
+      await this.report(r, end, endedAt, (outcome) => {
         if (r.skipped) return; // its start was refused (see skipParked): nothing was recorded
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
         else if (outcome === 'script-error') {
@@ -597,7 +597,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
     }
     if (this.endHooks.size > 0) await this.endHooks.run(job, { ok: false, error: eventText, stopped: mode === 'stopped' }, this.log);
-    await this.report('fail', r, [mode, encodeExcString(text), this.o.failureTtl, this.o.queueRetry.get(queue) ?? ''], endedAt, (outcome) => {
+    const end = { kind: 'fail', mode, excString: encodeExcString(text), failureTtl: this.o.failureTtl, queueRetry: this.o.queueRetry.get(queue) ?? '' } as const;
+    await this.report(r, end, endedAt, (outcome) => {
       if (r.skipped) return;
       // The exception's own line: Python's traceback ends with it.
       const lastLine = text.trimEnd().split('\n').pop();
@@ -622,15 +623,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * runs before those jobs start, so logs and events keep their order.
    */
   private report(
-    script: 'finish' | 'fail',
     r: Running,
-    middle: (string | number)[],
+    end: Omit<FinishRecord, keyof EndOf> | Omit<FailRecord, keyof EndOf>,
     endedAt: number,
     recorded: (outcome: Outcome) => void,
   ): Promise<void> {
     this.running.delete(r.member);
     this.slots.reserved += 1;
-    return this.ends.push({ script, r, middle, endedAt, recorded });
+    const of: EndOf = { id: r.job.id, execId: r.execId, queue: r.queue, startedAt: r.startedAt, endedAt };
+    return this.ends.push({ r, record: { ...end, ...of }, recorded });
   }
 
   /** Records one batch of ends and starts the jobs its call hands out. */
@@ -651,15 +652,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const k = this.available();
     this.slots.reserved += k;
     const gen = this.wakeGen;
-    const { tail, ids, plan } = this.dequeueTail(k);
+    const { next: tail, ids, plan } = this.dequeueTail(k);
     const call = recordEnds(this.connection, this.name, items, tail);
     const left = this.startParked(plan, k);
     call.then(
-      ([outcomes, next]) => {
+      ({ outcomes, next }) => {
         this.slots.reserved -= left;
         items.forEach((e, i) => {
           try {
-            e.recorded(String(outcomes[i]) as Outcome);
+            e.recorded(outcomes[i]!);
           } catch (err) {
             // a throwing event listener must not keep the next jobs from starting
             this.log.error(`job event listener failed: ${describeError(err)}`);

@@ -1,0 +1,48 @@
+-- per-call: take_clock()
+
+-- Redis' clock is the one clock every process shares, so every score and
+-- timestamp written by a script comes from it. Read per call (take_clock):
+-- NOW_US microseconds, NOW integer seconds (RQ's score unit), NOW_F float
+-- seconds, NOW_ISO and NOW_FS as written into hashes.
+local NOW_US, NOW, NOW_F, NOW_ISO, NOW_FS
+
+local function utcformat(us)
+  -- % instead of math.floor: an operator, not a global function call, and
+  -- exact here (every value is a non-negative integer below 2^53)
+  local micro = us % 1000000
+  local secs = (us - micro) / 1000000
+  local rem = secs % 86400
+  local days = (secs - rem) / 86400
+  local s = rem % 60
+  local mi = (rem - s) / 60 % 60
+  local h = (rem - s - mi * 60) / 3600
+  -- days since 1970-01-01 to a civil date (H. Hinnant's algorithm)
+  local z = days + 719468
+  local doe = z % 146097
+  local era = (z - doe) / 146097
+  local t = doe - (doe - doe % 1460) / 1460 + (doe - doe % 36524) / 36524 - (doe - doe % 146096) / 146096
+  local yoe = (t - t % 365) / 365
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + (yoe - yoe % 4) / 4 - (yoe - yoe % 100) / 100)
+  local mp = (5 * doy + 2 - (5 * doy + 2) % 153) / 153
+  local d = doy - (153 * mp + 2 - (153 * mp + 2) % 5) / 5 + 1
+  local mo = mp < 10 and mp + 3 or mp - 9
+  if mo <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%06dZ', y, mo, d, h, mi, s, micro)
+end
+
+local function fmt_float(f)
+  return string.format('%.6f', f)
+end
+
+local function take_clock()
+  local t = redis.call('TIME')
+  NOW_US = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  NOW = tonumber(t[1])
+  NOW_F = NOW_US / 1000000
+  NOW_ISO = utcformat(NOW_US)
+  -- fmt_float(NOW_F) to the digit (TIME's microseconds are the six decimals),
+  -- built from TIME's own digits: a quarter of the cost of string.format's
+  -- float conversion, paid by every call.
+  NOW_FS = t[1] .. '.' .. string.sub('00000' .. t[2], -6)
+end

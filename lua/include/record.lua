@@ -1,0 +1,120 @@
+-- include: keys clock ttl reads push dependents worker-state fail exc
+-- Recording ended executions (finish, fail), each at most once.
+
+-- Ends a worker's execution for finish/fail, once: false when it is neither
+-- in wip nor has its key left, i.e. it was recorded already (a resend) or
+-- recovered as abandoned; the caller then writes nothing ('stale').
+local function end_reported_execution(id, e, q, worker)
+  if redis.call('ZREM', wip_key(q), id .. ':' .. e) == 0 and redis.call('EXISTS', execution_key(id, e)) == 0 then
+    return false
+  end
+  end_execution(id, e, q, worker, true, true)
+  return true
+end
+
+-- A successful run's entry in the job's results stream (RQ's Result:
+-- type 1, the return value when there is one, the execution's times).
+local function add_success_result(id, worker, rv, e, started, ended)
+  local fields = { 'type', 1, 'worker_name', worker }
+  if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
+  local n = #fields
+  fields[n + 1] = 'execution_id'; fields[n + 2] = e
+  fields[n + 3] = 'execution_started_at'; fields[n + 4] = started
+  fields[n + 5] = 'execution_ended_at'; fields[n + 6] = ended
+  redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
+end
+
+-- A successful execution (RQ's handle_job_success): results, finished
+-- registry, TTLs, dependents. ttl is the job's result_ttl (the worker's
+-- default when the job has none; RQ's worker also takes it from the job it
+-- holds); has_deps: the job has dependency_ids. Idempotent (see
+-- end_reported_execution). The worker's job counters are the caller's
+-- (count_jobs), once per call.
+local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended)
+  ttl = clean_ttl(ttl, DEFAULT_RESULT_TTL)
+  if not end_reported_execution(id, e, q, worker) then return 'stale' end
+  local key = job_key(id)
+  -- The job may have been deleted while it ran: then only the execution
+  -- ends. With a positive ttl, EXPIRE both applies it and tells.
+  local exists
+  if ttl > 0 then exists = redis.call('EXPIRE', key, ttl) == 1 else exists = redis.call('EXISTS', key) == 1 end
+  if exists then
+    local repeats_left = hget_num(key, 'repeats_left')
+    if repeats_left ~= nil and repeats_left > 0 then
+      -- RQ's Repeat.schedule: the run's result is recorded, the job goes
+      -- back to its queue (or is scheduled) and is neither finished nor
+      -- expiring; its dependents wait for the last run.
+      local intervals = decode_list(redis.call('HGET', key, 'repeat_intervals'))
+      local interval = 0
+      if #intervals > 0 then
+        -- indexed from the remaining count, as RQ: min(left - 1, len - 1)
+        local idx = math.min(repeats_left - 1, #intervals - 1)
+        interval = tonumber(intervals[idx + 1]) or 0
+      end
+      redis.call('PERSIST', key)
+      redis.call('HSET', key, 'repeats_left', repeats_left - 1, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+      add_success_result(id, worker, rv, e, started, ended)
+      redis.call('PERSIST', results_key(id))
+      if interval > 0 then
+        schedule_job(id, q, NOW_F + interval)
+        return 'scheduled'
+      end
+      push_job(id, q, false)
+      return 'repeated'
+    end
+    redis.call('HSET', key, 'status', 'finished', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+    local had_dependents = release_dependents(id, 'finished')
+    if ttl ~= 0 then
+      add_success_result(id, worker, rv, e, started, ended)
+      if ttl > 0 then
+        redis.call('EXPIRE', results_key(id), ttl)
+        redis.call('ZADD', finished_key(q), NOW + ttl, id)
+      else
+        redis.call('PERSIST', results_key(id))
+        redis.call('ZADD', finished_key(q), '+inf', id)
+      end
+    end
+    if ttl > 0 then
+      if had_dependents then redis.call('EXPIRE', dependents_key(id), ttl) end
+      if has_deps then redis.call('EXPIRE', dependencies_key(id), ttl) end
+    else
+      expire_job(id, ttl, had_dependents, has_deps)
+    end
+  end
+  return 'finished'
+end
+
+-- A failed execution (retry-aware, see fail_job); idempotent as record_finish.
+local function record_fail(id, e, q, worker, mode, exc_b64, default_failure_ttl, queue_retry, started, ended)
+  if not end_reported_execution(id, e, q, worker) then return 'stale' end
+  return fail_job(id, e, q, worker, mode, exc_b64, started, ended, tonumber(default_failure_ttl), queue_retry)
+end
+
+-- Records one ended execution (record_finish or record_fail with its
+-- arguments) so that an error inside it ends this job, and only this one:
+-- whatever it wrote stays (Redis does not roll back), the execution is
+-- ended if it was not, and the job is failed with the reason, so it is
+-- never left 'started' in no registry nor handed back to run again.
+-- Returns the record's outcome, or 'script-error' when the job was failed so.
+local function record_safely(record, id, e, q, worker, started, ended, ...)
+  local ok, outcome = pcall(record, id, e, q, worker, ...)
+  if ok then return outcome end
+  local reason = type(outcome) == 'table' and tostring(outcome.err) or tostring(outcome)
+  local ok2 = pcall(function()
+    redis.call('ZREM', wip_key(q), id .. ':' .. e)
+    end_execution(id, e, q, worker, true, true)
+    local key = job_key(id)
+    if redis.call('TYPE', key).ok ~= 'hash' then return end
+    redis.call('HSET', key, 'status', 'failed', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
+    redis.call('EXPIRE', key, ONE_YEAR)
+    redis.call('ZADD', failed_key(q), NOW + ONE_YEAR, id)
+    local text = 'ScriptError: the end of this execution could not be recorded: ' .. reason
+    -- the results key itself may be what failed: the job still ends failed
+    redis.pcall('XADD', results_key(id), 'MAXLEN', '~', 10, '*', 'type', 2, 'worker_name', worker or '',
+      'exc_string', exc_string(text), 'execution_id', e, 'execution_started_at', started, 'execution_ended_at', ended)
+    redis.pcall('EXPIRE', results_key(id), ONE_YEAR)
+    pcall(release_dependents, id, 'failed')
+  end)
+  if not ok2 then return 'stale' end
+  return 'script-error'
+end

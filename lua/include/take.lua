@@ -1,0 +1,75 @@
+-- include: keys clock
+-- Taking jobs for a worker and marking them started in one step.
+
+-- Marks a job started by `worker` as execution e: job fields, execution
+-- hash and set, wip entry, the worker's executions (dequeue and the start
+-- of a parked job).
+local function mark_started(worker, wek, id, q, e, hb_ttl, exec_ttl)
+  local key = job_key(id)
+  local member = id .. ':' .. e
+  redis.call('HSET', key, 'status', 'started', 'started_at', NOW_ISO, 'worker_name', worker, 'last_heartbeat', NOW_ISO)
+  redis.call('PERSIST', key)
+  redis.call('HSET', execution_key(id, e), 'id', e, 'job_id', id, 'created_at', NOW_FS, 'last_heartbeat', NOW_FS, 'worker_name', worker)
+  redis.call('EXPIRE', execution_key(id, e), exec_ttl)
+  redis.call('ZADD', executions_key(id), NOW + exec_ttl + 60, e)
+  redis.call('EXPIRE', executions_key(id), exec_ttl + 60)
+  redis.call('ZADD', wip_key(q), NOW_F + hb_ttl, member)
+  redis.call('SADD', wek, member)
+end
+
+-- Pops up to `count` jobs for `worker` from `queues` (in the given order)
+-- and records each as started in the same script: there is no instant at
+-- which a job is in neither a queue nor a registry.
+-- exec_ids supplies one fresh execution id per job. Returns a flat list:
+-- id, queue, execution id, then the job hash: its HGETALL array packed with
+-- cmsgpack, one bulk string instead of one per field and value (half the
+-- reply-building here, and a fraction of the objects the client allocates).
+local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
+  local out = {}
+  local wk = worker_key(worker)
+  local wek = worker_executions_key(worker)
+  local taken = 0
+  for _, q in ipairs(queues) do
+    local qk = queue_key(q)
+    while taken < count do
+      local id = redis.call('LPOP', qk)
+      if not id then break end
+      local key = job_key(id)
+      -- RQ skips ids whose hash has expired (ttl) or was deleted; a key of
+      -- another type is skipped too (HGETALL's error is caught, not raised).
+      local hash = redis.pcall('HGETALL', key)
+      if type(hash) == 'table' and hash.err == nil and #hash > 0 then
+        taken = taken + 1
+        local e = exec_ids[taken]
+        mark_started(worker, wek, id, q, e, hb_ttl, exec_ttl)
+        -- the reply shows the job as it is now, without reading it twice
+        for i = 1, #hash - 1, 2 do
+          local k = hash[i]
+          if k == 'status' then hash[i + 1] = 'started'
+          elseif k == 'started_at' or k == 'last_heartbeat' then hash[i + 1] = NOW_ISO
+          elseif k == 'worker_name' then hash[i + 1] = worker end
+        end
+        table.insert(out, id)
+        table.insert(out, q)
+        table.insert(out, e)
+        table.insert(out, cmsgpack.pack(hash))
+      end
+    end
+    if taken >= count then break end
+  end
+  if taken > 0 then
+    redis.call('HSET', wk, 'state', 'busy', 'current_job', out[1], 'last_heartbeat', NOW_ISO)
+    redis.call('EXPIRE', wek, exec_ttl + 60)
+  elseif #queues > 0 then
+    -- Tell producers that a worker of these queues is waiting (see wake()).
+    for _, q in ipairs(queues) do
+      redis.call('SET', waiting_key(q), '1', 'PX', 3000)
+    end
+    -- A worker that found nothing and runs nothing is idle, as RQ shows it
+    -- (birth writes 'started').
+    if redis.call('SCARD', wek) == 0 and redis.call('HGET', wk, 'state') == 'started' then
+      redis.call('HSET', wk, 'state', 'idle')
+    end
+  end
+  return out
+end

@@ -1,0 +1,305 @@
+// One typed call per Lua transition (lua/<name>.lua): each function here
+// owns its script's ARGV layout and reads its reply, so that no caller
+// builds positional arguments by hand. The layouts are documented in each
+// script's header; keep the two in step.
+import type { Redis } from 'ioredis';
+import { runScript, runScriptBuffer, type Arg } from './scripts.js';
+import type { Outcome, RecoveryOutcome } from './worker/events.js';
+
+/** A call token's ARGV tail (callToken(connection).args): makes a resend answer as the first run did. */
+export type TokenArgs = readonly string[];
+
+/** What a worker asks for next jobs with: dequeue.lua, and the dequeue tail of finish/fail/complete. */
+export interface NextJobs {
+  /** how many jobs at most (0: none; the call only settles the worker's state) */
+  count: number;
+  /** seconds a wip entry lives without a heartbeat */
+  hbTtl: number;
+  /** seconds an execution key lives without a heartbeat */
+  execTtl: number;
+  /** in the order they are tried */
+  queues: readonly string[];
+  /** one fresh execution id per job that may be taken (count, then one per job to park) */
+  execIds: readonly string[];
+  /** a worker with --prefetch: parked members ('job:execution') it starts now, and how many jobs to park */
+  prefetch?: { start: readonly string[]; park: number };
+}
+
+function nextArgs(n: NextJobs): Arg[] {
+  const pre: Arg[] = n.prefetch ? ['prefetch', n.prefetch.start.length, ...n.prefetch.start, n.prefetch.park] : [];
+  return [...pre, n.count, n.hbTtl, n.execTtl, n.queues.length, ...n.queues, ...n.execIds];
+}
+
+/** A job a dequeue took and marked started. */
+export interface TakenJob {
+  id: string;
+  queue: string;
+  execId: string;
+  /** the job hash as HGETALL gives it, packed with cmsgpack (Job.fromPacked) */
+  packed: Buffer;
+}
+
+/** What a dequeue (or a dequeue tail) gave: the jobs taken, or 'suspended' while rq:suspended exists. */
+export type Taken = TakenJob[] | 'suspended';
+
+function readTaken(reply: unknown): Taken {
+  const r = reply as Buffer[];
+  if (r.length === 1 && String(r[0]) === 'suspended') return 'suspended';
+  const out: TakenJob[] = [];
+  for (let i = 0; i + 3 < r.length; i += 4) {
+    out.push({ id: String(r[i]), queue: String(r[i + 1]), execId: String(r[i + 2]), packed: r[i + 3]! });
+  }
+  return out;
+}
+
+/** What a call with a dequeue tail gave: the jobs taken and, with prefetch, what became of the parked ones. */
+export interface Next {
+  taken: Taken;
+  prefetched?: {
+    /** per member of next.prefetch.start: its start was recorded (false: canceled, deleted or handed back meanwhile) */
+    accepted: boolean[];
+    /** jobs parked by this call (status still queued) */
+    parked: TakenJob[];
+  };
+}
+
+function readNext(reply: unknown, n: NextJobs): Next {
+  if (!n.prefetch) return { taken: readTaken(reply) };
+  const [accepted, started, parked] = reply as [unknown[], unknown, unknown];
+  const p = readTaken(parked);
+  return { taken: readTaken(started), prefetched: { accepted: accepted.map((a) => Number(a) === 1), parked: p === 'suspended' ? [] : p } };
+}
+
+/** dequeue.lua: up to next.count jobs of `worker`, each marked started in the same call (and parks, with prefetch). */
+export async function dequeue(redis: Redis, worker: string, next: NextJobs): Promise<Next> {
+  return readNext(await runScriptBuffer(redis, 'dequeue', [worker, ...nextArgs(next)]), next);
+}
+
+/** unpark.lua: parked members of `worker` go back to the front of their queues (all of them when members is empty); those handed back. */
+export async function unpark(redis: Redis, a: { worker: string; members: readonly string[] }): Promise<string[]> {
+  return ((await runScript(redis, 'unpark', [a.worker, ...a.members])) as unknown[]).map(String);
+}
+
+/** Which execution an end record is of, and its times (float epoch seconds). */
+export interface EndOf {
+  id: string;
+  execId: string;
+  queue: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+/** A successful execution, as finish.lua records it. */
+export interface FinishRecord extends EndOf {
+  kind: 'finish';
+  /** base64 of the JSON return value, '' for None */
+  returnValue: string;
+  /** the job's result_ttl, else the worker's default */
+  resultTtl: number;
+  /** the job has dependency_ids */
+  hasDependencies: boolean;
+}
+
+/** A failed execution, as fail.lua records it. */
+export interface FailRecord extends EndOf {
+  kind: 'fail';
+  mode: 'failed' | 'stopped' | 'unrecoverable';
+  /** base64 zlib of the traceback text (encodeExcString) */
+  excString: string;
+  /** the worker's default failure_ttl */
+  failureTtl: number;
+  /** the worker's default retry for the queue: '' for none, else '<max> <intervals JSON>' */
+  queueRetry: string;
+}
+
+export type EndRecord = FinishRecord | FailRecord;
+
+/** A record's fields after id, execution id, queue (and worker, for finish/fail): the kind's own, then the times. */
+function recordFields(e: EndRecord): Arg[] {
+  const own: Arg[] = e.kind === 'finish' ? [e.returnValue, e.resultTtl, e.hasDependencies ? '1' : ''] : [e.mode, e.excString, e.failureTtl, e.queueRetry];
+  return [...own, e.startedAt.toFixed(6), e.endedAt.toFixed(6), (e.endedAt - e.startedAt).toFixed(6)];
+}
+
+/** What recording ends gave: one outcome per record, then the next jobs. */
+export interface Recorded {
+  outcomes: Outcome[];
+  next: Next;
+}
+
+/** finish.lua or fail.lua: records one end and takes the next jobs in the same call. */
+export async function recordEnd(redis: Redis, worker: string, e: EndRecord, next: NextJobs): Promise<Recorded> {
+  const reply = (await runScriptBuffer(redis, e.kind, [e.id, e.execId, e.queue, worker, ...recordFields(e), ...nextArgs(next)])) as [Buffer, unknown];
+  return { outcomes: [String(reply[0]) as Outcome], next: readNext(reply[1], next) };
+}
+
+/** complete.lua: records several ends of one worker, then takes its next jobs, in one call. */
+export async function complete(redis: Redis, worker: string, ends: readonly EndRecord[], next: NextJobs): Promise<Recorded> {
+  const args: Arg[] = [worker, ends.length];
+  for (const e of ends) args.push(e.kind, e.id, e.execId, e.queue, ...recordFields(e));
+  const reply = (await runScriptBuffer(redis, 'complete', [...args, ...nextArgs(next)])) as [Buffer[], unknown];
+  return { outcomes: reply[0].map((o) => String(o) as Outcome), next: readNext(reply[1], next) };
+}
+
+/** enqueue.lua's per-job input: its spec (JSON, see the script) and its data (zlib bytes). */
+export interface EnqueueItem {
+  spec: string;
+  data: string | Buffer;
+}
+
+/** enqueue.lua: one status per job ('queued', 'deferred', 'scheduled', 'canceled' or 'duplicate'). */
+export async function enqueue(redis: Redis, jobs: readonly EnqueueItem[], token: TokenArgs): Promise<string[]> {
+  const args: Arg[] = [String(jobs.length)];
+  for (const j of jobs) args.push(j.spec, j.data);
+  return (await runScript(redis, 'enqueue', [...args, ...token])) as string[];
+}
+
+export interface HeartbeatArgs {
+  worker: string;
+  /** seconds the worker key lives */
+  workerTtl: number;
+  hbTtl: number;
+  execTtl: number;
+  /** seconds an execution unknown to the worker must be old before it is handed back */
+  minAge: number;
+  /** execution ids of dequeue calls still awaiting their reply */
+  pending: readonly string[];
+  running: readonly { queue: string; id: string; execId: string }[];
+}
+
+export interface HeartbeatReply {
+  /** 'job:execution' members recovered elsewhere: not to be finished here */
+  lost: string[];
+  /** members handed back to their queue */
+  handed: string[];
+  /** the worker's key is gone: it must register again */
+  gone: boolean;
+}
+
+/** heartbeat.lua */
+export async function heartbeat(redis: Redis, a: HeartbeatArgs): Promise<HeartbeatReply> {
+  const running: Arg[] = [];
+  for (const r of a.running) running.push(r.queue, r.id, r.execId);
+  const [lost, handed, gone] = (await runScript(redis, 'heartbeat', [
+    a.worker, a.workerTtl, a.hbTtl, a.execTtl, a.minAge, a.pending.length, ...a.pending, ...running,
+  ])) as [string[], string[], number];
+  return { lost, handed, gone: Number(gone) === 1 };
+}
+
+export interface RecoverArgs {
+  queue: string;
+  /** the AbandonedJobError text, base64 zlib */
+  excString: string;
+  failureTtl: number;
+  limit: number;
+  /** when given, nothing is recovered while every worker was just cut off (recovery_held) */
+  hbTtl?: number;
+  queueRetry?: string;
+}
+
+/** recover.lua: each recovered job and what became of it. */
+export async function recover(redis: Redis, a: RecoverArgs): Promise<{ id: string; outcome: RecoveryOutcome }[]> {
+  const out = (await runScript(redis, 'recover', [a.queue, a.excString, a.failureTtl, a.limit, a.hbTtl ?? '', a.queueRetry ?? ''])) as string[];
+  const jobs: { id: string; outcome: RecoveryOutcome }[] = [];
+  for (let i = 0; i + 1 < out.length; i += 2) jobs.push({ id: out[i]!, outcome: out[i + 1] as RecoveryOutcome });
+  return jobs;
+}
+
+export interface CleanReply {
+  removed: number;
+  canceledCursor: string;
+  deferredCursor: string;
+  /** a batch was full: call again soon */
+  more: boolean;
+}
+
+/** clean-registries.lua: one bounded pass over one queue's registries. */
+export async function cleanRegistries(
+  redis: Redis,
+  a: { queue: string; batch: number; canceledCursor: string; deferredCursor: string },
+): Promise<CleanReply> {
+  const [n, c, d, more] = (await runScript(redis, 'clean-registries', [a.queue, a.batch, a.canceledCursor, a.deferredCursor])) as [number, string, string, number];
+  return { removed: Number(n), canceledCursor: String(c), deferredCursor: String(d), more: Number(more) === 1 };
+}
+
+/** cancel.lua: 'canceled', or an error reply (NoSuchJobError / InvalidJobOperation). */
+export async function cancel(redis: Redis, a: { id: string; enqueueDependents: boolean }, token: TokenArgs): Promise<string> {
+  return String(await runScript(redis, 'cancel', [a.id, a.enqueueDependents ? '1' : '0', ...token]));
+}
+
+/** requeue.lua: 'queued', or an error reply (NoSuchJobError / InvalidJobOperation). */
+export async function requeue(redis: Redis, a: { id: string; atFront: boolean }, token: TokenArgs): Promise<string> {
+  return String(await runScript(redis, 'requeue', [a.id, a.atFront ? '1' : '0', ...token]));
+}
+
+/** delete.lua: how many jobs were deleted. */
+export async function deleteJob(redis: Redis, a: { id: string; deleteDependents: boolean }): Promise<number> {
+  return Number(await runScript(redis, 'delete', [a.id, a.deleteDependents ? '1' : '0']));
+}
+
+/** empty.lua: how many ids were removed from the queue. */
+export async function empty(redis: Redis, queue: string): Promise<number> {
+  return Number(await runScript(redis, 'empty', [queue]));
+}
+
+/** birth.lua: registers a worker; `fields` go into its hash (after birth, last_heartbeat, state). */
+export async function birth(
+  redis: Redis,
+  a: { worker: string; keyTtl: number; queues: readonly string[]; fields: readonly [string, string | number][] },
+): Promise<void> {
+  await runScript(redis, 'birth', [a.worker, a.keyTtl, a.queues.length, ...a.queues, ...a.fields.flat()]);
+}
+
+/** death.lua: unregisters a worker; how many executions it handed to recovery. */
+export async function death(redis: Redis, a: { worker: string; queues: readonly string[] }): Promise<number> {
+  return Number(await runScript(redis, 'death', [a.worker, a.queues.length, ...a.queues]));
+}
+
+/** schedule.lua: moves due jobs of one queue while `owner` holds its lock. moved is -1 when it does not. */
+export async function schedule(
+  redis: Redis,
+  a: { queue: string; owner: string; max: number },
+): Promise<{ moved: number; nextDue: string; now: string }> {
+  const [moved, next, now] = (await runScript(redis, 'schedule', [a.queue, a.owner, a.max])) as [number, string, string];
+  return { moved: Number(moved), nextDue: String(next), now: String(now) };
+}
+
+/** scheduler-lock.lua: takes or extends (or, with release, gives up) the queues' locks; the queues held now. */
+export async function schedulerLock(
+  redis: Redis,
+  a: { owner: string; ttl: number; release: boolean; queues: readonly string[] },
+): Promise<string[]> {
+  return (await runScript(redis, 'scheduler-lock', [a.owner, a.ttl, a.release ? '1' : '0', ...a.queues])) as string[];
+}
+
+export type CronClaimArgs =
+  | { mode: 'advance'; key: string; expectedNext: string; newNext: string; fire: string; leaseMs: number; owner: string; stateTtl: number; spec: string }
+  | { mode: 'recover'; key: string; fire: string; leaseMs: number; owner: string };
+
+export interface CronClaimReply {
+  outcome: 'claimed' | 'advanced' | 'lost' | 'early';
+  /** the stored next fire time, '' when there is none */
+  next: string;
+  /** Redis' clock, ms */
+  nowMs: number;
+}
+
+/** cron-claim.lua */
+export async function cronClaim(redis: Redis, a: CronClaimArgs): Promise<CronClaimReply> {
+  const args: Arg[] =
+    a.mode === 'advance'
+      ? ['advance', a.key, a.expectedNext, a.newNext, a.fire, a.leaseMs, a.owner, a.stateTtl, a.spec]
+      : ['recover', a.key, a.fire, a.leaseMs, a.owner];
+  const [outcome, next, now] = (await runScript(redis, 'cron-claim', args)) as [string, string, string];
+  return { outcome: outcome as CronClaimReply['outcome'], next: String(next), nowMs: Number(now) };
+}
+
+/** meta-cas.lua: 'written', 'gone' (the job's hash), or the meta text found instead of `expected`. */
+export async function metaCas(
+  redis: Redis,
+  a: { id: string; expected: string; meta: string },
+): Promise<'written' | 'gone' | { current: string }> {
+  const reply = await runScript(redis, 'meta-cas', [a.id, a.expected, a.meta]);
+  if (reply === 1) return 'written';
+  if (reply === 0) return 'gone';
+  return { current: String((reply as unknown[])[0]) };
+}

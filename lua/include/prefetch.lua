@@ -85,7 +85,10 @@ local function start_parked(worker, members, hb_ttl, exec_ttl)
     res[i] = ok
   end
   if first then
-    redis.call('HSET', worker_key(worker), 'state', 'busy', 'current_job', first, 'last_heartbeat', NOW_ISO)
+    -- as in dequeue_jobs: no partial hash for a worker recovery removed
+    if redis.call('EXISTS', worker_key(worker)) == 1 then
+      redis.call('HSET', worker_key(worker), 'state', 'busy', 'current_job', first, 'last_heartbeat', NOW_ISO)
+    end
     redis.call('EXPIRE', wek, exec_ttl + 60)
   end
   return res, first ~= nil
@@ -97,25 +100,14 @@ end
 local function park_jobs(worker, queues, exec_ids, count, hb_ttl)
   local out = {}
   local pk = prefetched_key(worker)
-  local taken = 0
-  for _, q in ipairs(queues) do
-    local qk = queue_key(q)
-    while taken < count do
-      local id = redis.call('LPOP', qk)
-      if not id then break end
-      local hash = redis.pcall('HGETALL', job_key(id))
-      if type(hash) == 'table' and hash.err == nil and #hash > 0 then
-        taken = taken + 1
-        local e = exec_ids[taken]
-        redis.call('RPUSH', pk, id .. ':' .. e)
-        table.insert(out, id)
-        table.insert(out, q)
-        table.insert(out, e)
-        table.insert(out, cmsgpack.pack(hash))
-      end
-    end
-    if taken >= count then break end
-  end
+  local taken = pop_jobs(queues, count, function(id, q, hash, n)
+    local e = exec_ids[n]
+    redis.call('RPUSH', pk, id .. ':' .. e)
+    table.insert(out, id)
+    table.insert(out, q)
+    table.insert(out, e)
+    table.insert(out, cmsgpack.pack(hash))
+  end)
   if taken > 0 then redis.call('ZADD', PREFETCHERS, NOW_F + hb_ttl, worker) end
   return out
 end

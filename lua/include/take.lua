@@ -17,9 +17,31 @@ local function mark_started(worker, wek, id, q, e, hb_ttl, exec_ttl)
   redis.call('SADD', wek, member)
 end
 
--- Pops up to `count` jobs for `worker` from `queues` (in the given order)
--- and records each as started in the same script: there is no instant at
--- which a job is in neither a queue nor a registry.
+-- Pops up to `count` jobs from `queues` (in the given order) and calls
+-- each(id, q, hash, n) for the n-th one taken, in the same script that
+-- records it somewhere else: there is no instant at which a job is in
+-- neither a queue nor a registry. RQ skips ids whose hash has expired
+-- (ttl) or was deleted; a key of another type is skipped too (HGETALL's
+-- error is caught, not raised). Returns how many were taken.
+local function pop_jobs(queues, count, each)
+  local taken = 0
+  for _, q in ipairs(queues) do
+    local qk = queue_key(q)
+    while taken < count do
+      local id = redis.call('LPOP', qk)
+      if not id then break end
+      local hash = redis.pcall('HGETALL', job_key(id))
+      if type(hash) == 'table' and hash.err == nil and #hash > 0 then
+        taken = taken + 1
+        each(id, q, hash, taken)
+      end
+    end
+    if taken >= count then break end
+  end
+  return taken
+end
+
+-- Pops up to `count` jobs for `worker` (pop_jobs) and marks each started.
 -- exec_ids supplies one fresh execution id per job. Returns a flat list:
 -- id, queue, execution id, then the job hash: its HGETALL array packed with
 -- cmsgpack, one bulk string instead of one per field and value (half the
@@ -28,37 +50,27 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
   local out = {}
   local wk = worker_key(worker)
   local wek = worker_executions_key(worker)
-  local taken = 0
-  for _, q in ipairs(queues) do
-    local qk = queue_key(q)
-    while taken < count do
-      local id = redis.call('LPOP', qk)
-      if not id then break end
-      local key = job_key(id)
-      -- RQ skips ids whose hash has expired (ttl) or was deleted; a key of
-      -- another type is skipped too (HGETALL's error is caught, not raised).
-      local hash = redis.pcall('HGETALL', key)
-      if type(hash) == 'table' and hash.err == nil and #hash > 0 then
-        taken = taken + 1
-        local e = exec_ids[taken]
-        mark_started(worker, wek, id, q, e, hb_ttl, exec_ttl)
-        -- the reply shows the job as it is now, without reading it twice
-        for i = 1, #hash - 1, 2 do
-          local k = hash[i]
-          if k == 'status' then hash[i + 1] = 'started'
-          elseif k == 'started_at' or k == 'last_heartbeat' then hash[i + 1] = NOW_ISO
-          elseif k == 'worker_name' then hash[i + 1] = worker end
-        end
-        table.insert(out, id)
-        table.insert(out, q)
-        table.insert(out, e)
-        table.insert(out, cmsgpack.pack(hash))
-      end
+  local taken = pop_jobs(queues, count, function(id, q, hash, n)
+    local e = exec_ids[n]
+    mark_started(worker, wek, id, q, e, hb_ttl, exec_ttl)
+    -- the reply shows the job as it is now, without reading it twice
+    for i = 1, #hash - 1, 2 do
+      local k = hash[i]
+      if k == 'status' then hash[i + 1] = 'started'
+      elseif k == 'started_at' or k == 'last_heartbeat' then hash[i + 1] = NOW_ISO
+      elseif k == 'worker_name' then hash[i + 1] = worker end
     end
-    if taken >= count then break end
-  end
+    table.insert(out, id)
+    table.insert(out, q)
+    table.insert(out, e)
+    table.insert(out, cmsgpack.pack(hash))
+  end)
   if taken > 0 then
-    redis.call('HSET', wk, 'state', 'busy', 'current_job', out[1], 'last_heartbeat', NOW_ISO)
+    -- A worker whose hash recovery removed (it stalled) re-registers at its
+    -- next heartbeat; an HSET here would leave a partial hash with no TTL.
+    if redis.call('EXISTS', wk) == 1 then
+      redis.call('HSET', wk, 'state', 'busy', 'current_job', out[1], 'last_heartbeat', NOW_ISO)
+    end
     redis.call('EXPIRE', wek, exec_ttl + 60)
   elseif #queues > 0 then
     -- Tell producers that a worker of these queues is waiting (see wake()).

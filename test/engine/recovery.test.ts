@@ -167,3 +167,24 @@ test("a job that ends after its worker's hash is gone does not recreate a partia
   w.stop({ cold: true });
   await w.done;
 });
+
+test("a dequeue after its worker's hash is gone does not recreate a partial, never-expiring worker hash", async () => {
+  const name = uniq('q');
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  // No heartbeat during the test: it would recreate the hash, with a TTL, on purpose.
+  const w = fx.worker([name], tasks({ 't.gated': () => gate }), {
+    name: uniq('w'),
+    jobMonitoringInterval: 60,
+    deadWorkerTimeout: 180,
+  });
+  await waitForEvent(w, 'idle');
+  await fx.redis.del(keys.worker(w.name));
+  const started = waitForEvent(w, 'job-started');
+  await new Queue(name, fx.redis).enqueue('t.gated');
+  await started;
+  assert.deepEqual(await fx.redis.hgetall(keys.worker(w.name)), {});
+  release();
+  w.stop({ cold: true });
+  await w.done;
+});

@@ -1,32 +1,14 @@
 import assert from 'node:assert/strict';
-import { deflateSync } from 'node:zlib';
 import { test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { Job, keys } from '../../src/index.js';
 import { PushWatch } from '../../src/engine/worker/push-watch.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
+import { pushLikePython } from '../helpers/python-producer.js';
 import { uniq, waitForEvent } from '../helpers/util.js';
 
 // A file of its own: it kills every connection and flushes the database.
 const fx = engineFixture();
-
-/** What a Python RQ producer writes: the job hash and a plain RPUSH, no wake-up signal. */
-async function pushLikePython(queue: string, id: string, args: [number, number]): Promise<void> {
-  await fx.redis
-    .multi()
-    .hset(keys.job(id), {
-      data: deflateSync(Buffer.from(JSON.stringify(['tasks.add', null, args, {}]))),
-      status: 'queued',
-      origin: queue,
-      created_at: '2026-01-01T00:00:00.000000Z',
-      enqueued_at: '2026-01-01T00:00:00.000000Z',
-      timeout: '180',
-      description: `tasks.add(${args.join(', ')})`,
-    })
-    .rpush(keys.queue(queue), id)
-    .sadd(keys.queues, keys.queue(queue))
-    .exec();
-}
 
 test('after arming finds jobs, the invalidation that taking them sends wakes nobody; the next push does', async () => {
   const q = uniq('q');
@@ -65,7 +47,7 @@ test('the push watch survives killed connections and a FLUSHALL', async () => {
   // Re-established tracking makes the worker look once (for pushes it missed), then idle.
   await back;
   const id = uniq('py-job');
-  await pushLikePython(name, id, [1, 1]);
+  await pushLikePython(fx.redis, name, id, [1, 1]);
   const [pj] = await waitForEvent<[Job, unknown]>(w, 'job-finished', undefined, 15_000);
   assert.equal(pj.id, id);
   await waitForEvent(w, 'idle');
@@ -74,7 +56,7 @@ test('the push watch survives killed connections and a FLUSHALL', async () => {
   // A FLUSHALL drops every tracked key and says so: the worker looks once and watches again.
   await flushed;
   const id2 = uniq('py-job');
-  await pushLikePython(name, id2, [2, 2]);
+  await pushLikePython(fx.redis, name, id2, [2, 2]);
   const [pj2] = await waitForEvent<[Job, unknown]>(w, 'job-finished', undefined, 15_000);
   assert.equal(pj2.id, id2);
   w.stop();

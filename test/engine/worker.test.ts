@@ -18,6 +18,7 @@ import {
   suspend,
 } from '../../src/index.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
+import { pushLikePython } from '../helpers/python-producer.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
 
 const fx = engineFixture();
@@ -270,38 +271,20 @@ test('an idle worker is woken by an enqueue (not by its poll)', async () => {
   await w1.done;
 });
 
-/** What a Python RQ producer writes: the job hash and a plain RPUSH, no wake-up signal. */
-async function pushLikePython(queue: string, id: string, args: [number, number]): Promise<void> {
-  await fx.redis
-    .multi()
-    .hset(keys.job(id), {
-      data: deflateSync(Buffer.from(JSON.stringify(['tasks.add', null, args, {}]))),
-      status: 'queued',
-      origin: queue,
-      created_at: '2026-01-01T00:00:00.000000Z',
-      enqueued_at: '2026-01-01T00:00:00.000000Z',
-      timeout: '180',
-      description: `tasks.add(${args.join(', ')})`,
-    })
-    .rpush(keys.queue(queue), id)
-    .sadd(keys.queues, keys.queue(queue))
-    .exec();
-}
-
 test('an idle worker of several queues takes a job a foreign producer RPUSHes without waiting for its poll', async () => {
   const [a, b] = [uniq('q'), uniq('q')];
   // The poll would come after the test's deadline: only the push watch can wake it.
   const w = fx.worker([a, b], tasks({ 'tasks.add': (x: number, y: number) => x + y }), { idlePollInterval: 600_000 });
   await waitForEvent(w, 'idle');
   const id = uniq('py-job');
-  await pushLikePython(b, id, [2, 3]);
+  await pushLikePython(fx.redis, b, id, [2, 3]);
   const [pj, value] = await waitForEvent<[Job, unknown]>(w, 'job-finished', undefined, 10_000);
   assert.equal(pj.id, id);
   assert.equal(value, 5);
   // again once idle: each wake-up ends the watch, which must be renewed
   await waitForEvent(w, 'idle');
   const id2 = uniq('py-job');
-  await pushLikePython(a, id2, [4, 5]);
+  await pushLikePython(fx.redis, a, id2, [4, 5]);
   const [pj2] = await waitForEvent<[Job, unknown]>(w, 'job-finished', undefined, 10_000);
   assert.equal(pj2.id, id2);
   w.stop();

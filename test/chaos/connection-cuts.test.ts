@@ -17,11 +17,18 @@ const fx = chaosRedis({ proxy: true });
 /** Per script: its reply was dropped once, and what came of it. */
 const lostReplies: string[] = [];
 
-test('a lost reply for each worker script: the resend (or the heartbeat) makes it harmless', { timeout: 120_000 }, async () => {
-  // A script call is an FCALL (Functions), or an EVALSHA: loaded here, so that
-  // its first call on a connection is no NOSCRIPT and EVAL.
+/**
+ * What each script call looks like on the wire, by script name. A call is an
+ * FCALL (Functions) or an EVALSHA: the scripts are loaded here, so that a
+ * first call on a connection is no NOSCRIPT and EVAL.
+ */
+async function scriptMarkers(): Promise<Map<string, string[]>> {
   for (const lua of scriptSources().values()) await fx.redis.script('LOAD', lua);
-  const sha = new Map<string, string[]>(SCRIPT_NAMES.map((n) => [n, scriptWireMarkers(n)]));
+  return new Map<string, string[]>(SCRIPT_NAMES.map((n) => [n, scriptWireMarkers(n)]));
+}
+
+test('a lost reply for each worker script: the resend (or the heartbeat) makes it harmless', { timeout: 120_000 }, async () => {
+  const sha = await scriptMarkers();
   const q = uniq('lr');
   const runs = new Map<string, number>();
   const t = tasks({
@@ -112,8 +119,7 @@ test('a lost reply for each worker script: the resend (or the heartbeat) makes i
 });
 
 test('prefetch: a lost reply to the calls that start and park jobs, and to unpark: every job runs once, none stays parked', { timeout: 120_000 }, async () => {
-  for (const lua of scriptSources().values()) await fx.redis.script('LOAD', lua);
-  const sha = new Map<string, string[]>(SCRIPT_NAMES.map((n) => [n, scriptWireMarkers(n)]));
+  const sha = await scriptMarkers();
   const q = uniq('pf');
   const runs = new Map<string, number>();
   const t = tasks({

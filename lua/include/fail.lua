@@ -1,4 +1,4 @@
--- include: keys clock ttl reads push dependents
+-- include: keys clock ttl reads push dependents results
 -- A failed execution: retried, scheduled, or failed/stopped for good.
 
 -- The terminal-failure or retry bookkeeping shared by fail.lua (a worker
@@ -56,12 +56,7 @@ local function fail_job(id, e, q, worker, mode, exc_b64, started_f, ended_f, def
     table.insert(fields, 'execution_started_at'); table.insert(fields, started_f)
     table.insert(fields, 'execution_ended_at'); table.insert(fields, ended_f)
   end
-  redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
-  if ttl > 0 then
-    redis.call('EXPIRE', results_key(id), ttl)
-  else
-    redis.call('PERSIST', results_key(id))
-  end
+  add_result(id, ttl, fields)
   expire_job(id, ttl)
   if mode == 'stopped' then
     release_dependents(id, 'stopped')

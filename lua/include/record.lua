@@ -1,4 +1,4 @@
--- include: keys clock ttl reads push dependents worker-state fail exc
+-- include: keys clock ttl reads push dependents worker-state fail exc results
 -- Recording ended executions (finish, fail), each at most once.
 
 -- Ends a worker's execution for finish/fail, once: false when it is neither
@@ -13,15 +13,16 @@ local function end_reported_execution(id, e, q, worker)
 end
 
 -- A successful run's entry in the job's results stream (RQ's Result:
--- type 1, the return value when there is one, the execution's times).
-local function add_success_result(id, worker, rv, e, started, ended)
+-- type 1, the return value when there is one, the execution's times), kept
+-- for ttl seconds (none when not positive).
+local function add_success_result(id, worker, rv, e, started, ended, ttl)
   local fields = { 'type', 1, 'worker_name', worker }
   if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
   local n = #fields
   fields[n + 1] = 'execution_id'; fields[n + 2] = e
   fields[n + 3] = 'execution_started_at'; fields[n + 4] = started
   fields[n + 5] = 'execution_ended_at'; fields[n + 6] = ended
-  redis.call('XADD', results_key(id), 'MAXLEN', '~', 10, '*', unpack(fields))
+  add_result(id, ttl, fields)
 end
 
 -- A successful execution (RQ's handle_job_success): results, finished
@@ -53,8 +54,7 @@ local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended
       end
       redis.call('PERSIST', key)
       redis.call('HSET', key, 'repeats_left', repeats_left - 1, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
-      add_success_result(id, worker, rv, e, started, ended)
-      redis.call('PERSIST', results_key(id))
+      add_success_result(id, worker, rv, e, started, ended, -1)
       if interval > 0 then
         schedule_job(id, q, NOW_F + interval)
         return 'scheduled'
@@ -65,12 +65,10 @@ local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended
     redis.call('HSET', key, 'status', 'finished', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
     local had_dependents = release_dependents(id, 'finished')
     if ttl ~= 0 then
-      add_success_result(id, worker, rv, e, started, ended)
+      add_success_result(id, worker, rv, e, started, ended, ttl)
       if ttl > 0 then
-        redis.call('EXPIRE', results_key(id), ttl)
         redis.call('ZADD', finished_key(q), NOW + ttl, id)
       else
-        redis.call('PERSIST', results_key(id))
         redis.call('ZADD', finished_key(q), '+inf', id)
       end
     end
@@ -110,9 +108,8 @@ local function record_safely(record, id, e, q, worker, started, ended, ...)
     redis.call('ZADD', failed_key(q), NOW + ONE_YEAR, id)
     local text = 'ScriptError: the end of this execution could not be recorded: ' .. reason
     -- the results key itself may be what failed: the job still ends failed
-    redis.pcall('XADD', results_key(id), 'MAXLEN', '~', 10, '*', 'type', 2, 'worker_name', worker or '',
-      'exc_string', exc_string(text), 'execution_id', e, 'execution_started_at', started, 'execution_ended_at', ended)
-    redis.pcall('EXPIRE', results_key(id), ONE_YEAR)
+    pcall(add_result, id, ONE_YEAR, { 'type', 2, 'worker_name', worker or '',
+      'exc_string', exc_string(text), 'execution_id', e, 'execution_started_at', started, 'execution_ended_at', ended })
     pcall(release_dependents, id, 'failed')
   end)
   if not ok2 then return 'stale' end

@@ -53,3 +53,10 @@ function readVersion(): string {
 
 /** The package version, as written in the `version` field of worker hashes and printed by `--version`. */
 export const ENGINE_VERSION = readVersion();
+
+/**
+ * Lanes a worker with concurrency > 1 splits its slots into (worker/lanes.ts),
+ * capped at the concurrency; 1 with prefetch. Chosen by the bench's A/B
+ * (bench/README.md, "Lanes, third measurement").
+ */
+export const DEFAULT_WORKER_LANES = 2;

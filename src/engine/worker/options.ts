@@ -11,6 +11,7 @@ import {
   DEFAULT_JOB_MONITORING_INTERVAL,
   DEFAULT_RECOVERY_INTERVAL,
   DEFAULT_RESULT_TTL,
+  DEFAULT_WORKER_LANES,
   DEFAULT_WORKER_TTL,
 } from '../defaults.js';
 
@@ -106,7 +107,7 @@ function checkQueueRetry(map: Record<string, QueueRetry>): void {
 /** The options with every default filled in. */
 export type ResolvedWorkerOptions = Required<
   Omit<WorkerOptions, 'connection' | 'tasks' | 'name' | 'logger' | 'maxJobs' | 'maxIdleTime' | 'queueRetry'>
-> & { maxJobs: number; maxIdleTime: number; queueRetry: Map<string, string> };
+> & { maxJobs: number; maxIdleTime: number; queueRetry: Map<string, string>; lanes: number };
 
 /** Fills in defaults and refuses option values the worker cannot run with. */
 export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions {
@@ -129,6 +130,7 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     logJobDescription: opts.logJobDescription ?? false,
     queueRetry: new Map(),
     prefetch: opts.prefetch ?? 0,
+    lanes: workerLanes(),
   };
   if (opts.queueRetry) {
     checkQueueRetry(opts.queueRetry);
@@ -144,4 +146,17 @@ export function resolveWorkerOptions(opts: WorkerOptions): ResolvedWorkerOptions
     throw new TypeError('deadWorkerTimeout must be more than twice jobMonitoringInterval');
   }
   return o;
+}
+
+/**
+ * Lanes for concurrency > 1 (lanes.ts): DEFAULT_WORKER_LANES, or
+ * OPENVLE_RQ_LANES, a knob for the bench's A/B (bench/README.md) and for
+ * a deployment that measures otherwise; 1 turns lanes off.
+ */
+function workerLanes(): number {
+  const env = process.env.OPENVLE_RQ_LANES;
+  if (env === undefined || env === '') return DEFAULT_WORKER_LANES;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new TypeError(`OPENVLE_RQ_LANES must be an integer from 1 to 64, not ${JSON.stringify(env)}`);
+  return n;
 }

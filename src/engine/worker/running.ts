@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Job } from '../job.js';
 import type { LazyAbort } from './abort.js';
+import type { Lane } from './lanes.js';
 
 /** One execution in progress on this worker. */
 export interface Running {
@@ -10,6 +11,8 @@ export interface Running {
   member: string;
   aborter: LazyAbort;
   startedAt: number;
+  /** The lane whose calls fetched it and will record its end. */
+  lane: Lane;
   /** Set when the job must end as 'stopped' (stop-job) rather than failed. */
   stopRequested?: boolean;
   /** Recovered by someone else (we stalled), or handed over by a cold shutdown: don't report. */

@@ -18,8 +18,9 @@ import { Abort, guard, LazyAbort } from './abort.js';
 import { parseControlMessage } from './control.js';
 import { DequeueOrder } from './dequeue-order.js';
 import { EndHooks, type EndHook } from './end-hooks.js';
-import { EndQueue, recordEnds, type PendingEnd } from './ends.js';
+import { recordEnds, type PendingEnd } from './ends.js';
 import type { Outcome, WorkerEvents } from './events.js';
+import { Lanes, type Lane } from './lanes.js';
 import { Liveness } from './liveness.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { Prefetch, type Parked, type PrefetchPlan } from './prefetch.js';
@@ -63,7 +64,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private pushWatch: PushWatch | undefined;
   /** Execution ids sent with dequeue calls still awaiting their reply. */
   private readonly pendingExecIds = new Set<string>();
-  private readonly ends = new EndQueue((items) => this.flushEnds(items));
+  private readonly lanes: Lanes;
   private readonly endHooks = new EndHooks();
   private readonly liveness: Liveness;
   private scheduler: Scheduler | undefined;
@@ -84,6 +85,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.order = new DequeueOrder(this.queues, this.o.dequeueStrategy);
     this.slots = new Slots(this.o.concurrency, this.o.maxJobs);
     this.prefetch = this.o.prefetch > 0 ? new Prefetch(this.o.prefetch) : undefined;
+    // Prefetch parks and starts jobs around one call at a time: one lane.
+    this.lanes = new Lanes(this.o.concurrency, this.prefetch ? 1 : this.o.lanes, (lane, items) => this.flushEnds(lane, items));
     this.liveness = new Liveness({
       name: this.name,
       queues: this.queues,
@@ -405,26 +408,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * reply; their slots stop being reserved now that they run. Returns how
    * many of the call's k slots stay reserved until the reply.
    */
-  private startParked(plan: PrefetchPlan | undefined, k: number): number {
+  private startParked(plan: PrefetchPlan | undefined, k: number, lane: Lane): number {
     if (!plan || plan.starts.length === 0) return k;
     for (const p of plan.starts) {
       // as the start writes it (started_at from this clock: the reply is not awaited)
       Object.assign(p.job.fields, { status: 'started', worker_name: this.name, started_at: utcformat(), last_heartbeat: utcformat() });
-      p.run = this.start(p.job, p.queue, p.execId);
+      p.run = this.start(p.job, p.queue, p.execId, lane);
     }
     this.slots.reserved -= plan.starts.length;
+    lane.busy -= plan.starts.length;
     this.lastBusy = Date.now();
     return k - plan.starts.length;
   }
 
   /** Handles the reply of a call with a dequeue tail: the jobs it started, and with prefetch the parked ones. */
-  private takeReply(next: Next, plan: PrefetchPlan | undefined, asked: number, gen: number): void {
-    if (!plan || !this.prefetch || !next.prefetched) return this.takeJobs(next.taken, asked, gen);
+  private takeReply(next: Next, plan: PrefetchPlan | undefined, asked: number, gen: number, lane: Lane): void {
+    if (!plan || !this.prefetch || !next.prefetched) return this.takeJobs(next.taken, asked, gen, lane);
     const { accepted, parked } = next.prefetched;
     plan.starts.forEach((p, i) => {
       if (!accepted[i]) this.skipParked(p);
     });
-    this.takeJobs(next.taken, plan.count, gen);
+    this.takeJobs(next.taken, plan.count, gen, lane);
     const arrived = this.prefetch.arrive(plan, parked, this.connection);
     for (const p of arrived) this.order.dequeuedFrom(p.queue);
     if (arrived.length < plan.park && gen === this.wakeGen) this.maybeWork = false;
@@ -454,28 +458,43 @@ export class Worker extends EventEmitter<WorkerEvents> {
     );
   }
 
+  /** Fetches up to k jobs: one dequeue call per lane with free slots. */
   private async fetch(k: number): Promise<void> {
     // Parked jobs are on their way: they go first.
     if (this.prefetch?.awaiting) return this.prefetch.settled();
+    const calls: Promise<void>[] = [];
+    for (const lane of this.lanes.all) {
+      const n = Math.min(k, lane.free);
+      if (n <= 0) continue;
+      k -= n;
+      calls.push(this.fetchLane(lane, n));
+    }
+    await Promise.all(calls);
+  }
+
+  private async fetchLane(lane: Lane, k: number): Promise<void> {
     this.slots.reserved += k;
+    lane.busy += k;
     const gen = this.wakeGen;
     const { next, ids, plan } = this.dequeueTail(k);
     let left = k;
     try {
       const call = dequeue(this.connection, this.name, next);
-      left = this.startParked(plan, k);
-      this.takeReply(await call, plan, k, gen);
+      left = this.startParked(plan, k, lane);
+      const reply = await call;
+      await this.lanes.turn(() => this.takeReply(reply, plan, k, gen, lane));
     } catch (err) {
       if (plan) this.prefetch?.arrive(plan, [], this.connection);
       throw err;
     } finally {
       this.slots.reserved -= left;
+      lane.busy -= left;
       for (const id of ids) this.pendingExecIds.delete(id);
     }
   }
 
   /** Starts the jobs a dequeue tail returned. */
-  private takeJobs(taken: Taken, asked: number, gen: number): void {
+  private takeJobs(taken: Taken, asked: number, gen: number, lane: Lane): void {
     if (taken === 'suspended') {
       // The main loop clears `suspended` after each wait to look again;
       // suspensionLogged keeps the line to once per suspension, as RQ.
@@ -494,13 +513,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const job = Job.fromPacked(this.connection, t.id, t.packed);
       got++;
       this.order.dequeuedFrom(t.queue);
-      this.start(job, t.queue, t.execId);
+      this.start(job, t.queue, t.execId, lane);
     }
     if (got < asked && gen === this.wakeGen) this.maybeWork = false;
     if (got > 0) this.lastBusy = Date.now();
   }
 
-  private start(job: Job, queue: string, execId: string): Running {
+  private start(job: Job, queue: string, execId: string, lane: Lane): Running {
     const r: Running = {
       job,
       queue,
@@ -508,8 +527,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       member: `${job.id}:${execId}`,
       aborter: new LazyAbort(),
       startedAt: Date.now() / 1000,
+      lane,
     };
     this.running.set(r.member, r);
+    lane.busy++;
     this.slots.started++;
     r.done = this.execute(r).catch((err: unknown) => {
       // Only a Redis failure while reporting gets here: the execution stays
@@ -517,7 +538,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.log.error(`${queue}: could not record the end of ${job.id}: ${(err as Error).message}`);
       // An 'error' event nobody listens to would throw and end the process.
       if (this.listenerCount('error') > 0) this.emit('error', err as Error);
-      this.running.delete(r.member);
+      if (this.running.delete(r.member)) lane.busy--;
       this.wake();
     });
     return r;
@@ -542,6 +563,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const endedAt = Date.now() / 1000;
     if (r.detached) {
       this.running.delete(r.member);
+      r.lane.busy--;
       this.wake();
       return;
     }
@@ -628,14 +650,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     endedAt: number,
     recorded: (outcome: Outcome) => void,
   ): Promise<void> {
+    // The slot stays the lane's: from running to reserved.
     this.running.delete(r.member);
     this.slots.reserved += 1;
     const of: EndOf = { id: r.job.id, execId: r.execId, queue: r.queue, startedAt: r.startedAt, endedAt };
-    return this.ends.push({ r, record: { ...end, ...of }, recorded });
+    return r.lane.ends.push({ r, record: { ...end, ...of }, recorded });
   }
 
-  /** Records one batch of ends and starts the jobs its call hands out. */
-  private flushEnds(items: PendingEnd[]): void {
+  /** Records one batch of a lane's ends and starts the jobs its call hands out in that lane. */
+  private flushEnds(lane: Lane, items: PendingEnd[]): void {
     if (this.prefetch?.awaiting && this.stopping === 'no' && !this.suspended) {
       // The next jobs are parked by a call in flight: this end goes with their start.
       // Until it is sent, the ended runs count as running for the heartbeat,
@@ -644,20 +667,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
       for (const e of items) this.running.set(e.r.member, e.r);
       void this.prefetch.settled().then(() => {
         for (const e of items) this.running.delete(e.r.member);
-        this.flushEnds(items);
+        this.flushEnds(lane, items);
       });
       return;
     }
     this.slots.reserved -= items.length;
-    const k = this.available();
+    lane.busy -= items.length;
+    const k = Math.min(this.available(), lane.free);
     this.slots.reserved += k;
+    lane.busy += k;
     const gen = this.wakeGen;
     const { next: tail, ids, plan } = this.dequeueTail(k);
     const call = recordEnds(this.connection, this.name, items, tail);
-    const left = this.startParked(plan, k);
+    const left = this.startParked(plan, k, lane);
     call.then(
-      ({ outcomes, next }) => {
+      ({ outcomes, next }) => this.lanes.turn(() => {
         this.slots.reserved -= left;
+        lane.busy -= left;
         items.forEach((e, i) => {
           try {
             e.recorded(outcomes[i]!);
@@ -666,13 +692,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
             this.log.error(`job event listener failed: ${describeError(err)}`);
           }
         });
-        if (k > 0 || plan) this.takeReply(next, plan, k, gen);
+        if (k > 0 || plan) this.takeReply(next, plan, k, gen, lane);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.resolve();
         this.wake();
-      },
+      }),
       (err: unknown) => {
         this.slots.reserved -= left;
+        lane.busy -= left;
         if (plan) this.prefetch?.arrive(plan, [], this.connection);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.reject(err);

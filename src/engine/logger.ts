@@ -6,6 +6,12 @@ export interface Logger {
   info(msg: string): void;
   warning(msg: string): void;
   error(msg: string): void;
+  /**
+   * Whether lines of this level are written. Optional: without it every
+   * level counts as on. The worker asks once, at start, so that it does
+   * not build per-job lines nobody reads.
+   */
+  enabled?(level: LogLevel): boolean;
 }
 
 export function parseLogLevel(value: string): LogLevel {
@@ -50,7 +56,8 @@ export function consoleLogger(level: LogLevel = 'info', stream: NodeJS.WritableS
     info: (m) => write('info', m),
     warning: (m) => write('warning', m),
     error: (m) => write('error', m),
+    enabled: (l) => ORDER[l] >= min,
   };
 }
 
-export const silentLogger: Logger = { debug() {}, info() {}, warning() {}, error() {} };
+export const silentLogger: Logger = { debug() {}, info() {}, warning() {}, error() {}, enabled: () => false };

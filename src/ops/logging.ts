@@ -126,6 +126,7 @@ export function engineLogger(log: Pino): Logger {
     info: (m) => child.info(m),
     warning: (m) => child.warn(m),
     error: (m) => child.error(m),
+    enabled: (l) => child.isLevelEnabled(l === 'warning' ? 'warn' : l),
   };
 }
 

@@ -86,6 +86,29 @@ test("RQ's log lines: started, Successfully completed, Result is kept, the failu
   assert.match(text, new RegExp(`^INFO Worker rq:worker:${w.name}: done, quitting$`, 'm'));
 });
 
+test("a logger whose enabled('info') is false gets no per-job lines, and still its warnings", async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  await q.enqueue('t.ok');
+  await q.enqueue('t.bad');
+  const asked: string[] = [];
+  const log = Object.assign(recorder(), {
+    enabled: (level: string) => {
+      asked.push(level);
+      return level !== 'info';
+    },
+  });
+  const bad = () => {
+    throw new Error('nope');
+  };
+  const w = fx.worker([name], tasks({ 't.ok': () => 1, 't.bad': bad }), { burst: true, logger: log });
+  await w.done;
+  assert.ok(asked.includes('info'));
+  const text = log.lines.join('\n');
+  assert.doesNotMatch(text, /Successfully completed|Job OK|Result is kept|INFO [^ ]+: t\.ok/);
+  assert.match(text, /^WARNING Moving job to FailedJobRegistry \(Error: nope\)$/m);
+});
+
 test('a stopped job has ended_at, worker_name and last_heartbeat blanked, as RQ', async () => {
   const name = uniq('q');
   const q = new Queue(name, fx.redis);

@@ -43,6 +43,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private subscriber: Redis | undefined;
   private readonly tasks: TaskRegistry;
   private readonly log: Logger;
+  /** Whether the logger writes info lines: a job's start and end lines are built only then. */
+  private readonly logJobs: boolean;
   private readonly o: ResolvedWorkerOptions;
   private readonly order: DequeueOrder;
   private readonly running = new Map<string, Running>();
@@ -62,6 +64,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Counts wake() calls, so that the main loop notices one made while it was not waiting. */
   private nudges = 0;
   private pushWatch: PushWatch | undefined;
+  /**
+   * The last wake-up came from the push watch (a producer that publishes
+   * nothing, Python RQ's RPUSH), not from our producers' publish: arm again
+   * at once, without ARM_AFTER_MS.
+   */
+  private foreignPushes = false;
   /** Execution ids sent with dequeue calls still awaiting their reply. */
   private readonly pendingExecIds = new Set<string>();
   private readonly lanes: Lanes;
@@ -81,6 +89,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.tasks = opts.tasks;
     this.name = opts.name ?? randomUUID().replace(/-/g, '');
     this.log = opts.logger ?? consoleLogger();
+    this.logJobs = this.log.enabled?.('info') ?? true;
     this.o = resolveWorkerOptions(opts);
     this.order = new DequeueOrder(this.queues, this.o.dequeueStrategy);
     this.slots = new Slots(this.o.concurrency, this.o.maxJobs);
@@ -179,6 +188,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.connection,
       this.queues,
       () => {
+        this.foreignPushes = true;
         this.wakeGen++;
         this.maybeWork = true;
         this.wake();
@@ -255,6 +265,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const msg = parseControlMessage(channel, message);
     switch (msg.kind) {
       case 'wake':
+        this.foreignPushes = false;
         this.wakeGen++;
         this.maybeWork = true;
         this.wake();
@@ -367,11 +378,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
         // taken now, and anything that woke us meanwhile is looked at.
         // Arming waits ARM_AFTER_MS first: when our own producers enqueue
         // densely, their publish comes sooner, and the worker saves the
-        // arming round trip and the invalidation that would follow.
+        // arming round trip and the invalidation that would follow. After
+        // jobs that came by the watch, it arms at once: their producer
+        // does not publish, and the wait would add to every pickup.
         const seen = this.nudges;
-        await this.waitForNudge(ARM_AFTER_MS);
-        if (this.maybeWork || this.nudges !== seen) continue;
-        if (await this.pushWatch.arm()) this.maybeWork = true;
+        if (!this.foreignPushes) {
+          await this.waitForNudge(ARM_AFTER_MS);
+          if (this.maybeWork || this.nudges !== seen) continue;
+        }
+        if (await this.pushWatch.arm()) this.maybeWork = this.foreignPushes = true;
         if (this.maybeWork || this.nudges !== seen) continue;
       }
       const wait = Math.min(this.o.idlePollInterval, Number.isFinite(this.o.maxIdleTime) ? this.o.maxIdleTime * 1000 : Infinity);
@@ -546,8 +561,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async execute(r: Running): Promise<void> {
     const { job, queue } = r;
-    const desc = this.o.disableJobDescLogging ? job.id : jobLogName(job, this.o.logJobDescription);
-    this.log.info(`${queue}: ${desc}`);
+    const desc = !this.logJobs ? '' : this.o.disableJobDescLogging ? job.id : jobLogName(job, this.o.logJobDescription);
+    if (this.logJobs) this.log.info(`${queue}: ${desc}`);
     this.emit('job-started', job);
     let value: unknown;
     let error: unknown;
@@ -584,12 +599,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         } else {
           this.successfulJobs++;
           this.completedJobs++;
-          this.log.info(`${queue}: Job OK (${job.id})`);
-          this.log.info(`Successfully completed ${desc} job in ${(endedAt - r.startedAt).toFixed(6)}s on worker ${this.name}`);
-          const ttl = job.resultTtl ?? this.o.resultTtl;
-          if (ttl === 0) this.log.info('Result discarded immediately');
-          else if (ttl > 0) this.log.info(`Result is kept for ${ttl} seconds`);
-          else this.log.info('Result will never expire, clean up result key manually');
+          if (this.logJobs) this.logSuccess(r, desc, endedAt);
           if (outcome === 'repeated' || outcome === 'scheduled') {
             this.log.info(`${queue}: ${job.id} repeats (${outcome === 'scheduled' ? 'scheduled' : 'queued'} again)`);
           }
@@ -706,6 +716,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.wake();
       },
     );
+  }
+
+  /** RQ's lines for a job that finished. */
+  private logSuccess(r: Running, desc: string, endedAt: number): void {
+    const { job, queue } = r;
+    this.log.info(`${queue}: Job OK (${job.id})`);
+    this.log.info(`Successfully completed ${desc} job in ${(endedAt - r.startedAt).toFixed(6)}s on worker ${this.name}`);
+    const ttl = job.resultTtl ?? this.o.resultTtl;
+    if (ttl === 0) this.log.info('Result discarded immediately');
+    else if (ttl > 0) this.log.info(`Result is kept for ${ttl} seconds`);
+    else this.log.info('Result will never expire, clean up result key manually');
   }
 
   /** Calls the task with the job's timeout and abort signal. */

@@ -64,12 +64,32 @@ end
 -- was started by a first run of this call (a resend: 1 again, its wip
 -- entry exists) or was taken out by cancel/delete/empty or handed back
 -- (0: the worker drops that run and records nothing for it).
+-- A member '*<execution id>' names a job by the execution id the worker
+-- gave its parking, not yet knowing which job that is: the worker sends it
+-- when the job is still on its way to it (parked by a call whose reply it
+-- has not read), so that this call need not wait for that reply. Looked up
+-- among the worker's executions (a resend of this call started it
+-- already), then in its parking list; otherwise it names nothing: a queue
+-- had no job for that parking, or it was taken out meanwhile (0).
+local function with_suffix(members, suffix)
+  for _, m in ipairs(members) do
+    if string.sub(m, -#suffix) == suffix then return m end
+  end
+  return nil
+end
+local function member_of_execution(pk, wek, e)
+  local suffix = ':' .. e
+  return with_suffix(redis.call('SMEMBERS', wek), suffix) or with_suffix(redis.call('LRANGE', pk, 0, -1), suffix) or ''
+end
+
+-- Returns the 1/0 per member and whether any started.
 local function start_parked(worker, members, hb_ttl, exec_ttl)
   local pk = prefetched_key(worker)
   local wek = worker_executions_key(worker)
   local res = {}
   local first = nil
   for i, m in ipairs(members) do
+    if string.sub(m, 1, 1) == '*' then m = member_of_execution(pk, wek, string.sub(m, 2)) end
     local id, e = string.match(m, '^(.*):([^:]*)$')
     local ok = 0
     if id and redis.call('LREM', pk, 1, m) == 1 then
@@ -96,19 +116,42 @@ end
 
 -- Pops up to `count` jobs from `queues` into the worker's parking list,
 -- each with its execution id, status left queued. Returns them as
--- dequeue_jobs does (id, queue, execution id, packed hash).
+-- dequeue_jobs does (id, queue, execution id, packed hash). Safe to
+-- resend: an execution id a first run of this call parked a job under
+-- (still parked, or since started by a later call by that id) gives that
+-- job again, not a second one, so that the job the worker reads of is the
+-- one Redis holds under that id.
 local function park_jobs(worker, queues, exec_ids, count, hb_ttl)
   local out = {}
   local pk = prefetched_key(worker)
-  local taken = pop_jobs(queues, count, function(id, q, hash, n)
-    local e = exec_ids[n]
+  local wek = worker_executions_key(worker)
+  local fresh = {}
+  for i = 1, count do
+    local e = exec_ids[i]
+    local m = member_of_execution(pk, wek, e)
+    local id = string.match(m, '^(.*):[^:]*$')
+    if id then
+      local hash = redis.pcall('HGETALL', job_key(id))
+      local q = type(hash) == 'table' and hash.err == nil and redis.call('HGET', job_key(id), 'origin')
+      if q then
+        table.insert(out, id)
+        table.insert(out, q)
+        table.insert(out, e)
+        table.insert(out, cmsgpack.pack(hash))
+      end
+    else
+      table.insert(fresh, e)
+    end
+  end
+  local taken = pop_jobs(queues, #fresh, function(id, q, hash, n)
+    local e = fresh[n]
     redis.call('RPUSH', pk, id .. ':' .. e)
     table.insert(out, id)
     table.insert(out, q)
     table.insert(out, e)
     table.insert(out, cmsgpack.pack(hash))
   end)
-  if taken > 0 then redis.call('ZADD', PREFETCHERS, NOW_F + hb_ttl, worker) end
+  if #out > 0 then redis.call('ZADD', PREFETCHERS, NOW_F + hb_ttl, worker) end
   return out
 end
 

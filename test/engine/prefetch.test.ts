@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { infoSnapshot, Queue, keys, resume, suspend } from '../../src/index.js';
+import { birth, dequeue } from '../../src/engine/transitions.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
 
@@ -71,6 +72,60 @@ for (const prefetch of [1, 3]) {
     assert.equal(Number(await fx.redis.hget(keys.worker(w.name), 'successful_job_count')), 120);
   });
 }
+
+test('prefetch 1: an end does not wait for the reply that parks the next job; that job is started by its execution id', async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  const ids: string[] = [];
+  for (let i = 0; i < 40; i++) ids.push((await q.enqueue('t.run', { args: [i] })).id);
+  // a start member '*<execution id>' (lua/include/prefetch.lua) in a worker call
+  const blind = /^\*[0-9a-f]{32}$/;
+  let blindStarts = 0;
+  const monitor = await fx.connection().monitor();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args.some((a) => blind.test(String(a)))) blindStarts++;
+  });
+  const ran: number[] = [];
+  const w = fx.worker([name], tasks({ 't.run': (i: number) => void ran.push(i) }), { name: uniq('w'), burst: true, prefetch: 1 });
+  try {
+    await w.done;
+  } finally {
+    monitor.disconnect();
+  }
+  assert.ok(blindStarts > 0, 'no call started a job still on its way');
+  assert.deepEqual(ran, Array.from({ length: 40 }, (_, i) => i));
+  for (const id of ids) assert.equal(await fx.redis.hget(keys.job(id), 'status'), 'finished');
+  assert.equal(await fx.redis.exists(parkedKey(w.name)), 0);
+  assert.equal(await fx.redis.zcard(`rq:wip:${name}`), 0);
+  assert.equal(Number(await fx.redis.hget(keys.worker(w.name), 'successful_job_count')), 40);
+});
+
+test('resent calls (lost replies): a parking gives the same job again, a start by execution id starts it once', async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  const jobs = [await q.enqueue('t.x'), await q.enqueue('t.x'), await q.enqueue('t.x')];
+  const worker = uniq('w');
+  await birth(fx.redis, { worker, keyTtl: 480, queues: [name], fields: [] });
+  const next = (start: string[], park: number, execIds: string[]) => ({ count: 0, hbTtl: 60, execTtl: 60, queues: [name], execIds, prefetch: { start, park } });
+  // the call that parks one job under e1, run twice
+  const first = await dequeue(fx.redis, worker, next([], 1, ['e1']));
+  const again = await dequeue(fx.redis, worker, next([], 1, ['e1']));
+  assert.deepEqual(first.prefetched!.parked.map((t) => t.id), [jobs[0]!.id]);
+  assert.deepEqual(again.prefetched!.parked.map((t) => t.id), [jobs[0]!.id]);
+  assert.deepEqual(await fx.redis.lrange(parkedKey(worker), 0, -1), [`${jobs[0]!.id}:e1`]);
+  assert.deepEqual(await fx.redis.lrange(`rq:queue:${name}`, 0, -1), [jobs[1]!.id, jobs[2]!.id]);
+  // the call that starts it by its execution id and parks the next, run twice
+  const start = await dequeue(fx.redis, worker, next(['*e1'], 1, ['e2']));
+  const resent = await dequeue(fx.redis, worker, next(['*e1'], 1, ['e2']));
+  assert.deepEqual(start.prefetched!.accepted, [true]);
+  assert.deepEqual(resent.prefetched!.accepted, [true]);
+  assert.deepEqual(resent.prefetched!.parked.map((t) => t.id), [jobs[1]!.id]);
+  assert.equal(await fx.redis.hget(keys.job(jobs[0]!.id), 'status'), 'started');
+  assert.deepEqual(await fx.redis.zrange(`rq:wip:${name}`, 0, -1), [`${jobs[0]!.id}:e1`]);
+  assert.deepEqual(await fx.redis.lrange(parkedKey(worker), 0, -1), [`${jobs[1]!.id}:e2`]);
+  // an execution id nothing was parked under starts nothing
+  assert.deepEqual((await dequeue(fx.redis, worker, next(['*nothing'], 0, []))).prefetched!.accepted, [false]);
+});
 
 test('parked jobs stay queued, in no queue and in no RQ list, until they really start', async () => {
   const name = uniq('q');

@@ -13,14 +13,30 @@ export interface Parked {
   run?: Running;
 }
 
+/**
+ * A start sent for a job still on its way here: a call in flight parks it,
+ * under an execution id the worker chose, and this one starts it by that id
+ * ('*<execution id>', lua/include/prefetch.lua) without waiting for the
+ * other's reply. The job runs here when it arrives.
+ */
+export interface BlindStart {
+  execId: string;
+  /** The job, once the reply that parked it came (its run starts then). */
+  parked?: Parked;
+}
+
 /** What one script call asks of the parking list (see `plan`). */
 export interface PrefetchPlan {
   /** Parked jobs started by this call; the worker runs them as soon as the call is sent. */
   starts: Parked[];
+  /** Jobs on their way started by this call; each runs when it arrives. */
+  blind: BlindStart[];
   /** Jobs to take from the queues and start at once. */
   count: number;
   /** Jobs to take from the queues and park. */
   park: number;
+  /** The execution ids this call gives the jobs it parks (see `sent`). */
+  parkIds: string[];
 }
 
 /**
@@ -28,12 +44,19 @@ export interface PrefetchPlan {
  * start them, and the parks asked for in calls whose reply has not come.
  * A parked job is started by the call that records the previous end, and
  * the worker runs it without waiting for that call's reply: the worker's
- * work and Redis' recording of the previous end overlap.
+ * work and Redis' recording of the previous end overlap. A job still on
+ * its way is started the same way, by the execution id of its parking
+ * (BlindStart), so that an end never waits for the reply of the call
+ * before: with N = 1, two calls are in flight while one job runs.
  */
 export class Prefetch {
   readonly parked: Parked[] = [];
   /** Jobs asked to be parked by calls still in flight. */
   private inFlight = 0;
+  /** Execution ids of those parkings that no blind start has claimed, oldest first. */
+  private unclaimed: string[] = [];
+  /** Blind starts whose call has not settled, by execution id. */
+  private readonly blinds = new Map<string, BlindStart>();
   private waiters: (() => void)[] = [];
   /** Drop messages for jobs not parked here yet: their parking call's reply may still be on its way. */
   private readonly droppedEarly = new Set<string>();
@@ -64,27 +87,60 @@ export class Prefetch {
    */
   plan(k: number, allowed: number, mayPark: boolean): PrefetchPlan {
     const starts = this.parked.splice(0, Math.min(k, this.parked.length));
+    // Jobs on their way come next in the queue's order: start them by
+    // execution id rather than wait for the reply that brings them.
+    const blind: BlindStart[] = [];
+    if (mayPark && this.parked.length === 0) {
+      const n = Math.min(k - starts.length, allowed - starts.length, this.unclaimed.length);
+      for (const execId of this.unclaimed.splice(0, Math.max(0, n))) {
+        const b = { execId };
+        this.blinds.set(execId, b);
+        blind.push(b);
+      }
+    }
     const count = this.parked.length === 0 && this.inFlight === 0 ? k - starts.length : 0;
-    const room = Math.min(this.size, allowed - starts.length - count) - this.parked.length - this.inFlight;
+    // blind starts leave the parked-or-coming count (inFlight drops when their parking call settles)
+    const room = Math.min(this.size, allowed - starts.length - blind.length - count) - this.parked.length - this.inFlight + blind.length;
     const park = mayPark ? Math.max(0, room) : 0;
     this.inFlight += park;
-    return { starts, count, park };
+    return { starts, blind, count, park, parkIds: [] };
+  }
+
+  /** The call of `plan` is sent with these execution ids for its parkings: blind starts may claim them. */
+  sent(plan: PrefetchPlan, parkIds: string[]): void {
+    plan.parkIds = parkIds;
+    this.unclaimed.push(...parkIds);
+  }
+
+  /** The call that sent these blind starts settled: they are no longer pending. */
+  settleBlind(plan: PrefetchPlan): void {
+    for (const b of plan.blind) this.blinds.delete(b.execId);
   }
 
   /**
    * The call of `plan` settled: `reply` is its list of parked jobs (id,
    * queue, execution id, packed hash; empty when the call failed). Returns
-   * those parked now.
+   * those parked now, and the blind starts whose job came with it (to run).
    */
-  arrive(plan: PrefetchPlan, parked: readonly TakenJob[], connection: Job['connection']): Parked[] {
+  arrive(plan: PrefetchPlan, parked: readonly TakenJob[], connection: Job['connection']): { arrived: Parked[]; started: BlindStart[] } {
     const arrived: Parked[] = [];
+    const started: BlindStart[] = [];
     for (const t of parked) {
       const { id, execId } = t;
       if (this.droppedEarly.delete(id)) continue;
       const p = { job: Job.fromPacked(connection, id, t.packed), queue: t.queue, execId, member: `${id}:${execId}` };
+      const b = this.blinds.get(execId);
+      if (b) {
+        b.parked = p;
+        started.push(b);
+        continue;
+      }
       this.parked.push(p);
       arrived.push(p);
     }
+    // parkings that took no job (an empty queue) will not come: no blind start may claim them
+    const done = new Set(plan.parkIds);
+    this.unclaimed = this.unclaimed.filter((id) => !done.has(id));
     this.inFlight -= plan.park;
     if (this.inFlight === 0) {
       this.droppedEarly.clear();
@@ -92,7 +148,7 @@ export class Prefetch {
       this.waiters = [];
       for (const resolve of w) resolve();
     }
-    return arrived;
+    return { arrived, started };
   }
 
   /** Cancel/delete/empty took the job out of the parking list: forget it. Whether it was parked here. */

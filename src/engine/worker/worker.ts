@@ -413,7 +413,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const ids: string[] = [];
     for (let i = 0; i < count + (plan?.park ?? 0); i++) ids.push(nextExecutionId());
     for (const id of ids) this.pendingExecIds.add(id);
-    const prefetch = plan ? { start: plan.starts.map((p) => p.member), park: plan.park } : undefined;
+    if (plan) this.prefetch!.sent(plan, ids.slice(count));
+    const prefetch = plan ? { start: [...plan.starts.map((p) => p.member), ...plan.blind.map((b) => `*${b.execId}`)], park: plan.park } : undefined;
     const next: NextJobs = { count, hbTtl: this.liveness.hbTtl, execTtl: this.liveness.execTtl, queues: this.order.next(), execIds: ids, prefetch };
     return { next, ids, plan };
   }
@@ -421,19 +422,42 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /**
    * Runs the parked jobs a call just sent starts, without waiting for its
    * reply; their slots stop being reserved now that they run. Returns how
-   * many of the call's k slots stay reserved until the reply.
+   * many of the call's k slots stay reserved until the reply: its blind
+   * starts keep theirs until their job arrives or the call settles.
    */
   private startParked(plan: PrefetchPlan | undefined, k: number, lane: Lane): number {
-    if (!plan || plan.starts.length === 0) return k;
-    for (const p of plan.starts) {
-      // as the start writes it (started_at from this clock: the reply is not awaited)
-      Object.assign(p.job.fields, { status: 'started', worker_name: this.name, started_at: utcformat(), last_heartbeat: utcformat() });
-      p.run = this.start(p.job, p.queue, p.execId, lane);
-    }
-    this.slots.reserved -= plan.starts.length;
-    lane.busy -= plan.starts.length;
+    if (!plan) return k;
+    for (const p of plan.starts) this.runParked(p, lane);
+    return k - plan.starts.length - plan.blind.length;
+  }
+
+  /** Runs a parked job whose start a call sent; its reserved slot becomes a running one. */
+  private runParked(p: Parked, lane: Lane): void {
+    // as the start writes it (started_at from this clock: the reply is not awaited)
+    Object.assign(p.job.fields, { status: 'started', worker_name: this.name, started_at: utcformat(), last_heartbeat: utcformat() });
+    this.slots.reserved--;
+    lane.busy--;
+    p.run = this.start(p.job, p.queue, p.execId, lane);
     this.lastBusy = Date.now();
-    return k - plan.starts.length;
+  }
+
+  /**
+   * The call that sent `plan`'s blind starts settled (accepted: per start
+   * member, explicit ones first; undefined when the call failed and what it
+   * did is unknown). A job that arrived runs on unless its start was
+   * refused; one that never came gives its slot back (a start recorded for
+   * it anyway, its reply lost, is handed back by the heartbeat).
+   */
+  private settleBlind(plan: PrefetchPlan, accepted: boolean[] | undefined, lane: Lane): void {
+    this.prefetch!.settleBlind(plan);
+    plan.blind.forEach((b, i) => {
+      if (b.parked) {
+        if (accepted && !accepted[plan.starts.length + i]) this.skipParked(b.parked);
+      } else {
+        this.slots.reserved--;
+        lane.busy--;
+      }
+    });
   }
 
   /** Handles the reply of a call with a dequeue tail: the jobs it started, and with prefetch the parked ones. */
@@ -443,11 +467,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     plan.starts.forEach((p, i) => {
       if (!accepted[i]) this.skipParked(p);
     });
+    this.settleBlind(plan, accepted, lane);
     this.takeJobs(next.taken, plan.count, gen, lane);
-    const arrived = this.prefetch.arrive(plan, parked, this.connection);
-    for (const p of arrived) this.order.dequeuedFrom(p.queue);
-    if (arrived.length < plan.park && gen === this.wakeGen) this.maybeWork = false;
+    const { arrived, started } = this.prefetch.arrive(plan, parked, this.connection);
+    // jobs that later calls, sent meanwhile, start by execution id
+    for (const b of started) this.runParked(b.parked!, lane);
+    for (const p of [...arrived, ...started.map((b) => b.parked!)]) this.order.dequeuedFrom(p.queue);
+    if (arrived.length + started.length < plan.park && gen === this.wakeGen) this.maybeWork = false;
     if (this.suspended || this.stopping !== 'no') this.handBackParked();
+  }
+
+  /** A call with a prefetch plan failed: its parkings will not come, its blind starts are settled as unknown. */
+  private callFailed(plan: PrefetchPlan, lane: Lane): void {
+    this.settleBlind(plan, undefined, lane);
+    this.prefetch!.arrive(plan, [], this.connection);
   }
 
   /** A parked job the worker began was canceled, deleted or handed back before its start was recorded: drop the run. */
@@ -499,7 +532,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const reply = await call;
       await this.lanes.turn(() => this.takeReply(reply, plan, k, gen, lane));
     } catch (err) {
-      if (plan) this.prefetch?.arrive(plan, [], this.connection);
+      if (plan) this.callFailed(plan, lane);
       throw err;
     } finally {
       this.slots.reserved -= left;
@@ -669,18 +702,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Records one batch of a lane's ends and starts the jobs its call hands out in that lane. */
   private flushEnds(lane: Lane, items: PendingEnd[]): void {
-    if (this.prefetch?.awaiting && this.stopping === 'no' && !this.suspended) {
-      // The next jobs are parked by a call in flight: this end goes with their start.
-      // Until it is sent, the ended runs count as running for the heartbeat,
-      // which would otherwise hand their executions back as unknown (and
-      // another worker would run them again).
-      for (const e of items) this.running.set(e.r.member, e.r);
-      void this.prefetch.settled().then(() => {
-        for (const e of items) this.running.delete(e.r.member);
-        this.flushEnds(lane, items);
-      });
-      return;
-    }
+    // With prefetch, jobs parked by a call in flight are started by this
+    // one by execution id (BlindStart): an end never waits for a reply.
     this.slots.reserved -= items.length;
     lane.busy -= items.length;
     const k = Math.min(this.available(), lane.free);
@@ -710,7 +733,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       (err: unknown) => {
         this.slots.reserved -= left;
         lane.busy -= left;
-        if (plan) this.prefetch?.arrive(plan, [], this.connection);
+        if (plan) this.callFailed(plan, lane);
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.reject(err);
         this.wake();

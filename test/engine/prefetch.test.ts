@@ -121,7 +121,7 @@ test('resent calls (lost replies): a parking gives the same job again, a start b
   assert.deepEqual(resent.prefetched!.accepted, [true]);
   assert.deepEqual(resent.prefetched!.parked.map((t) => t.id), [jobs[1]!.id]);
   assert.equal(await fx.redis.hget(keys.job(jobs[0]!.id), 'status'), 'started');
-  assert.deepEqual(await fx.redis.zrange(`rq:wip:${name}`, 0, -1), [`${jobs[0]!.id}:e1`]);
+  assert.deepEqual(await fx.redis.zrange(`rq:wip:${name}`, '0', '-1'), [`${jobs[0]!.id}:e1`]);
   assert.deepEqual(await fx.redis.lrange(parkedKey(worker), 0, -1), [`${jobs[1]!.id}:e2`]);
   // an execution id nothing was parked under starts nothing
   assert.deepEqual((await dequeue(fx.redis, worker, next(['*nothing'], 0, []))).prefetched!.accepted, [false]);

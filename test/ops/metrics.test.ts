@@ -38,11 +38,14 @@ describe('worker metrics endpoint', () => {
     const w = new Cli(['worker', '-u', fx.url, '--concurrency', '3', '--import', 'examples/tasks.ts', '--metrics-port', '0', '--metrics-host', '127.0.0.1', q]);
     const [, url] = await w.waitFor(/Metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/, 30_000);
 
+    // The two jobs start together; the first one's end is recorded a round
+    // trip later (its worker lane's next call), so wait for both.
     const first = await until(async () => {
       const t = await scrape(url!);
-      return value(t, 'openvle_rq_jobs_started_total', { queue: q, task: 'tasks.slow' }) === 1 ? t : undefined;
+      const started = value(t, 'openvle_rq_jobs_started_total', { queue: q, task: 'tasks.slow' }) === 1;
+      return started && value(t, 'openvle_rq_jobs_finished_total', { queue: q, task: 'tasks.add' }) === 1 ? t : undefined;
     }, 30_000, 100);
-    assert.equal(value(first, 'openvle_rq_jobs_finished_total', { queue: q, task: 'tasks.add' }), 1);
+    assert.equal(value(first, 'openvle_rq_jobs_started_total', { queue: q, task: 'tasks.add' }), 1);
     assert.equal(value(first, 'openvle_rq_jobs_failed_total', { queue: q, task: 'tasks.boom' }), 0);
     assert.ok(value(first, 'process_cpu_user_seconds_total') > 0, 'Node process defaults are served');
     assert.match(first ?? '', /^nodejs_heap_size_used_bytes /m);

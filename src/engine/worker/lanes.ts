@@ -12,7 +12,6 @@ export class Lane {
   readonly ends: EndQueue;
 
   constructor(
-    readonly index: number,
     readonly capacity: number,
     flush: (lane: Lane, items: PendingEnd[]) => void,
   ) {
@@ -34,7 +33,7 @@ export class Lanes {
   constructor(concurrency: number, count: number, flush: (lane: Lane, items: PendingEnd[]) => void) {
     const n = Math.max(1, Math.min(count, concurrency));
     this.all = [];
-    for (let i = 0; i < n; i++) this.all.push(new Lane(i, Math.floor(concurrency / n) + (i < concurrency % n ? 1 : 0), flush));
+    for (let i = 0; i < n; i++) this.all.push(new Lane(Math.floor(concurrency / n) + (i < concurrency % n ? 1 : 0), flush));
     this.split = n > 1;
   }
 

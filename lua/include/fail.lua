@@ -50,7 +50,7 @@ local function fail_job(id, e, q, worker, mode, exc_b64, started_f, ended_f, def
   local score = NOW + ttl
   if ttl < 0 then score = -1 end
   redis.call('ZADD', failed_key(q), score, id)
-  local fields = { 'type', 2, 'worker_name', worker or '', 'exc_string', exc_b64 }
+  local fields = { 'type', '2', 'worker_name', worker or '', 'exc_string', exc_b64 }
   if e ~= nil and e ~= '' then
     table.insert(fields, 'execution_id'); table.insert(fields, e)
     table.insert(fields, 'execution_started_at'); table.insert(fields, started_f)

@@ -88,6 +88,7 @@ local function start_parked(worker, members, hb_ttl, exec_ttl)
   local wek = worker_executions_key(worker)
   local res = {}
   local first = nil
+  local st
   for i, m in ipairs(members) do
     if string.sub(m, 1, 1) == '*' then m = member_of_execution(pk, wek, string.sub(m, 2)) end
     local id, e = string.match(m, '^(.*):([^:]*)$')
@@ -95,7 +96,8 @@ local function start_parked(worker, members, hb_ttl, exec_ttl)
     if id and redis.call('LREM', pk, 1, m) == 1 then
       local f = redis.pcall('HMGET', job_key(id), 'status', 'origin')
       if type(f) == 'table' and f.err == nil and f[1] == 'queued' and f[2] then
-        mark_started(worker, wek, id, f[2], e, hb_ttl, exec_ttl)
+        st = st or start_stamps(hb_ttl, exec_ttl)
+        mark_started(worker, wek, id, f[2], e, st)
         ok = 1
         first = first or id
       end
@@ -109,7 +111,7 @@ local function start_parked(worker, members, hb_ttl, exec_ttl)
     if redis.call('EXISTS', worker_key(worker)) == 1 then
       redis.call('HSET', worker_key(worker), 'state', 'busy', 'current_job', first, 'last_heartbeat', NOW_ISO)
     end
-    redis.call('EXPIRE', wek, exec_ttl + 60)
+    redis.call('EXPIRE', wek, st.executions_ttl)
   end
   return res, first ~= nil
 end

@@ -16,7 +16,7 @@ end
 -- type 1, the return value when there is one, the execution's times), kept
 -- for ttl seconds (none when not positive).
 local function add_success_result(id, worker, rv, e, started, ended, ttl)
-  local fields = { 'type', 1, 'worker_name', worker }
+  local fields = { 'type', '1', 'worker_name', worker }
   if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
   local n = #fields
   fields[n + 1] = 'execution_id'; fields[n + 2] = e
@@ -108,7 +108,7 @@ local function record_safely(record, id, e, q, worker, started, ended, ...)
     redis.call('ZADD', failed_key(q), NOW + ONE_YEAR, id)
     local text = 'ScriptError: the end of this execution could not be recorded: ' .. reason
     -- the results key itself may be what failed: the job still ends failed
-    pcall(add_result, id, ONE_YEAR, { 'type', 2, 'worker_name', worker or '',
+    pcall(add_result, id, ONE_YEAR, { 'type', '2', 'worker_name', worker or '',
       'exc_string', exc_string(text), 'execution_id', e, 'execution_started_at', started, 'execution_ended_at', ended })
     pcall(release_dependents, id, 'failed')
   end)

@@ -1,19 +1,33 @@
 -- include: keys clock
 -- Taking jobs for a worker and marking them started in one step.
 
+-- What mark_started writes that is the same for every job of a call, as
+-- strings made once per call: a number passed to redis.call is printed
+-- with sprintf on every call ('%.17g', as Redis prints it), four per job.
+local function start_stamps(hb_ttl, exec_ttl)
+  return {
+    wip_score = string.format('%.17g', NOW_F + hb_ttl),
+    exec_ttl = string.format('%.17g', exec_ttl),
+    executions_score = string.format('%.17g', NOW + exec_ttl + 60),
+    executions_ttl = string.format('%.17g', exec_ttl + 60),
+  }
+end
+
 -- Marks a job started by `worker` as execution e: job fields, execution
 -- hash and set, wip entry, the worker's executions (dequeue and the start
--- of a parked job).
-local function mark_started(worker, wek, id, q, e, hb_ttl, exec_ttl)
+-- of a parked job). st: the call's start_stamps.
+local function mark_started(worker, wek, id, q, e, st)
   local key = job_key(id)
   local member = id .. ':' .. e
+  local ek = execution_key(id, e)
+  local esk = executions_key(id)
   redis.call('HSET', key, 'status', 'started', 'started_at', NOW_ISO, 'worker_name', worker, 'last_heartbeat', NOW_ISO)
   redis.call('PERSIST', key)
-  redis.call('HSET', execution_key(id, e), 'id', e, 'job_id', id, 'created_at', NOW_FS, 'last_heartbeat', NOW_FS, 'worker_name', worker)
-  redis.call('EXPIRE', execution_key(id, e), exec_ttl)
-  redis.call('ZADD', executions_key(id), NOW + exec_ttl + 60, e)
-  redis.call('EXPIRE', executions_key(id), exec_ttl + 60)
-  redis.call('ZADD', wip_key(q), NOW_F + hb_ttl, member)
+  redis.call('HSET', ek, 'id', e, 'job_id', id, 'created_at', NOW_FS, 'last_heartbeat', NOW_FS, 'worker_name', worker)
+  redis.call('EXPIRE', ek, st.exec_ttl)
+  redis.call('ZADD', esk, st.executions_score, e)
+  redis.call('EXPIRE', esk, st.executions_ttl)
+  redis.call('ZADD', wip_key(q), st.wip_score, member)
   redis.call('SADD', wek, member)
 end
 
@@ -50,9 +64,11 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
   local out = {}
   local wk = worker_key(worker)
   local wek = worker_executions_key(worker)
+  local st
   local taken = pop_jobs(queues, count, function(id, q, hash, n)
     local e = exec_ids[n]
-    mark_started(worker, wek, id, q, e, hb_ttl, exec_ttl)
+    st = st or start_stamps(hb_ttl, exec_ttl)
+    mark_started(worker, wek, id, q, e, st)
     -- the reply shows the job as it is now, without reading it twice
     for i = 1, #hash - 1, 2 do
       local k = hash[i]
@@ -71,7 +87,7 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
     if redis.call('EXISTS', wk) == 1 then
       redis.call('HSET', wk, 'state', 'busy', 'current_job', out[1], 'last_heartbeat', NOW_ISO)
     end
-    redis.call('EXPIRE', wek, exec_ttl + 60)
+    redis.call('EXPIRE', wek, st.executions_ttl)
   elseif #queues > 0 then
     -- Tell producers that a worker of these queues is waiting (see wake()).
     for _, q in ipairs(queues) do

@@ -63,6 +63,8 @@ test('description is the Python call string', () => {
 test('timestamps use utcformat and parse with 0 to 6 fractional digits', () => {
   const d = new Date('2026-11-28T11:17:02.651Z');
   assert.equal(utcformat(d), '2026-11-28T11:17:02.651000Z');
+  // outside years 0-9999 toISOString widens the year; the microseconds still follow
+  assert.equal(utcformat(new Date(Date.UTC(10000, 0, 1, 0, 0, 0, 7))), '+010000-01-01T00:00:00.007000Z');
   assert.equal(parseUtc('2026-11-28T11:17:02.651291Z')!.getTime(), d.getTime());
   assert.equal(parseUtc('2026-11-28T11:17:02Z')!.toISOString(), '2026-11-28T11:17:02.000Z');
   assert.equal(parseUtc('2026-11-28T11:17:02+00:00'), null);

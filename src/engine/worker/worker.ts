@@ -434,7 +434,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Runs a parked job whose start a call sent; its reserved slot becomes a running one. */
   private runParked(p: Parked, lane: Lane): void {
     // as the start writes it (started_at from this clock: the reply is not awaited)
-    Object.assign(p.job.fields, { status: 'started', worker_name: this.name, started_at: utcformat(), last_heartbeat: utcformat() });
+    const now = utcformat();
+    Object.assign(p.job.fields, { status: 'started', worker_name: this.name, started_at: now, last_heartbeat: now });
     this.slots.reserved--;
     lane.busy--;
     p.run = this.start(p.job, p.queue, p.execId, lane);

@@ -18,13 +18,13 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { setScriptsMode, useLuaDir, type ScriptsMode } from '../src/engine/scripts.js';
-import { birth, dequeue, enqueue, recordEnd, type NextJobs, type TakenJob } from '../src/engine/transitions.js';
+import { birth, dequeue, recordEnd, type TakenJob } from '../src/engine/transitions.js';
+import { fillQueue, next, QUEUE, taken } from './lua-jobs.js';
 import { BenchRedis, parseInfo } from './redis.js';
 
 const N = Number(process.env.N ?? 3000);
 const SLICE = 50;
 const RESULT_TTL = Number(process.env.RESULT_TTL ?? 500);
-const QUEUE = 'ab';
 
 async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: number; xaddUs: number; xadds: number }> {
   const c = parseInfo(await r.info('cpu'));
@@ -41,17 +41,6 @@ async function stats(r: Redis): Promise<{ cpu: number; scriptUs: number; inner: 
     if (k === 'cmdstat_xadd') [xaddUs, xadds] = [usec, calls];
   }
   return { cpu: (Number(c.get('used_cpu_user')) + Number(c.get('used_cpu_sys'))) * 1e6, scriptUs, inner, xaddUs, xadds };
-}
-
-const next = (k: number): NextJobs => {
-  const execIds: string[] = [];
-  for (let i = 0; i < k; i++) execIds.push(randomBytes(16).toString('hex'));
-  return { count: k, hbTtl: 20, execTtl: 80, queues: [QUEUE], execIds };
-};
-
-function first({ taken: t }: Awaited<ReturnType<typeof dequeue>>): TakenJob {
-  if (t === 'suspended' || t.length === 0) throw new Error('lua-ab: the queue ran dry');
-  return t[0]!;
 }
 
 interface Side {
@@ -73,23 +62,8 @@ async function setup(label: string, dir: string, mode: string | undefined, confi
   if (mode) setScriptsMode(r, mode as ScriptsMode);
   const worker = 'ab' + randomBytes(4).toString('hex');
   await birth(r, { worker, keyTtl: 480, queues: [QUEUE], fields: [['queues', QUEUE]] });
-  // Jobs shaped as Queue.enqueueMany writes them (data left uncompressed).
-  for (let i = 0; i < N + 1; i += 1000) {
-    const jobs: { spec: string; data: Buffer }[] = [];
-    for (let j = i; j < Math.min(N + 1, i + 1000); j++) {
-      const fields = {
-        status: 'queued', success_callback_name: '', failure_callback_name: '', stopped_callback_name: '',
-        started_at: '', ended_at: '', last_heartbeat: '', worker_name: '', group_id: '',
-        description: `bench.noop({'i': ${j}})`, timeout: '180',
-      };
-      jobs.push({
-        spec: JSON.stringify({ id: randomBytes(16).toString('hex'), origin: QUEUE, fields }),
-        data: Buffer.from(JSON.stringify(['bench.noop', null, [{ i: j }], {}])),
-      });
-    }
-    await enqueue(r, jobs, []);
-  }
-  const hand = first(await dequeue(r, worker, next(1)));
+  await fillQueue(r, N + 1);
+  const hand = taken(await dequeue(r, worker, next(1)))[0]!;
   return { label: `${label}${mode ? ` (${mode})` : ''}`, srv, r, worker, hand };
 }
 
@@ -108,10 +82,10 @@ try {
         const rep = await recordEnd(
           s.r,
           s.worker,
-          { kind: 'finish', id: s.hand.id, execId: s.hand.execId, queue: QUEUE, returnValue: '', resultTtl: RESULT_TTL, hasDependencies: false, startedAt: now - 0.0001, endedAt: now },
+          { kind: 'finish', id: s.hand.id, execId: s.hand.execId, queue: QUEUE, returnValue: '', resultTtl: RESULT_TTL, hasDependencies: false, repeats: false, startedAt: now - 0.0001, endedAt: now },
           next(1),
         );
-        s.hand = first(rep.next);
+        s.hand = taken(rep.next)[0]!;
       }
       wall[i]! += performance.now() - t0;
     }

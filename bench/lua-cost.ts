@@ -66,7 +66,7 @@ const fin = (x: { id: string; execId: string }, k: number) => {
   return recordEnd(
     conn,
     worker,
-    { kind: 'finish', id: x.id, execId: x.execId, queue: QUEUE, returnValue: '', resultTtl: RESULT_TTL, hasDependencies: false, startedAt: now - 0.0001, endedAt: now },
+    { kind: 'finish', id: x.id, execId: x.execId, queue: QUEUE, returnValue: '', resultTtl: RESULT_TTL, hasDependencies: false, repeats: false, startedAt: now - 0.0001, endedAt: now },
     next(k),
   );
 };

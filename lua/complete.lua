@@ -4,7 +4,7 @@
 -- include: worker-state dequeue record
 -- KEYS: none
 -- ARGV: worker, n, then n records, of 10 fields for a finish, 11 for a fail:
---   'finish', id, execution id, queue, return value, result_ttl, has dependencies, started, ended, working time
+--   'finish', id, execution id, queue, return value, result_ttl, flags, started, ended, working time
 --   'fail',   id, execution id, queue, mode, exc_string, failure_ttl default, queue retry, started, ended, working time
 --   (fields as in finish.lua / fail.lua),
 --   then the dequeue tail: count, hb_ttl, exec_ttl, n_queues, queues..., execution ids...
@@ -17,7 +17,7 @@ local b = 3
 for i = 1, n do
   local outcome
   if ARGV[b] == 'finish' then
-    outcome = record_safely(record_finish, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 7], ARGV[b + 8], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6] == '1', ARGV[b + 7], ARGV[b + 8])
+    outcome = record_safely(record_finish, ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], worker, ARGV[b + 7], ARGV[b + 8], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8])
     if outcome == 'script-error' then failed = failed + 1 elseif outcome ~= 'stale' then ok = ok + 1 end
     if outcome ~= 'stale' then working = working + tonumber(ARGV[b + 9]) end
     b = b + 10

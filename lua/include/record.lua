@@ -28,11 +28,15 @@ end
 -- A successful execution (RQ's handle_job_success): results, finished
 -- registry, TTLs, dependents. ttl is the job's result_ttl (the worker's
 -- default when the job has none; RQ's worker also takes it from the job it
--- holds); has_deps: the job has dependency_ids. Idempotent (see
--- end_reported_execution). The worker's job counters are the caller's
+-- holds). flags, also from the job the worker holds: '1' it has
+-- dependency_ids, 'r' it had repeats left (RQ's handle_job_success reads
+-- repeats_left off that job too); without 'r' the hash's repeats_left is
+-- not read, which spares the HGET that scans every field of a job without
+-- one. Idempotent (see end_reported_execution). The worker's job counters are the caller's
 -- (count_jobs), once per call.
-local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended)
+local function record_finish(id, e, q, worker, rv, ttl, flags, started, ended)
   ttl = clean_ttl(ttl, DEFAULT_RESULT_TTL)
+  local has_deps = string.find(flags, '1', 1, true) ~= nil
   if not end_reported_execution(id, e, q, worker) then return 'stale' end
   local key = job_key(id)
   -- The job may have been deleted while it ran: then only the execution
@@ -40,8 +44,8 @@ local function record_finish(id, e, q, worker, rv, ttl, has_deps, started, ended
   local exists
   if ttl > 0 then exists = redis.call('EXPIRE', key, ttl) == 1 else exists = redis.call('EXISTS', key) == 1 end
   if exists then
-    local repeats_left = hget_num(key, 'repeats_left')
-    if repeats_left ~= nil and repeats_left > 0 then
+    local repeats_left = string.find(flags, 'r', 1, true) and hget_num(key, 'repeats_left')
+    if repeats_left and repeats_left > 0 then
       -- RQ's Repeat.schedule: the run's result is recorded, the job goes
       -- back to its queue (or is scheduled) and is neither finished nor
       -- expiring; its dependents wait for the last run.

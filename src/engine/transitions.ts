@@ -98,6 +98,8 @@ export interface FinishRecord extends EndOf {
   resultTtl: number;
   /** the job has dependency_ids */
   hasDependencies: boolean;
+  /** the job had repeats left when dequeued (repeats_left > 0): only then does the script read it */
+  repeats: boolean;
 }
 
 /** A failed execution, as fail.lua records it. */
@@ -116,7 +118,7 @@ export type EndRecord = FinishRecord | FailRecord;
 
 /** A record's fields after id, execution id, queue (and worker, for finish/fail): the kind's own, then the times. */
 function recordFields(e: EndRecord): Arg[] {
-  const own: Arg[] = e.kind === 'finish' ? [e.returnValue, e.resultTtl, e.hasDependencies ? '1' : ''] : [e.mode, e.excString, e.failureTtl, e.queueRetry];
+  const own: Arg[] = e.kind === 'finish' ? [e.returnValue, e.resultTtl, (e.hasDependencies ? '1' : '') + (e.repeats ? 'r' : '')] : [e.mode, e.excString, e.failureTtl, e.queueRetry];
   return [...own, e.startedAt.toFixed(6), e.endedAt.toFixed(6), (e.endedAt - e.startedAt).toFixed(6)];
 }
 

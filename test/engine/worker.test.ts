@@ -438,7 +438,7 @@ test('complete (ends of one tick in one call) is idempotent: a resend records no
   assert.deepEqual(taken !== 'suspended' && taken.map((t) => t.id), [a!.id, b!.id]);
   const times = { startedAt: 1, endedAt: 2 };
   const ends = [
-    { kind: 'finish', id: a!.id, execId: 'e1', queue: name, returnValue: 'NQ==', resultTtl: 500, hasDependencies: false, ...times },
+    { kind: 'finish', id: a!.id, execId: 'e1', queue: name, returnValue: 'NQ==', resultTtl: 500, hasDependencies: false, repeats: false, ...times },
     { kind: 'fail', id: b!.id, execId: 'e2', queue: name, mode: 'failed', excString: 'eJwrSS0uAQAEXQHB', failureTtl: 31536000, queueRetry: '', ...times },
   ] as const;
   const none = { count: 0, hbTtl: 20, execTtl: 80, queues: [name], execIds: [] };

@@ -623,6 +623,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         returnValue: encodeReturnValue(value),
         resultTtl: job.resultTtl ?? this.o.resultTtl,
         hasDependencies: Boolean(job.fields.dependency_ids),
+        repeats: Number(job.fields.repeats_left) > 0,
       } as const;
       await this.report(r, end, endedAt, (outcome) => {
         if (r.skipped) return; // its start was refused (see skipParked): nothing was recorded

@@ -24,6 +24,11 @@ test('utcformat gives RQ\'s timestamp for instants from 1970 to 2999, day, month
   const day = 86400;
   // 2000-02-28/29, 2000-03-01, 2100-02-28 (no leap day), 2100-03-01, 2024-12-31, 2025-01-01, 1970-01-01
   for (const d of [11016, 11017, 11018, 47540, 47541, 20088, 20089, 0]) secs.push(d * day, d * day + day - 1);
+  // runs of instants in one minute and across the next (utcformat keeps the minute's prefix)
+  for (let r = 0; r < 20; r++) {
+    const base = Math.floor(Math.random() * 32503680000);
+    for (let k = 0; k < 90; k += 1 + (k % 3)) secs.push(base + k);
+  }
   const us = secs.map((s, i) => s * 1e6 + (i % 7 === 0 ? 0 : i % 7 === 1 ? 999999 : Math.floor(Math.random() * 1e6)));
   const got = (await fx.redis.eval(
     `${clock}\nlocal out = {}\nfor i = 1, #ARGV do out[i] = utcformat(tonumber(ARGV[i])) end\nreturn out`,

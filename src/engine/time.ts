@@ -1,7 +1,8 @@
 /** RQ's utcformat: '%Y-%m-%dT%H:%M:%S.%fZ' (six fractional digits). */
 export function utcformat(date: Date = new Date()): string {
   const iso = date.toISOString();
-  // years 0-9999 ('YYYY-MM-DDTHH:MM:SS.sssZ'): a slice, half the cost of the regex; a prefetching worker stamps every job it starts
+  // Years 0-9999 ('YYYY-MM-DDTHH:MM:SS.sssZ') take a slice, half the cost
+  // of the regex: a prefetching worker stamps every job it starts.
   return iso.length === 24 ? `${iso.slice(0, 23)}000Z` : iso.replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 

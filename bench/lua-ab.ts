@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { setScriptsMode, useLuaDir, type ScriptsMode } from '../src/engine/scripts.js';
 import { birth, dequeue, recordEnd, type TakenJob } from '../src/engine/transitions.js';
-import { fillQueue, next, QUEUE, taken } from './lua-jobs.js';
+import { fillQueue, finishOf, next, QUEUE, taken } from './lua-jobs.js';
 import { BenchRedis, parseInfo } from './redis.js';
 
 const N = Number(process.env.N ?? 3000);
@@ -78,13 +78,7 @@ try {
     for (const [i, s] of [A, B].entries()) {
       const t0 = performance.now();
       for (let j = 0; j < SLICE; j++) {
-        const now = Date.now() / 1000;
-        const rep = await recordEnd(
-          s.r,
-          s.worker,
-          { kind: 'finish', id: s.hand.id, execId: s.hand.execId, queue: QUEUE, returnValue: '', resultTtl: RESULT_TTL, hasDependencies: false, repeats: false, startedAt: now - 0.0001, endedAt: now },
-          next(1),
-        );
+        const rep = await recordEnd(s.r, s.worker, finishOf(s.hand, RESULT_TTL), next(1));
         s.hand = taken(rep.next)[0]!;
       }
       wall[i]! += performance.now() - t0;

@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { createRedis, Queue } from '../src/index.js';
-import { birth, dequeue, recordEnd, type Next, type NextJobs } from '../src/engine/transitions.js';
+import { birth, dequeue, recordEnd, type Next } from '../src/engine/transitions.js';
+import { finishOf, next as nextJobs } from './lua-jobs.js';
 import { BenchRedis, parseInfo, redisCpuUs } from './redis.js';
 
 const N = Number(process.env.N ?? 5000);
@@ -56,20 +57,8 @@ const conn = createRedis(url);
 const admin = new Redis(url);
 const worker = 'luacost' + randomBytes(4).toString('hex');
 const q = new Queue(QUEUE, conn);
-const next = (k: number): NextJobs => {
-  const execIds: string[] = [];
-  for (let i = 0; i < k; i++) execIds.push(randomBytes(16).toString('hex'));
-  return { count: k, hbTtl: 20, execTtl: 80, queues: [QUEUE], execIds };
-};
-const fin = (x: { id: string; execId: string }, k: number) => {
-  const now = Date.now() / 1000;
-  return recordEnd(
-    conn,
-    worker,
-    { kind: 'finish', id: x.id, execId: x.execId, queue: QUEUE, returnValue: '', resultTtl: RESULT_TTL, hasDependencies: false, repeats: false, startedAt: now - 0.0001, endedAt: now },
-    next(k),
-  );
-};
+const next = (k: number) => nextJobs(k, QUEUE);
+const fin = (x: { id: string; execId: string }, k: number) => recordEnd(conn, worker, finishOf(x, RESULT_TTL, QUEUE), next(k));
 const jobsOf = ({ taken }: Next) => (taken === 'suspended' ? [] : taken);
 try {
   for (let r = 0; r < ROUNDS; r++) {

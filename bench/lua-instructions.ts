@@ -15,17 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { useLuaDir } from '../src/engine/scripts.js';
-import { birth, complete, dequeue, recordEnd, type EndRecord, type TakenJob } from '../src/engine/transitions.js';
+import { birth, complete, dequeue, recordEnd } from '../src/engine/transitions.js';
 import { freePort } from '../test/helpers/redis.js';
-import { fillQueue, next, QUEUE, taken } from './lua-jobs.js';
+import { fillQueue, finishOf, next, QUEUE, taken } from './lua-jobs.js';
 
 const N = Number(process.env.N ?? 1000);
 const BATCH = Number(process.env.BATCH ?? 8);
-
-function finishOf(t: TakenJob): EndRecord {
-  const now = Date.now() / 1000;
-  return { kind: 'finish', id: t.id, execId: t.execId, queue: QUEUE, returnValue: '', resultTtl: 500, hasDependencies: false, repeats: false, startedAt: now - 0.0001, endedAt: now };
-}
 
 /** Instructions counted since the last zeroing, from the dump callgrind just wrote. */
 function dumpedInstructions(dir: string, pid: number, part: number): number {
@@ -55,13 +50,13 @@ async function measure(label: string, luaDir: string): Promise<{ label: string; 
     // the first call loads the library: outside the counted window
     let hand = taken(await dequeue(r, worker, next(1)))[0]!;
     execFileSync('callgrind_control', ['-z', String(proc.pid)], { stdio: 'ignore' });
-    for (let i = 0; i < N; i++) hand = taken((await recordEnd(r, worker, finishOf(hand), next(1))).next)[0]!;
+    for (let i = 0; i < N; i++) hand = taken((await recordEnd(r, worker, finishOf(hand, 500), next(1))).next)[0]!;
     const c1 = dumpedInstructions(dir, proc.pid!, 1) / N;
-    await recordEnd(r, worker, finishOf(hand), next(0));
+    await recordEnd(r, worker, finishOf(hand, 500), next(0));
     let held = taken(await dequeue(r, worker, next(BATCH)), BATCH);
     execFileSync('callgrind_control', ['-z', String(proc.pid)], { stdio: 'ignore' });
     const calls = Math.floor(N / BATCH);
-    for (let i = 0; i < calls; i++) held = taken((await complete(r, worker, held.map(finishOf), next(BATCH))).next, BATCH);
+    for (let i = 0; i < calls; i++) held = taken((await complete(r, worker, held.map((t) => finishOf(t, 500)), next(BATCH))).next, BATCH);
     const batch = dumpedInstructions(dir, proc.pid!, 2) / (calls * BATCH);
     return { label, c1, batch };
   } finally {

@@ -1,16 +1,23 @@
-// What bench/lua-ab.ts and bench/lua-instructions.ts drive the scripts
-// with: jobs shaped as Queue.enqueueMany writes them, and dequeue tails.
+// What bench/lua-ab.ts, lua-cost.ts and lua-instructions.ts drive the
+// scripts with: jobs shaped as Queue.enqueueMany writes them, dequeue
+// tails, and the end of a no-op job.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { dequeue, enqueue, type NextJobs, type TakenJob } from '../src/engine/transitions.js';
+import { dequeue, enqueue, type FinishRecord, type NextJobs, type TakenJob } from '../src/engine/transitions.js';
 
 export const QUEUE = 'ab';
 
-/** A dequeue tail for k jobs of QUEUE, with fresh execution ids. */
-export function next(k: number): NextJobs {
+/** A dequeue tail for k jobs of `queue`, with fresh execution ids. */
+export function next(k: number, queue = QUEUE): NextJobs {
   const execIds: string[] = [];
   for (let i = 0; i < k; i++) execIds.push(randomBytes(16).toString('hex'));
-  return { count: k, hbTtl: 20, execTtl: 80, queues: [QUEUE], execIds };
+  return { count: k, hbTtl: 20, execTtl: 80, queues: [queue], execIds };
+}
+
+/** A no-op job's successful end, as the worker records it (no return value, no dependencies, no repeats). */
+export function finishOf(t: { id: string; execId: string }, resultTtl: number, queue = QUEUE): FinishRecord {
+  const now = Date.now() / 1000;
+  return { kind: 'finish', id: t.id, execId: t.execId, queue, returnValue: '', resultTtl, hasDependencies: false, repeats: false, startedAt: now - 0.0001, endedAt: now };
 }
 
 /** The jobs a dequeue tail took; a queue that ran dry is the bench's mistake. */

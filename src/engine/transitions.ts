@@ -25,9 +25,17 @@ export interface NextJobs {
   prefetch?: { start: readonly string[]; park: number };
 }
 
-function nextArgs(n: NextJobs): Arg[] {
-  const pre: Arg[] = n.prefetch ? ['prefetch', n.prefetch.start.length, ...n.prefetch.start, n.prefetch.park] : [];
-  return [...pre, n.count, n.hbTtl, n.execTtl, n.queues.length, ...n.queues, ...n.execIds];
+/** Appends a dequeue tail's ARGV to args (one array per call: ends and tail are pushed, not spread). */
+function pushNextArgs(args: Arg[], n: NextJobs): Arg[] {
+  if (n.prefetch) {
+    args.push('prefetch', n.prefetch.start.length);
+    for (const m of n.prefetch.start) args.push(m);
+    args.push(n.prefetch.park);
+  }
+  args.push(n.count, n.hbTtl, n.execTtl, n.queues.length);
+  for (const q of n.queues) args.push(q);
+  for (const e of n.execIds) args.push(e);
+  return args;
 }
 
 /** A job a dequeue took and marked started. */
@@ -72,7 +80,7 @@ function readNext(reply: unknown, n: NextJobs): Next {
 
 /** dequeue.lua: up to next.count jobs of `worker`, each marked started in the same call (and parks, with prefetch). */
 export async function dequeue(redis: Redis, worker: string, next: NextJobs): Promise<Next> {
-  return readNext(await runScriptBuffer(redis, 'dequeue', [worker, ...nextArgs(next)]), next);
+  return readNext(await runScriptBuffer(redis, 'dequeue', pushNextArgs([worker], next)), next);
 }
 
 /** unpark.lua: parked members of `worker` go back to the front of their queues (all of them when members is empty); those handed back. */
@@ -116,10 +124,11 @@ export interface FailRecord extends EndOf {
 
 export type EndRecord = FinishRecord | FailRecord;
 
-/** A record's fields after id, execution id, queue (and worker, for finish/fail): the kind's own, then the times. */
-function recordFields(e: EndRecord): Arg[] {
-  const own: Arg[] = e.kind === 'finish' ? [e.returnValue, e.resultTtl, (e.hasDependencies ? '1' : '') + (e.repeats ? 'r' : '')] : [e.mode, e.excString, e.failureTtl, e.queueRetry];
-  return [...own, e.startedAt.toFixed(6), e.endedAt.toFixed(6), (e.endedAt - e.startedAt).toFixed(6)];
+/** Appends a record's fields after id, execution id, queue (and worker, for finish/fail): the kind's own, then the times. */
+function pushRecordFields(args: Arg[], e: EndRecord): void {
+  if (e.kind === 'finish') args.push(e.returnValue, e.resultTtl, (e.hasDependencies ? '1' : '') + (e.repeats ? 'r' : ''));
+  else args.push(e.mode, e.excString, e.failureTtl, e.queueRetry);
+  args.push(e.startedAt.toFixed(6), e.endedAt.toFixed(6), (e.endedAt - e.startedAt).toFixed(6));
 }
 
 /** What recording ends gave: one outcome per record, then the next jobs. */
@@ -130,15 +139,20 @@ export interface Recorded {
 
 /** finish.lua or fail.lua: records one end and takes the next jobs in the same call. */
 export async function recordEnd(redis: Redis, worker: string, e: EndRecord, next: NextJobs): Promise<Recorded> {
-  const reply = (await runScriptBuffer(redis, e.kind, [e.id, e.execId, e.queue, worker, ...recordFields(e), ...nextArgs(next)])) as [Buffer, unknown];
+  const args: Arg[] = [e.id, e.execId, e.queue, worker];
+  pushRecordFields(args, e);
+  const reply = (await runScriptBuffer(redis, e.kind, pushNextArgs(args, next))) as [Buffer, unknown];
   return { outcomes: [String(reply[0]) as Outcome], next: readNext(reply[1], next) };
 }
 
 /** complete.lua: records several ends of one worker, then takes its next jobs, in one call. */
 export async function complete(redis: Redis, worker: string, ends: readonly EndRecord[], next: NextJobs): Promise<Recorded> {
   const args: Arg[] = [worker, ends.length];
-  for (const e of ends) args.push(e.kind, e.id, e.execId, e.queue, ...recordFields(e));
-  const reply = (await runScriptBuffer(redis, 'complete', [...args, ...nextArgs(next)])) as [Buffer[], unknown];
+  for (const e of ends) {
+    args.push(e.kind, e.id, e.execId, e.queue);
+    pushRecordFields(args, e);
+  }
+  const reply = (await runScriptBuffer(redis, 'complete', pushNextArgs(args, next))) as [Buffer[], unknown];
   return { outcomes: reply[0].map((o) => String(o) as Outcome), next: readNext(reply[1], next) };
 }
 

@@ -27,9 +27,9 @@ export class EndQueue {
 
   constructor(private readonly flush: (items: PendingEnd[]) => void) {}
 
-  push(end: Omit<PendingEnd, 'resolve' | 'reject'>): Promise<void> {
+  push(r: Running, record: EndRecord, recorded: (outcome: Outcome) => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.ends.push({ ...end, resolve, reject });
+      this.ends.push({ r, record, recorded, resolve, reject });
       if (this.ends.length === 1) queueMicrotask(() => this.flushAll());
     });
   }

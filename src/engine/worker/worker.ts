@@ -8,7 +8,7 @@ import { checkQueueName, keys } from '../keys.js';
 import { showCommand } from '../control-message.js';
 import { escapeControl, jobLogName } from '../description.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import { birth, death, dequeue, unpark, type EndOf, type FailRecord, type FinishRecord, type Next, type NextJobs, type Taken } from '../transitions.js';
+import { birth, death, dequeue, unpark, type EndRecord, type FailRecord, type FinishRecord, type Next, type NextJobs, type Taken } from '../transitions.js';
 import { Scheduler } from '../scheduler.js';
 import { encodeExcString, encodeReturnValue } from '../serializer.js';
 import { runInJobContext, type JobContext, type TaskRegistry } from '../tasks.js';
@@ -27,6 +27,26 @@ import { Prefetch, type Parked, type PrefetchPlan } from './prefetch.js';
 import { PushWatch } from './push-watch.js';
 import { nextExecutionId, type Running } from './running.js';
 import { Slots } from './slots.js';
+
+/**
+ * A task's JobContext. A class, not an object literal with a `signal`
+ * getter: V8 cannot share the hidden class of literals whose getter is a
+ * new closure each time. It holds the abort state, not the Running, so
+ * that what keeps a context alive keeps little else (bench/README, "The
+ * worker's GC").
+ */
+class RunContext implements JobContext {
+  constructor(
+    readonly job: Job,
+    readonly queueName: string,
+    readonly workerName: string,
+    private readonly aborter: LazyAbort,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.aborter.signal;
+  }
+}
 
 /** Idle ms before a worker watches its queues for foreign pushes (push-watch.ts). */
 const ARM_AFTER_MS = 2;
@@ -618,14 +638,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     if (!failed) {
       if (this.endHooks.size > 0) await this.endHooks.run(job, { ok: true, value }, this.log);
-      const end = {
+      const end: FinishRecord = {
         kind: 'finish',
+        id: job.id,
+        execId: r.execId,
+        queue,
+        startedAt: r.startedAt,
+        endedAt,
         returnValue: encodeReturnValue(value),
         resultTtl: job.resultTtl ?? this.o.resultTtl,
         hasDependencies: Boolean(job.fields.dependency_ids),
         repeats: Number(job.fields.repeats_left) > 0,
-      } as const;
-      await this.report(r, end, endedAt, (outcome) => {
+      };
+      await this.report(r, end, (outcome) => {
         if (r.skipped) return; // its start was refused (see skipParked): nothing was recorded
         if (outcome === 'stale') this.log.warning(`${queue}: ${job.id} had been recovered as abandoned; its result was dropped`);
         else if (outcome === 'script-error') {
@@ -664,8 +689,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
     }
     if (this.endHooks.size > 0) await this.endHooks.run(job, { ok: false, error: eventText, stopped: mode === 'stopped' }, this.log);
-    const end = { kind: 'fail', mode, excString: encodeExcString(text), failureTtl: this.o.failureTtl, queueRetry: this.o.queueRetry.get(queue) ?? '' } as const;
-    await this.report(r, end, endedAt, (outcome) => {
+    const end: FailRecord = {
+      kind: 'fail',
+      id: job.id,
+      execId: r.execId,
+      queue,
+      startedAt: r.startedAt,
+      endedAt,
+      mode,
+      excString: encodeExcString(text),
+      failureTtl: this.o.failureTtl,
+      queueRetry: this.o.queueRetry.get(queue) ?? '',
+    };
+    await this.report(r, end, (outcome) => {
       if (r.skipped) return;
       // The exception's own line: Python's traceback ends with it.
       const lastLine = text.trimEnd().split('\n').pop();
@@ -689,17 +725,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * have started, so the main loop never fetches for them too. `recorded`
    * runs before those jobs start, so logs and events keep their order.
    */
-  private report(
-    r: Running,
-    end: Omit<FinishRecord, keyof EndOf> | Omit<FailRecord, keyof EndOf>,
-    endedAt: number,
-    recorded: (outcome: Outcome) => void,
-  ): Promise<void> {
+  private report(r: Running, record: EndRecord, recorded: (outcome: Outcome) => void): Promise<void> {
     // The slot stays the lane's: from running to reserved.
     this.running.delete(r.member);
     this.slots.reserved += 1;
-    const of: EndOf = { id: r.job.id, execId: r.execId, queue: r.queue, startedAt: r.startedAt, endedAt };
-    return r.lane.ends.push({ r, record: { ...end, ...of }, recorded });
+    return r.lane.ends.push(r, record, recorded);
   }
 
   /** Records one batch of a lane's ends and starts the jobs its call hands out in that lane. */
@@ -772,14 +802,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private context(r: Running): JobContext {
-    const { aborter } = r;
-    return {
-      job: r.job,
-      queueName: r.queue,
-      workerName: this.name,
-      get signal() {
-        return aborter.signal;
-      },
-    };
+    return new RunContext(r.job, r.queue, this.name, r.aborter);
   }
 }

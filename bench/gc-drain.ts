@@ -10,7 +10,8 @@
 // WARM-th job finished to the last): bytes allocated and promoted per job,
 // GC pause per 1,000 jobs, jobs/s and CPU per job (those two move with the
 // machine; compare builds side by side). GC_RUNS repeats the drain;
-// GC_SYSTEM=openvle-rq@base with BENCH_BASE set measures a base build.
+// GC_SYSTEM=openvle-rq@base with BENCH_BASE set measures a base build;
+// GC_NODE_FLAGS passes V8 flags to the drain (e.g. a GC setting to try).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
@@ -98,7 +99,8 @@ async function main(): Promise<void> {
   const redis = await BenchRedis.start();
   try {
     for (let run = 1; run <= RUNS; run++) {
-      const child = spawnSync(process.execPath, ['--trace-gc-nvp', '--import', 'tsx', fileURLToPath(import.meta.url)], {
+      const flags = (process.env.GC_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+      const child = spawnSync(process.execPath, ['--trace-gc-nvp', ...flags, '--import', 'tsx', fileURLToPath(import.meta.url)], {
         env: { ...process.env, GC_DRAIN_URL: redis.url },
         encoding: 'utf8',
         maxBuffer: 256 * 1024 * 1024,

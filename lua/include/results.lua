@@ -22,14 +22,14 @@ local RESULTS_SCRATCH = P .. 'results-scratch'
 -- repeats) appends to its stream, whose node fills up anyway.
 local function add_result(id, ttl, fields)
   local key = results_key(id)
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('XADD', RESULTS_SCRATCH, 'MAXLEN', '~', '10', '*', unpack(fields))
-    local copied = redis.pcall('COPY', RESULTS_SCRATCH, key)
-    redis.call('DEL', RESULTS_SCRATCH)
-    if copied == 1 then
-      if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-      return
-    end
+  -- No EXISTS first: COPY without REPLACE answers 0 when the job already
+  -- has a stream (a retry, a repeat), and the result is then appended.
+  redis.call('XADD', RESULTS_SCRATCH, 'MAXLEN', '~', '10', '*', unpack(fields))
+  local copied = redis.pcall('COPY', RESULTS_SCRATCH, key)
+  redis.call('DEL', RESULTS_SCRATCH)
+  if copied == 1 then
+    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    return
   end
   redis.call('XADD', key, 'MAXLEN', '~', '10', '*', unpack(fields))
   if ttl > 0 then redis.call('EXPIRE', key, ttl) else redis.call('PERSIST', key) end

@@ -36,15 +36,20 @@ import { Slots } from './slots.js';
  * worker's GC").
  */
 class RunContext implements JobContext {
+  // # keeps it out of the context's own enumerable properties, as before
+  readonly #aborter: LazyAbort;
+
   constructor(
     readonly job: Job,
     readonly queueName: string,
     readonly workerName: string,
-    private readonly aborter: LazyAbort,
-  ) {}
+    aborter: LazyAbort,
+  ) {
+    this.#aborter = aborter;
+  }
 
   get signal(): AbortSignal {
-    return this.aborter.signal;
+    return this.#aborter.signal;
   }
 }
 

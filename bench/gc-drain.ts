@@ -105,12 +105,13 @@ async function main(): Promise<void> {
         encoding: 'utf8',
         maxBuffer: 256 * 1024 * 1024,
       });
-      if (child.status !== 0) throw new Error(`gc-drain: the drain failed (${child.status}): ${child.stderr.slice(-2000)}`);
+      if (child.status !== 0) throw new Error(`the drain failed (${child.status}): ${child.stderr.slice(-2000)}`);
       const lines = child.stdout.split('\n');
       const start = lines.indexOf(MARK);
-      const result = JSON.parse(lines.filter((l) => l.startsWith('{')).pop()!) as DrainResult;
+      const { gc_pause_ms: pauseMs, ...result } = JSON.parse(lines.filter((l) => l.startsWith('{')).pop()!) as DrainResult;
       // The window's scavenges, less the first: it may have begun before the mark.
       const scavenges = lines.slice(start + 1).filter((l) => l.includes(' gc=s ')).slice(1);
+      if (start < 0 || scavenges.length === 0) throw new Error('no scavenge traced in the timed window (raise GC_JOBS)');
       const marks = lines.slice(start + 1).filter((l) => l.includes(' gc=mc ')).length;
       const sum = (name: string) => scavenges.reduce((a, l) => a + field(l, name), 0);
       // jobs those scavenges cover: the window's rate times their mutator and pause time
@@ -121,12 +122,11 @@ async function main(): Promise<void> {
           concurrency: C,
           run,
           ...result,
-          gc_pause_ms_per_1000_jobs: +((result.gc_pause_ms / result.jobs) * 1000).toFixed(2),
+          gc_pause_ms_per_1000_jobs: +((pauseMs / result.jobs) * 1000).toFixed(2),
           scavenges: scavenges.length,
           mark_compacts: marks,
           allocated_bytes_per_job: Math.round(sum('allocated') / covered),
           promoted_bytes_per_job: Math.round(sum('promoted') / covered),
-          gc_pause_ms: undefined,
         })}\n`,
       );
     }

@@ -8,7 +8,7 @@
 --   'fail',   id, execution id, queue, mode, exc_string, failure_ttl default, queue retry, started, ended, working time
 --   (fields as in finish.lua / fail.lua),
 --   then the dequeue tail: count, hb_ttl, exec_ttl, n_queues, queues..., execution ids...
--- Returns: {outcomes (one per record, as finish.lua / fail.lua), next jobs}
+-- Returns (packed, as dequeue.lua's): {outcomes (one per record, as finish.lua / fail.lua), next jobs}
 local worker = ARGV[1]
 local n = tonumber(ARGV[2])
 local outcomes = {}
@@ -29,4 +29,4 @@ for i = 1, n do
   outcomes[i] = outcome
 end
 count_jobs(worker, ok, failed, working)
-return { outcomes, dequeue_from_argv(worker, b, true) }
+return cmsgpack.pack({ outcomes, dequeue_from_argv(worker, b, true) })

@@ -4,6 +4,9 @@
 -- KEYS: none
 -- ARGV: worker, count, hb_ttl, exec_ttl, n_queues, queue names..., execution ids...
 -- Returns: {'suspended'} while rq:suspended exists; else a flat list of
---   id, queue, execution id, the job's HGETALL array packed with cmsgpack,
---   repeated per job ({} if none).
-return dequeue_from_argv(ARGV[1], 2)
+--   id, queue, execution id, the job's HGETALL array, repeated per job ({}
+--   if none). With prefetch, the table of prefetch_from_argv.
+--   This reply, and finish's, fail's and complete's, goes out packed with
+--   cmsgpack as one string: the client reads one buffer per call where a
+--   nested reply made it cut one per field (src/engine/packed.ts).
+return cmsgpack.pack(dequeue_from_argv(ARGV[1], 2))

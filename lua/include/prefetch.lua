@@ -118,7 +118,7 @@ end
 
 -- Pops up to `count` jobs from `queues` into the worker's parking list,
 -- each with its execution id, status left queued. Returns them as
--- dequeue_jobs does (id, queue, execution id, packed hash). Safe to
+-- dequeue_jobs does (id, queue, execution id, job hash). Safe to
 -- resend: an execution id a first run of this call parked a job under
 -- (still parked, or since started by a later call by that id) gives that
 -- job again, not a second one, so that the job the worker reads of is the
@@ -139,7 +139,7 @@ local function park_jobs(worker, queues, exec_ids, count, hb_ttl)
         table.insert(out, id)
         table.insert(out, q)
         table.insert(out, e)
-        table.insert(out, cmsgpack.pack(hash))
+        table.insert(out, hash)
       end
     else
       table.insert(fresh, e)
@@ -151,7 +151,7 @@ local function park_jobs(worker, queues, exec_ids, count, hb_ttl)
     table.insert(out, id)
     table.insert(out, q)
     table.insert(out, e)
-    table.insert(out, cmsgpack.pack(hash))
+    table.insert(out, hash)
   end)
   if #out > 0 then redis.call('ZADD', PREFETCHERS, NOW_F + hb_ttl, worker) end
   return out

@@ -57,9 +57,8 @@ end
 
 -- Pops up to `count` jobs for `worker` (pop_jobs) and marks each started.
 -- exec_ids supplies one fresh execution id per job. Returns a flat list:
--- id, queue, execution id, then the job hash: its HGETALL array packed with
--- cmsgpack, one bulk string instead of one per field and value (half the
--- reply-building here, and a fraction of the objects the client allocates).
+-- id, queue, execution id, then the job hash as HGETALL gives it. The
+-- scripts return it inside their whole reply, packed (see dequeue.lua).
 local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
   local out = {}
   local wk = worker_key(worker)
@@ -79,7 +78,7 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
     table.insert(out, id)
     table.insert(out, q)
     table.insert(out, e)
-    table.insert(out, cmsgpack.pack(hash))
+    table.insert(out, hash)
   end)
   if taken > 0 then
     -- A worker whose hash recovery removed (it stalled) re-registers at its

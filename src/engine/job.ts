@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { InvalidJobOperation, MalformedJobError, NoSuchJobError } from './errors.js';
+import { InvalidJobOperation, NoSuchJobError } from './errors.js';
 import { callToken } from './call-token.js';
 import { keys } from './keys.js';
 import { cancel, deleteJob, metaCas, requeue, type TokenArgs } from './transitions.js';
@@ -43,41 +43,6 @@ function toInt(v: string | undefined): number | null {
 }
 
 /**
- * Walks a msgpack array of strings as Redis' cmsgpack.pack writes it
- * (fixarray/array16/array32 of fixstr/str8/str16/str32), calling `each`
- * with every string's byte range, without copying.
- */
-export function unpackStrings(buf: Buffer, each: (start: number, end: number) => void): void {
-  let pos = 0;
-  const fail = (at: number): never => {
-    throw new MalformedJobError(
-      at < buf.length
-        ? `unexpected msgpack byte 0x${buf[at]!.toString(16)} at ${at} in a packed job hash`
-        : `packed job hash truncated at ${at} of ${buf.length} bytes`,
-    );
-  };
-  const byte = (): number => (pos < buf.length ? buf[pos++]! : fail(pos));
-  const h = byte();
-  let n: number;
-  if ((h & 0xf0) === 0x90) n = h & 0x0f;
-  else if (h === 0xdc) (n = buf.readUInt16BE(pos)), (pos += 2);
-  else if (h === 0xdd) (n = buf.readUInt32BE(pos)), (pos += 4);
-  else return fail(pos - 1);
-  for (let i = 0; i < n; i++) {
-    const t = byte();
-    let len: number;
-    if ((t & 0xe0) === 0xa0) len = t & 0x1f;
-    else if (t === 0xd9) len = byte();
-    else if (t === 0xda) (len = buf.readUInt16BE(pos)), (pos += 2);
-    else if (t === 0xdb) (len = buf.readUInt32BE(pos)), (pos += 4);
-    else return fail(pos - 1);
-    if (pos + len > buf.length) fail(buf.length);
-    each(pos, pos + len);
-    pos += len;
-  }
-}
-
-/**
  * A job as read from rq:job:<id>. Tolerant the way RQ's Job.restore is:
  * missing fields get defaults; the call payload is decoded on demand so a
  * malformed `data` field fails that job, never the reader.
@@ -104,26 +69,6 @@ export class Job {
       if (k === 'data') data = v;
       else fields[k] = v.toString('utf8');
     }
-    return new Job(connection, id, fields, data);
-  }
-
-  /**
-   * A job from the packed hash dequeue.lua hands out: its HGETALL array
-   * packed by Redis' cmsgpack (an array of str entries; see unpackStrings).
-   */
-  static fromPacked(connection: Redis, id: string, packed: Buffer): Job {
-    const fields: Record<string, string> = {};
-    let data: Buffer | undefined;
-    let key: string | undefined;
-    unpackStrings(packed, (start, end) => {
-      if (key === undefined) {
-        key = packed.toString('utf8', start, end);
-        return;
-      }
-      if (key === 'data') data = packed.subarray(start, end);
-      else fields[key] = packed.toString('utf8', start, end);
-      key = undefined;
-    });
     return new Job(connection, id, fields, data);
   }
 

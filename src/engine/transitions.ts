@@ -3,6 +3,7 @@
 // builds positional arguments by hand. The layouts are documented in each
 // script's header; keep the two in step.
 import type { Redis } from 'ioredis';
+import { PackedReader } from './packed.js';
 import { runScript, runScriptBuffer, type Arg } from './scripts.js';
 import type { Outcome, RecoveryOutcome } from './worker/events.js';
 
@@ -38,24 +39,30 @@ function pushNextArgs(args: Arg[], n: NextJobs): Arg[] {
   return args;
 }
 
-/** A job a dequeue took and marked started. */
+/** A job a dequeue took and marked started (or parked), with its hash as the call read it. */
 export interface TakenJob {
   id: string;
   queue: string;
   execId: string;
-  /** the job hash as HGETALL gives it, packed with cmsgpack (Job.fromPacked) */
-  packed: Buffer;
+  /** the job hash's fields but `data` */
+  fields: Record<string, string>;
+  /** the job's `data` field (bytes), if it has one */
+  data: Buffer | undefined;
 }
 
 /** What a dequeue (or a dequeue tail) gave: the jobs taken, or 'suspended' while rq:suspended exists. */
 export type Taken = TakenJob[] | 'suspended';
 
-function readTaken(reply: unknown): Taken {
-  const r = reply as Buffer[];
-  if (r.length === 1 && String(r[0]) === 'suspended') return 'suspended';
+function readTaken(r: PackedReader): Taken {
+  const n = r.array();
+  if (n === 1 && r.str() === 'suspended') return 'suspended';
   const out: TakenJob[] = [];
-  for (let i = 0; i + 3 < r.length; i += 4) {
-    out.push({ id: String(r[i]), queue: String(r[i + 1]), execId: String(r[i + 2]), packed: r[i + 3]! });
+  for (let i = 0; i + 3 < n; i += 4) {
+    const id = r.str();
+    const queue = r.str();
+    const execId = r.str();
+    const h = r.hash();
+    out.push({ id, queue, execId, fields: h.fields, data: h.data });
   }
   return out;
 }
@@ -71,16 +78,25 @@ export interface Next {
   };
 }
 
-function readNext(reply: unknown, n: NextJobs): Next {
-  if (!n.prefetch) return { taken: readTaken(reply) };
-  const [accepted, started, parked] = reply as [unknown[], unknown, unknown];
-  const p = readTaken(parked);
-  return { taken: readTaken(started), prefetched: { accepted: accepted.map((a) => Number(a) === 1), parked: p === 'suspended' ? [] : p } };
+function readNext(r: PackedReader, n: NextJobs): Next {
+  if (!n.prefetch) return { taken: readTaken(r) };
+  r.array(); // { starts, started, parked }
+  const accepted: boolean[] = [];
+  for (let i = 0, k = r.array(); i < k; i++) accepted.push(r.int() === 1);
+  const taken = readTaken(r);
+  const p = readTaken(r);
+  return { taken, prefetched: { accepted, parked: p === 'suspended' ? [] : p } };
+}
+
+/** A packed reply (see lua/dequeue.lua), checked to be one. */
+function packedReply(reply: unknown, script: string): PackedReader {
+  if (!Buffer.isBuffer(reply)) throw new TypeError(`${script}.lua: expected a packed reply, got ${typeof reply}`);
+  return new PackedReader(reply);
 }
 
 /** dequeue.lua: up to next.count jobs of `worker`, each marked started in the same call (and parks, with prefetch). */
 export async function dequeue(redis: Redis, worker: string, next: NextJobs): Promise<Next> {
-  return readNext(await runScriptBuffer(redis, 'dequeue', pushNextArgs([worker], next)), next);
+  return readNext(packedReply(await runScriptBuffer(redis, 'dequeue', pushNextArgs([worker], next)), 'dequeue'), next);
 }
 
 /** unpark.lua: parked members of `worker` go back to the front of their queues (all of them when members is empty); those handed back. */
@@ -141,8 +157,10 @@ export interface Recorded {
 export async function recordEnd(redis: Redis, worker: string, e: EndRecord, next: NextJobs): Promise<Recorded> {
   const args: Arg[] = [e.id, e.execId, e.queue, worker];
   pushRecordFields(args, e);
-  const reply = (await runScriptBuffer(redis, e.kind, pushNextArgs(args, next))) as [Buffer, unknown];
-  return { outcomes: [String(reply[0]) as Outcome], next: readNext(reply[1], next) };
+  const r = packedReply(await runScriptBuffer(redis, e.kind, pushNextArgs(args, next)), e.kind);
+  r.array(); // { outcome, next }
+  const outcome = r.str() as Outcome;
+  return { outcomes: [outcome], next: readNext(r, next) };
 }
 
 /** complete.lua: records several ends of one worker, then takes its next jobs, in one call. */
@@ -152,8 +170,11 @@ export async function complete(redis: Redis, worker: string, ends: readonly EndR
     args.push(e.kind, e.id, e.execId, e.queue);
     pushRecordFields(args, e);
   }
-  const reply = (await runScriptBuffer(redis, 'complete', pushNextArgs(args, next))) as [Buffer[], unknown];
-  return { outcomes: reply[0].map((o) => String(o) as Outcome), next: readNext(reply[1], next) };
+  const r = packedReply(await runScriptBuffer(redis, 'complete', pushNextArgs(args, next)), 'complete');
+  r.array(); // { outcomes, next }
+  const outcomes: Outcome[] = [];
+  for (let i = 0, k = r.array(); i < k; i++) outcomes.push(r.str() as Outcome);
+  return { outcomes, next: readNext(r, next) };
 }
 
 /** enqueue.lua's per-job input: its spec (JSON, see the script) and its data (zlib bytes). */

@@ -119,7 +119,7 @@ export class Prefetch {
 
   /**
    * The call of `plan` settled: `reply` is its list of parked jobs (id,
-   * queue, execution id, packed hash; empty when the call failed). Returns
+   * queue, execution id, job hash; empty when the call failed). Returns
    * those parked now, and the blind starts whose job came with it (to run).
    */
   arrive(plan: PrefetchPlan, parked: readonly TakenJob[], connection: Job['connection']): { arrived: Parked[]; started: BlindStart[] } {
@@ -128,7 +128,7 @@ export class Prefetch {
     for (const t of parked) {
       const { id, execId } = t;
       if (this.droppedEarly.delete(id)) continue;
-      const p = { job: Job.fromPacked(connection, id, t.packed), queue: t.queue, execId, member: `${id}:${execId}` };
+      const p = { job: new Job(connection, id, t.fields, t.data), queue: t.queue, execId, member: `${id}:${execId}` };
       const b = this.blinds.get(execId);
       if (b) {
         b.parked = p;

@@ -584,7 +584,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     let got = 0;
     for (const t of taken) {
-      const job = Job.fromPacked(this.connection, t.id, t.packed);
+      const job = new Job(this.connection, t.id, t.fields, t.data);
       got++;
       this.order.dequeuedFrom(t.queue);
       this.start(job, t.queue, t.execId, lane);

@@ -43,7 +43,8 @@ test('a packed reply that is not what the scripts write is refused with a clear 
 });
 
 test('a reply reads back every string and integer cmsgpack writes, names made once', async () => {
-  const packed = (await fx.redis.evalBuffer(
+  const packed = (await fx.redis.callBuffer(
+    'EVAL',
     `return cmsgpack.pack({ 'finished', { 1, 0, 127, 128, 65535, 65536, -1, -33, -129 }, { 'é✓', string.rep('a', 31), string.rep('b', 32), string.rep('c', 256), string.rep('d', 65536), '' } })`,
     0,
   )) as Buffer;
@@ -57,7 +58,7 @@ test('a reply reads back every string and integer cmsgpack writes, names made on
   for (let i = 0, n = r.array(); i < n; i++) strs.push(r.str());
   assert.deepEqual(strs, ['é✓', 'a'.repeat(31), 'b'.repeat(32), 'c'.repeat(256), 'd'.repeat(65536), '']);
   assert.ok(r.done);
-  const names = (await fx.redis.evalBuffer(`return cmsgpack.pack({ 'status', 'x', 'status', 'y' })`, 0)) as Buffer;
+  const names = (await fx.redis.callBuffer('EVAL', `return cmsgpack.pack({ 'status', 'x', 'status', 'y' })`, 0)) as Buffer;
   const a = new PackedReader(names);
   a.array();
   const first = a.name();

@@ -20,14 +20,16 @@ end
 -- parent did not finish, dependents that asked for it are canceled, down the
 -- chain, instead of waiting forever. Returns whether `parent` had dependents.
 local function release_dependents(parent, parent_status)
-  local had_dependents = nil
+  -- most jobs have none: no work list for them
+  local first = set_members(dependents_key(parent))
+  if #first == 0 then return false end
   local pending = { { parent, parent_status, nil } }
   while #pending > 0 do
     local item = table.remove(pending)
     local pid, pstatus, root = item[1], item[2], item[3]
     local dkey = dependents_key(pid)
-    local members = set_members(dkey)
-    if had_dependents == nil then had_dependents = #members > 0 end
+    local members = first or set_members(dkey)
+    first = nil
     for _, dep in ipairs(members) do
       local f = redis.pcall('HMGET', job_key(dep), 'status', 'origin', 'allow_dependency_failures', 'dependency_failure_policy')
       if f.err ~= nil then f = { false } end -- a key of another type: as if gone
@@ -56,5 +58,5 @@ local function release_dependents(parent, parent_status)
       end
     end
   end
-  return had_dependents
+  return true
 end

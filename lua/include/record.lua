@@ -12,17 +12,34 @@ local function end_reported_execution(id, e, q, worker)
   return true
 end
 
+-- A finish's positive TTL and its finished-registry score (now + ttl) as
+-- text, made once per call for the ends that share a TTL: Redis 7.0 prints
+-- every number a script hands to redis.call with snprintf('%.17g'), which
+-- was three times per finish.
+local finish_ttl = {}
+local function finish_ttl_text(ttl)
+  if finish_ttl.ttl ~= ttl or finish_ttl.now ~= NOW then
+    finish_ttl.ttl, finish_ttl.now = ttl, NOW
+    finish_ttl.text = string.format('%d', ttl)
+    finish_ttl.score = string.format('%d', NOW + ttl)
+  end
+  return finish_ttl.text, finish_ttl.score
+end
+
 -- A successful run's entry in the job's results stream (RQ's Result:
 -- type 1, the return value when there is one, the execution's times), kept
 -- for ttl seconds (none when not positive).
-local function add_success_result(id, worker, rv, e, started, ended, ttl)
-  local fields = { 'type', '1', 'worker_name', worker }
-  if rv ~= '' then fields[5] = 'return_value'; fields[6] = rv end
-  local n = #fields
-  fields[n + 1] = 'execution_id'; fields[n + 2] = e
-  fields[n + 3] = 'execution_started_at'; fields[n + 4] = started
-  fields[n + 5] = 'execution_ended_at'; fields[n + 6] = ended
-  add_result(id, ttl, fields)
+local function add_success_result(id, worker, rv, e, started, ended, ttl, ttl_text)
+  -- whole constructors: a table grown field by field is reallocated twice
+  local fields
+  if rv ~= '' then
+    fields = { 'type', '1', 'worker_name', worker, 'return_value', rv, 'execution_id', e,
+      'execution_started_at', started, 'execution_ended_at', ended }
+  else
+    fields = { 'type', '1', 'worker_name', worker, 'execution_id', e,
+      'execution_started_at', started, 'execution_ended_at', ended }
+  end
+  add_result(id, ttl, fields, ttl_text)
 end
 
 -- A successful execution (RQ's handle_job_success): results, finished
@@ -41,8 +58,13 @@ local function record_finish(id, e, q, worker, rv, ttl, flags, started, ended)
   local key = job_key(id)
   -- The job may have been deleted while it ran: then only the execution
   -- ends. With a positive ttl, EXPIRE both applies it and tells.
-  local exists
-  if ttl > 0 then exists = redis.call('EXPIRE', key, ttl) == 1 else exists = redis.call('EXISTS', key) == 1 end
+  local exists, ttl_text, score_text
+  if ttl > 0 then
+    ttl_text, score_text = finish_ttl_text(ttl)
+    exists = redis.call('EXPIRE', key, ttl_text) == 1
+  else
+    exists = redis.call('EXISTS', key) == 1
+  end
   if exists then
     local repeats_left = string.find(flags, 'r', 1, true) and hget_num(key, 'repeats_left')
     if repeats_left and repeats_left > 0 then
@@ -69,16 +91,16 @@ local function record_finish(id, e, q, worker, rv, ttl, flags, started, ended)
     redis.call('HSET', key, 'status', 'finished', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
     local had_dependents = release_dependents(id, 'finished')
     if ttl ~= 0 then
-      add_success_result(id, worker, rv, e, started, ended, ttl)
+      add_success_result(id, worker, rv, e, started, ended, ttl, ttl_text)
       if ttl > 0 then
-        redis.call('ZADD', finished_key(q), NOW + ttl, id)
+        redis.call('ZADD', finished_key(q), score_text, id)
       else
         redis.call('ZADD', finished_key(q), '+inf', id)
       end
     end
     if ttl > 0 then
-      if had_dependents then redis.call('EXPIRE', dependents_key(id), ttl) end
-      if has_deps then redis.call('EXPIRE', dependencies_key(id), ttl) end
+      if had_dependents then redis.call('EXPIRE', dependents_key(id), ttl_text) end
+      if has_deps then redis.call('EXPIRE', dependencies_key(id), ttl_text) end
     else
       expire_job(id, ttl, had_dependents, has_deps)
     end

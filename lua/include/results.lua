@@ -7,7 +7,7 @@ local RESULTS_SCRATCH = P .. 'results-scratch'
 
 -- Appends one result to the job's results stream as RQ does (XADD ...
 -- MAXLEN ~ 10), then gives the stream its TTL: ttl seconds when positive,
--- none otherwise.
+-- none otherwise (ttl_text: the same TTL as text, when the caller has it).
 --
 -- A stream's first XADD allocates a whole node (Redis pre-allocates
 -- stream-node-max-bytes, 4096 by default), which one result of about 200
@@ -20,17 +20,18 @@ local RESULTS_SCRATCH = P .. 'results-scratch'
 -- at once and reused by the next call. Where COPY is refused (an ACL), the
 -- stream is written as XADD makes it. A job that ran before (retries,
 -- repeats) appends to its stream, whose node fills up anyway.
-local function add_result(id, ttl, fields)
+local function add_result(id, ttl, fields, ttl_text)
   local key = results_key(id)
   -- No EXISTS first: COPY without REPLACE answers 0 when the job already
-  -- has a stream (a retry, a repeat), and the result is then appended.
-  redis.call('XADD', RESULTS_SCRATCH, 'MAXLEN', '~', '10', '*', unpack(fields))
+  -- has a stream (a retry, a repeat), and the result is then appended. The
+  -- scratch stream holds this one entry: nothing for MAXLEN to trim.
+  redis.call('XADD', RESULTS_SCRATCH, '*', unpack(fields))
   local copied = redis.pcall('COPY', RESULTS_SCRATCH, key)
   redis.call('DEL', RESULTS_SCRATCH)
   if copied == 1 then
-    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    if ttl > 0 then redis.call('EXPIRE', key, ttl_text or ttl) end
     return
   end
   redis.call('XADD', key, 'MAXLEN', '~', '10', '*', unpack(fields))
-  if ttl > 0 then redis.call('EXPIRE', key, ttl) else redis.call('PERSIST', key) end
+  if ttl > 0 then redis.call('EXPIRE', key, ttl_text or ttl) else redis.call('PERSIST', key) end
 end

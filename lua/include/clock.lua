@@ -3,8 +3,9 @@
 -- Redis' clock is the one clock every process shares, so every score and
 -- timestamp written by a script comes from it. Read per call (take_clock):
 -- NOW_US microseconds, NOW integer seconds (RQ's score unit), NOW_F float
--- seconds, NOW_ISO and NOW_FS as written into hashes.
-local NOW_US, NOW, NOW_F, NOW_ISO, NOW_FS
+-- seconds, NOW_ISO and NOW_FS as written into hashes, NOW_MICRO the six
+-- digits of NOW_FS's fraction.
+local NOW_US, NOW, NOW_F, NOW_ISO, NOW_FS, NOW_MICRO
 
 -- '00' .. '59', for the seconds of utcformat (built without the string
 -- library, which a library's load-time code cannot reach).
@@ -61,5 +62,6 @@ local function take_clock()
   -- fmt_float(NOW_F) to the digit (TIME's microseconds are the six decimals),
   -- built from TIME's own digits: a quarter of the cost of string.format's
   -- float conversion, paid by every call.
-  NOW_FS = t[1] .. '.' .. string.sub('00000' .. t[2], -6)
+  NOW_MICRO = string.sub('00000' .. t[2], -6)
+  NOW_FS = t[1] .. '.' .. NOW_MICRO
 end

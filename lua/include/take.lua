@@ -1,15 +1,26 @@
 -- include: keys clock
 -- Taking jobs for a worker and marking them started in one step.
 
+-- A whole number as text by the integer format: a fraction of the cost of
+-- '%.17g', whose float printing Redis pays for every number a script
+-- hands to redis.call.
+local function int_text(n)
+  if n % 1 == 0 then return string.format('%d', n) end
+  return string.format('%.17g', n)
+end
+
 -- What mark_started writes that is the same for every job of a call, as
--- strings made once per call: a number passed to redis.call is printed
--- with sprintf on every call ('%.17g', as Redis prints it), four per job.
+-- strings made once per call, not four numbers printed per job.
 local function start_stamps(hb_ttl, exec_ttl)
+  local wip_score
+  -- now + ttl to the microsecond, from TIME's digits
+  if hb_ttl % 1 == 0 then wip_score = string.format('%d', NOW + hb_ttl) .. '.' .. NOW_MICRO
+  else wip_score = string.format('%.17g', NOW_F + hb_ttl) end
   return {
-    wip_score = string.format('%.17g', NOW_F + hb_ttl),
-    exec_ttl = string.format('%.17g', exec_ttl),
-    executions_score = string.format('%.17g', NOW + exec_ttl + 60),
-    executions_ttl = string.format('%.17g', exec_ttl + 60),
+    wip_score = wip_score,
+    exec_ttl = int_text(exec_ttl),
+    executions_score = int_text(NOW + exec_ttl + 60),
+    executions_ttl = int_text(exec_ttl + 60),
   }
 end
 

@@ -66,12 +66,6 @@ export class PackedReader {
     return this.fail(this.pos - 1);
   }
 
-  /** Is the next value an array (not a string)? */
-  peekArray(): boolean {
-    const h = this.buf[this.pos];
-    return h !== undefined && ((h & 0xf0) === 0x90 || h === 0xdc || h === 0xdd);
-  }
-
   /** A string: sets start and end to its bytes, copies nothing. */
   range(): void {
     const b = this.buf;

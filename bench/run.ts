@@ -4,8 +4,9 @@
 //
 // Prints one JSON line per figure and system on stdout, then one line with
 // one line of ratios ours/peer per peer; progress goes to stderr. Knobs (environment):
-//   BENCH_ROUNDS=3          rounds; each runs every figure for both systems,
-//                           alternating which system goes first
+//   BENCH_ROUNDS=3          rounds; each runs every figure for every system,
+//                           the systems of a figure back to back, alternating
+//                           which goes first
 //   BENCH_RETENTION=keep    keep | remove finished jobs (see systems.ts)
 //   BENCH_ONLY=a,b          only these figures: single,bulk,c1,c2,c50,c1p1,latency,rpush,rpush3
 //   BENCH_SYSTEMS=a,b       only these systems
@@ -22,6 +23,9 @@
 //   BENCH_BASE_ENV='K=V ...' environment for openvle-rq@base's worker processes
 //                           only (e.g. OPENVLE_RQ_SCRIPTS=eval, with BENCH_BASE
 //                           set to this checkout: Functions against EVALSHA)
+//   BENCH_BASE_NODE_FLAGS='--flag ...' node/V8 flags for openvle-rq@base's
+//                           worker processes (e.g. a GC setting, with
+//                           BENCH_BASE set to this checkout)
 //   BENCH_SCALE=1           multiply every job count (e.g. 0.2 for a smoke run)
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -44,7 +48,9 @@ const P = {
   bulkWarm: n(2000),
   bulkN: n(20000),
   batch: 1000,
-  drainWarm: n(1000),
+  // Until the JIT has settled: a worker's V8 compiler threads stay busy for
+  // the first 3,000-4,000 jobs, ours and BullMQ's (bench/README, "Warm-up").
+  drainWarm: n(5000),
   c1N: n(8000),
   c2N: n(8000),
   c50N: n(15000),
@@ -67,6 +73,9 @@ const baseEnv = Object.fromEntries(
     .filter(Boolean)
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
+// BENCH_BASE_NODE_FLAGS='--flag ...': node/V8 flags for openvle-rq@base's
+// worker processes (NODE_OPTIONS refuses most V8 flags).
+const baseNodeFlags = (env.BENCH_BASE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 const only = new Set((env.BENCH_ONLY ?? 'single,bulk,c1,c2,c50,c1p1,latency,rpush,rpush3').split(','));
 const systems = (env.BENCH_SYSTEMS ? env.BENCH_SYSTEMS.split(',') : SYSTEMS) as SystemName[];
 if (P.retention !== 'keep' && P.retention !== 'remove') throw new Error('BENCH_RETENTION must be keep or remove');
@@ -175,7 +184,7 @@ process.on('exit', () => {
 });
 
 function spawnChild(cfg: ChildConfig, onWindow?: (edge: 'start' | 'end') => void): Child {
-  const execArgv = [...process.execArgv];
+  const execArgv = [...process.execArgv, ...(cfg.system === 'openvle-rq@base' ? baseNodeFlags : [])];
   if (P.prof) {
     // One directory per process: tsx's loader thread writes a profile too.
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${P.prof}/${cfg.system}-${cfg.mode}-c${cfg.concurrency}-${++profSeq}`);
@@ -233,6 +242,8 @@ async function finishChild(c: Child): Promise<void> {
 
 interface Sample {
   system: SystemName;
+  /** Set once recorded: samples of one round and figure were taken back to back. */
+  round?: number;
   figure: string;
   value: number;
   extra?: Record<string, number>;
@@ -453,25 +464,32 @@ async function main(): Promise<void> {
   );
   const samples: Sample[] = [];
   try {
+    // Figure by figure, every system back to back: this host's speed drifts
+    // by 2x over tens of seconds, so a system's sample is compared with the
+    // others' samples of the same figure taken seconds apart, not a minute.
+    const figures: [string, (system: SystemName) => Promise<Sample>, (system: SystemName) => boolean][] = [
+      ['single', (s) => benchEnqueue(redis.url, admin, s, 'single'), () => true],
+      ['bulk', (s) => benchEnqueue(redis.url, admin, s, 'bulk'), () => true],
+      ['c1', (s) => benchDrain(redis.url, admin, s, 1, P.c1N), () => true],
+      // --prefetch 1 (openvle-rq only; compared with the peers' c1, just before)
+      ['c1p1', (s) => benchDrain(redis.url, admin, s, 1, P.c1N, 1), isOurs],
+      ['c2', (s) => benchDrain(redis.url, admin, s, 2, P.c2N), () => true],
+      ['c50', (s) => benchDrain(redis.url, admin, s, 50, P.c50N), () => true],
+      ['latency', (s) => benchLatency(redis.url, admin, s, 'add'), () => true],
+      ['rpush', (s) => benchLatency(redis.url, admin, s, 'push'), isOurs],
+      ['rpush3', (s) => benchLatency(redis.url, admin, s, 'push3'), isOurs],
+    ];
     for (let round = 0; round < P.rounds; round++) {
       const order = round % 2 === 0 ? systems : [...systems].reverse();
-      for (const system of order) {
-        const add = (s: Sample) => {
-          samples.push(s);
+      for (const [name, run, applies] of figures) {
+        if (!only.has(name)) continue;
+        for (const system of order) {
+          if (!applies(system)) continue;
+          const s = await withLoad(system, () => run(system));
+          samples.push({ ...s, round });
           const x = s.extra ? ' ' + JSON.stringify(s.extra) : '';
           log(`round ${round + 1} ${system.padEnd(10)} ${s.figure.padEnd(16)} ${s.value.toFixed(s.figure.startsWith('latency') ? 3 : 0)}${x}`);
-        };
-        const fig = (f: () => Promise<Sample>) => withLoad(system, f).then(add);
-        if (only.has('single')) await fig(() => benchEnqueue(redis.url, admin, system, 'single'));
-        if (only.has('bulk')) await fig(() => benchEnqueue(redis.url, admin, system, 'bulk'));
-        if (only.has('c1')) await fig(() => benchDrain(redis.url, admin, system, 1, P.c1N));
-        if (only.has('c2')) await fig(() => benchDrain(redis.url, admin, system, 2, P.c2N));
-        if (only.has('c50')) await fig(() => benchDrain(redis.url, admin, system, 50, P.c50N));
-        // --prefetch 1 (openvle-rq only; compared with the peers' c1)
-        if (only.has('c1p1') && isOurs(system)) await fig(() => benchDrain(redis.url, admin, system, 1, P.c1N, 1));
-        if (only.has('latency')) await fig(() => benchLatency(redis.url, admin, system, 'add'));
-        if (only.has('rpush') && isOurs(system)) await fig(() => benchLatency(redis.url, admin, system, 'push'));
-        if (only.has('rpush3') && isOurs(system)) await fig(() => benchLatency(redis.url, admin, system, 'push3'));
+        }
       }
     }
   } finally {
@@ -581,12 +599,34 @@ async function main(): Promise<void> {
     const p1 = value.get('process_c1p1:openvle-rq');
     const peer = value.get(`process_c1p1:${other}`) ?? value.get(`process_c1:${other}`);
     if (p1 !== undefined && peer) ratios[value.has(`process_c1p1:${other}`) ? 'process_c1p1' : 'process_c1p1_vs_c1'] = Math.round((p1 / peer) * 100) / 100;
+    // Per round, ours / theirs of samples taken back to back, then the median
+    // over rounds: steadier than the ratio of medians when the host's speed
+    // drifts, since each pair shares its moment.
+    const paired: Record<string, { median: number; range: [number, number] }> = {};
+    const pairs: [string, string, string][] = [
+      ['enqueue_single', 'enqueue_single', 'enqueue_single'],
+      ['enqueue_bulk', 'enqueue_bulk', 'enqueue_bulk'],
+      ['process_c1', 'process_c1', 'process_c1'],
+      ['process_c2', 'process_c2', 'process_c2'],
+      ['process_c50', 'process_c50', 'process_c50'],
+      isOurs(other) ? ['process_c1p1', 'process_c1p1', 'process_c1p1'] : ['process_c1p1_vs_c1', 'process_c1p1', 'process_c1'],
+    ];
+    for (const [key, mine, theirs] of pairs) {
+      const rs: number[] = [];
+      for (let round = 0; round < P.rounds; round++) {
+        const a = samples.find((s) => s.system === 'openvle-rq' && s.figure === mine && s.round === round);
+        const b = samples.find((s) => s.system === other && s.figure === theirs && s.round === round);
+        if (a && b && b.value > 0) rs.push(a.value / b.value);
+      }
+      if (rs.length) paired[key] = { median: round2(median(rs)), range: [round2(Math.min(...rs)), round2(Math.max(...rs))] };
+    }
     process.stdout.write(
       JSON.stringify({
         figure: 'ratios',
         of: `openvle-rq/${other}`,
-        note: 'throughput: higher is better for us; latency: lower is better for us',
+        note: 'throughput: higher is better for us; latency: lower is better for us; paired: the median over rounds of each round\'s ratio',
         ...ratios,
+        paired,
         rounds: P.rounds,
         retention: P.retention,
         engine: engineSource,

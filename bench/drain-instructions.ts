@@ -5,6 +5,7 @@
 // "`bench/drain-instructions.ts`").
 //   node --import tsx bench/drain-instructions.ts
 //   DI_SYSTEMS=openvle-rq,bullmq DI_CONCURRENCY=1,50 DI_JOBS=3000 node --import tsx bench/drain-instructions.ts
+//   DI_SYSTEMS=openvle-rq DI_CONCURRENCY=1 DI_PREFETCH=1 node --import tsx bench/drain-instructions.ts
 // Per system and concurrency: a redis-server under callgrind, the queue
 // filled, a worker in this process with a no-op handler, the counters
 // zeroed when the warm-up's last job has finished and dumped at the last.
@@ -24,6 +25,8 @@ import { makeConsumer, makeProducer, type SystemName } from './systems.js';
 const SYSTEMS = (process.env.DI_SYSTEMS ?? 'openvle-rq,bullmq,beequeue').split(',') as SystemName[];
 const CONCURRENCY = (process.env.DI_CONCURRENCY ?? '1,2,50').split(',').map(Number);
 const N = Number(process.env.DI_JOBS ?? 3000);
+// DI_PREFETCH=1: openvle-rq's worker with that prefetch (the bench's c1p1)
+const PREFETCH = Number(process.env.DI_PREFETCH ?? 0);
 const WARM = Number(process.env.DI_WARM ?? 500);
 // DI_CACHE=1: callgrind's cache simulation too (first- and last-level
 // misses per job): a job that touches fresh memory costs Redis more than
@@ -61,6 +64,7 @@ async function measure(system: SystemName, concurrency: number): Promise<Record<
     const drained = new Promise<void>((resolve) => (done = resolve));
     const consumer = makeConsumer(system, url, {
       concurrency,
+      ...(PREFETCH ? { prefetch: PREFETCH } : {}),
       retention: 'keep',
       onStart: () => {},
       onFinished: () => {
@@ -95,7 +99,7 @@ async function measure(system: SystemName, concurrency: number): Promise<Record<
 
 for (const c of CONCURRENCY) {
   for (const s of SYSTEMS) {
-    process.stdout.write(`${JSON.stringify({ figure: 'redis_per_job', system: s, concurrency: c, jobs: N - WARM, ...(await measure(s, c)) })}\n`);
+    process.stdout.write(`${JSON.stringify({ figure: 'redis_per_job', system: s, concurrency: c, ...(PREFETCH ? { prefetch: PREFETCH } : {}), jobs: N - WARM, ...(await measure(s, c)) })}\n`);
   }
 }
 process.exit(0);

@@ -21,6 +21,7 @@ local worker = ARGV[1]
 local wk = worker_key(worker)
 local wek = worker_executions_key(worker)
 local hb_ttl, exec_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local alive_until = now_plus_text(hb_ttl)
 local min_age = tonumber(ARGV[5]) or 0
 local n_pending = tonumber(ARGV[6]) or 0
 local pending = {}
@@ -35,7 +36,7 @@ if not gone then redis.call('EXPIRE', wk, tonumber(ARGV[2])) end
 redis.call('EXPIRE', wek, tonumber(ARGV[2]))
 
 local function renew(q, id, e, member)
-  if redis.call('ZADD', wip_key(q), 'XX', 'CH', NOW_F + hb_ttl, member) == 0 and not redis.call('ZSCORE', wip_key(q), member) then
+  if redis.call('ZADD', wip_key(q), 'XX', 'CH', alive_until, member) == 0 and not redis.call('ZSCORE', wip_key(q), member) then
     return false
   end
   redis.call('HSET', execution_key(id, e), 'last_heartbeat', NOW_FS)
@@ -80,7 +81,7 @@ end
 -- them lost its reply. Handed back to the front of their queue. The
 -- worker lists the members it holds parked among its pending ids.
 local pk = prefetched_key(worker)
-local parked = redis.call('LRANGE', pk, 0, -1)
+local parked = redis.call('LRANGE', pk, '0', '-1')
 if #parked > 0 then
   local unknown = {}
   for _, member in ipairs(parked) do
@@ -88,6 +89,6 @@ if #parked > 0 then
     if e and not pending[e] and not known[member] then table.insert(unknown, member) end
   end
   for _, member in ipairs(unpark_members(worker, unknown)) do table.insert(handed, member) end
-  if redis.call('EXISTS', pk) == 1 then redis.call('ZADD', PREFETCHERS, NOW_F + hb_ttl, worker) end
+  if redis.call('EXISTS', pk) == 1 then redis.call('ZADD', PREFETCHERS, alive_until, worker) end
 end
 return { lost, handed, gone and 1 or 0 }

@@ -53,6 +53,14 @@ local function fmt_float(f)
   return string.format('%.6f', f)
 end
 
+-- now + secs as a score's text, to the microsecond, from TIME's digits when
+-- secs is whole: Redis 7.0 prints a number handed to redis.call with
+-- '%.17g', which costs more than the command it feeds (a ZADD's score).
+local function now_plus_text(secs)
+  if secs % 1 == 0 then return string.format('%d', NOW + secs) .. '.' .. NOW_MICRO end
+  return string.format('%.17g', NOW_F + secs)
+end
+
 local function take_clock()
   local t = redis.call('TIME')
   NOW_US = tonumber(t[1]) * 1000000 + tonumber(t[2])

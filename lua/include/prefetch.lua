@@ -26,11 +26,11 @@ end
 -- when members is nil. Returns the members handed back.
 local function unpark_members(worker, members)
   local pk = prefetched_key(worker)
-  if members == nil then members = redis.call('LRANGE', pk, 0, -1) end
+  if members == nil then members = redis.call('LRANGE', pk, '0', '-1') end
   local out = {}
   for i = #members, 1, -1 do
     local m = members[i]
-    if redis.call('LREM', pk, 1, m) == 1 then
+    if redis.call('LREM', pk, '1', m) == 1 then
       local id = string.match(m, '^(.*):[^:]*$')
       if id then unpark_job(id) end
       table.insert(out, m)
@@ -48,9 +48,9 @@ local function drop_parked(id)
   local prefix = id .. ':'
   for _, w in ipairs(redis.call('ZRANGE', PREFETCHERS, 0, -1)) do
     local pk = prefetched_key(w)
-    for _, m in ipairs(redis.call('LRANGE', pk, 0, -1)) do
+    for _, m in ipairs(redis.call('LRANGE', pk, '0', '-1')) do
       if string.sub(m, 1, #prefix) == prefix and not string.find(m, ':', #prefix + 1, true) then
-        redis.call('LREM', pk, 1, m)
+        redis.call('LREM', pk, '1', m)
         redis.call('PUBLISH', P .. 'pubsub:' .. w, cjson.encode({ command = 'drop-prefetched', job_id = id }))
         return true
       end
@@ -68,9 +68,10 @@ end
 -- gave its parking, not yet knowing which job that is: the worker sends it
 -- when the job is still on its way to it (parked by a call whose reply it
 -- has not read), so that this call need not wait for that reply. Looked up
--- among the worker's executions (a resend of this call started it
--- already), then in its parking list; otherwise it names nothing: a queue
--- had no job for that parking, or it was taken out meanwhile (0).
+-- in its parking list, then among the worker's executions (a resend of this
+-- call started it already; a start moves a member from the one to the
+-- other in one step, so it is never in both); otherwise it names nothing:
+-- a queue had no job for that parking, or it was taken out meanwhile (0).
 local function with_suffix(members, suffix)
   for _, m in ipairs(members) do
     if string.sub(m, -#suffix) == suffix then return m end
@@ -79,7 +80,7 @@ local function with_suffix(members, suffix)
 end
 local function member_of_execution(pk, wek, e)
   local suffix = ':' .. e
-  return with_suffix(redis.call('SMEMBERS', wek), suffix) or with_suffix(redis.call('LRANGE', pk, 0, -1), suffix) or ''
+  return with_suffix(redis.call('LRANGE', pk, '0', '-1'), suffix) or with_suffix(redis.call('SMEMBERS', wek), suffix) or ''
 end
 
 -- Returns the 1/0 per member and whether any started.
@@ -93,7 +94,7 @@ local function start_parked(worker, members, hb_ttl, exec_ttl)
     if string.sub(m, 1, 1) == '*' then m = member_of_execution(pk, wek, string.sub(m, 2)) end
     local id, e = string.match(m, '^(.*):([^:]*)$')
     local ok = 0
-    if id and redis.call('LREM', pk, 1, m) == 1 then
+    if id and redis.call('LREM', pk, '1', m) == 1 then
       local f = redis.pcall('HMGET', job_key(id), 'status', 'origin')
       if type(f) == 'table' and f.err == nil and f[1] == 'queued' and f[2] then
         st = st or start_stamps(hb_ttl, exec_ttl)
@@ -153,7 +154,7 @@ local function park_jobs(worker, queues, exec_ids, count, hb_ttl)
     table.insert(out, e)
     table.insert(out, hash)
   end)
-  if #out > 0 then redis.call('ZADD', PREFETCHERS, NOW_F + hb_ttl, worker) end
+  if #out > 0 then redis.call('ZADD', PREFETCHERS, now_plus_text(hb_ttl), worker) end
   return out
 end
 

@@ -12,12 +12,8 @@ end
 -- What mark_started writes that is the same for every job of a call, as
 -- strings made once per call, not four numbers printed per job.
 local function start_stamps(hb_ttl, exec_ttl)
-  local wip_score
-  -- now + ttl to the microsecond, from TIME's digits
-  if hb_ttl % 1 == 0 then wip_score = string.format('%d', NOW + hb_ttl) .. '.' .. NOW_MICRO
-  else wip_score = string.format('%.17g', NOW_F + hb_ttl) end
   return {
-    wip_score = wip_score,
+    wip_score = now_plus_text(hb_ttl),
     exec_ttl = int_text(exec_ttl),
     executions_score = int_text(NOW + exec_ttl + 60),
     executions_ttl = int_text(exec_ttl + 60),
@@ -101,7 +97,7 @@ local function dequeue_jobs(worker, queues, exec_ids, count, hb_ttl, exec_ttl)
   elseif #queues > 0 then
     -- Tell producers that a worker of these queues is waiting (see wake()).
     for _, q in ipairs(queues) do
-      redis.call('SET', waiting_key(q), '1', 'PX', 3000)
+      redis.call('SET', waiting_key(q), '1', 'PX', '3000')
     end
     -- A worker that found nothing and runs nothing is idle, as RQ shows it
     -- (birth writes 'started').

@@ -12,7 +12,7 @@ local function settle_worker_state(worker, idle_state)
     redis.call('HSET', wk, 'current_job', string.match(other, '^(.*):[^:]*$'))
   else
     redis.call('HDEL', wk, 'current_job')
-    redis.call('HSET', wk, 'state', idle_state or 'idle', 'current_job_working_time', 0)
+    redis.call('HSET', wk, 'state', idle_state or 'idle', 'current_job_working_time', '0')
   end
 end
 

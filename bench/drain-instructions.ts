@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../test/helpers/redis.js';
 import { parseInfo } from './redis.js';
-import { makeConsumer, makeProducer, type SystemName } from './systems.js';
+import { prefill, makeConsumer, type SystemName } from './systems.js';
 
 const SYSTEMS = (process.env.DI_SYSTEMS ?? 'openvle-rq,bullmq,beequeue').split(',') as SystemName[];
 const CONCURRENCY = (process.env.DI_CONCURRENCY ?? '1,2,50').split(',').map(Number);
@@ -53,11 +53,7 @@ async function measure(system: SystemName, concurrency: number): Promise<Record<
   const url = `redis://127.0.0.1:${port}`;
   try {
     await admin.ping();
-    const producer = makeProducer(system, url);
-    for (let i = 0; i < N; i += 1000) {
-      await producer.addMany(Array.from({ length: Math.min(1000, N - i) }, (_, j) => ({ i: i + j })));
-    }
-    await producer.close();
+    await prefill(system, url, N);
     const used0 = await usedMemory(admin);
     let finished = 0;
     let done!: () => void;

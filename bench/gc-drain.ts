@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { BenchRedis, redisCpuUs } from './redis.js';
-import { makeConsumer, makeProducer, type SystemName } from './systems.js';
+import { prefill, makeConsumer, type SystemName } from './systems.js';
 
 const SYSTEM = (process.env.GC_SYSTEM ?? 'openvle-rq') as SystemName;
 const C = Number(process.env.GC_CONCURRENCY ?? 50);
@@ -38,11 +38,7 @@ interface DrainResult {
 async function drain(url: string): Promise<void> {
   const admin = new Redis(url);
   await admin.flushall();
-  const producer = makeProducer(SYSTEM, url);
-  for (let i = 0; i < N; i += 1000) {
-    await producer.addMany(Array.from({ length: Math.min(1000, N - i) }, (_, j) => ({ i: i + j })));
-  }
-  await producer.close();
+  await prefill(SYSTEM, url, N);
   let counting = false;
   let pause = 0;
   new PerformanceObserver((list) => {

@@ -262,6 +262,18 @@ export function makeProducer(system: SystemName, url: string): Producer {
   return new OursProducer(url, engineOf(system));
 }
 
+/** Enqueues n no-op jobs ({ i: 0 } to { i: n - 1 }) with the system's own producer, 1,000 per batch. */
+export async function prefill(system: SystemName, url: string, n: number): Promise<void> {
+  const producer = makeProducer(system, url);
+  try {
+    for (let i = 0; i < n; i += 1000) {
+      await producer.addMany(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ i: i + j })));
+    }
+  } finally {
+    await producer.close();
+  }
+}
+
 export function makeConsumer(system: SystemName, url: string, o: ConsumerOptions): Consumer {
   if (system === 'bullmq') return bullConsumer(url, o);
   if (system === 'beequeue') return beeConsumer(url, o);

@@ -11,7 +11,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { BenchRedis } from './redis.js';
-import { makeConsumer, makeProducer, type SystemName } from './systems.js';
+import { prefill, makeConsumer, type SystemName } from './systems.js';
 
 const SYSTEM = (process.env.WU_SYSTEM ?? 'openvle-rq') as SystemName;
 const C = Number(process.env.WU_CONCURRENCY ?? 1);
@@ -40,11 +40,7 @@ function threadsCpu(): { main: number; others: number } {
 
 const redis = await BenchRedis.start();
 try {
-  const producer = makeProducer(SYSTEM, redis.url);
-  for (let i = 0; i < N; i += 1000) {
-    await producer.addMany(Array.from({ length: Math.min(1000, N - i) }, (_, j) => ({ i: i + j })));
-  }
-  await producer.close();
+  await prefill(SYSTEM, redis.url, N);
   const snaps: { at: number; t: number; cpu: ReturnType<typeof threadsCpu> }[] = [];
   let finished = 0;
   let done!: () => void;

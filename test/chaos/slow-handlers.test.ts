@@ -68,10 +68,13 @@ test('slow and hung handlers: timeouts, promises that never settle, non-Error th
   assert.notEqual(hb1, hb0);
   await sendStopJob(fx.redis, forever.id);
 
-  // B: a second worker on qb; A2 on qb blocks its loop for 5 s (> its 2 s dead-worker timeout).
+  // B: a second worker on qb; A2 on qb blocks its loop for 10 s (> its 2 s dead-worker timeout).
+  // B's process starts only once A2 has the job, and must be up and
+  // recovering before A2 wakes up and records the end itself: with 5 s and
+  // another test file running beside this one, a run of npm test missed it.
   const fast = { jobMonitoringInterval: 0.5, deadWorkerTimeout: 2, recoveryInterval: 0.25 };
   const a2 = await WorkerProc.start(fx.server.url, [qb], fast);
-  const stalled = await new Queue(qb, fx.redis).enqueue('fixtures.blockOnce', { args: [tag, 5000], retry: new Retry({ max: 1 }) });
+  const stalled = await new Queue(qb, fx.redis).enqueue('fixtures.blockOnce', { args: [tag, 10_000], retry: new Retry({ max: 1 }) });
   expected.set(stalled.id, ['finished']);
   await waitForEvent(a2, 'job-started', undefined, 10_000);
   const stallAt = Date.now();

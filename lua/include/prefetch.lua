@@ -148,13 +148,16 @@ local function park_jobs(worker, queues, exec_ids, count, hb_ttl)
   end
   local taken = pop_jobs(queues, #fresh, function(id, q, hash, n)
     local e = fresh[n]
-    redis.call('RPUSH', pk, id .. ':' .. e)
+    -- A list that exists has the worker's rq:prefetchers score already,
+    -- kept fresh by its heartbeats while the list lasts (heartbeat.lua).
+    if redis.call('RPUSH', pk, id .. ':' .. e) == 1 then
+      redis.call('ZADD', PREFETCHERS, now_plus_text(hb_ttl), worker)
+    end
     table.insert(out, id)
     table.insert(out, q)
     table.insert(out, e)
     table.insert(out, hash)
   end)
-  if #out > 0 then redis.call('ZADD', PREFETCHERS, now_plus_text(hb_ttl), worker) end
   return out
 end
 
@@ -175,14 +178,9 @@ local function prefetch_from_argv(worker, start, settle)
   local count = tonumber(ARGV[b])
   local hb_ttl = tonumber(ARGV[b + 1])
   local exec_ttl = tonumber(ARGV[b + 2])
-  local starts, busy = start_parked(worker, members, hb_ttl, exec_ttl)
   local started, parked = {}, {}
-  if count + n_park > 0 then
-    if redis.call('EXISTS', P .. 'suspended') == 1 then
-      if settle and not busy then settle_worker_state(worker, 'suspended') end
-      if redis.call('EXISTS', worker_key(worker)) == 1 then redis.call('HSET', worker_key(worker), 'state', 'suspended') end
-      return { starts, { 'suspended' }, parked }
-    end
+  local suspended = count + n_park > 0 and redis.call('EXISTS', P .. 'suspended') == 1
+  if count + n_park > 0 and not suspended then
     local nq = tonumber(ARGV[b + 3])
     local queues = {}
     for i = 1, nq do queues[i] = ARGV[b + 3 + i] end
@@ -192,6 +190,15 @@ local function prefetch_from_argv(worker, start, settle)
     end
     if count > 0 then started = dequeue_jobs(worker, queues, now_ids, math.min(count, #now_ids), hb_ttl, exec_ttl) end
     if n_park > 0 then parked = park_jobs(worker, queues, park_ids, math.min(n_park, #park_ids), hb_ttl) end
+  end
+  -- The members start after the parking: a worker that parks one job per
+  -- call and starts the one parked before keeps its list from emptying, so
+  -- the list is not deleted and made anew, nor its score written, per call.
+  local starts, busy = start_parked(worker, members, hb_ttl, exec_ttl)
+  if suspended then
+    if settle and not busy then settle_worker_state(worker, 'suspended') end
+    if redis.call('EXISTS', worker_key(worker)) == 1 then redis.call('HSET', worker_key(worker), 'state', 'suspended') end
+    return { starts, { 'suspended' }, parked }
   end
   if settle and not busy and #started == 0 then settle_worker_state(worker) end
   return { starts, started, parked }

@@ -270,6 +270,39 @@ test('a live worker keeps its parked jobs through recovery passes; the heartbeat
   assert.deepEqual(ran, ['0', '9', '1']);
 });
 
+test('a parking list that never empties keeps its worker alive: heartbeats keep its rq:prefetchers score ahead, so recovery hands nothing back', async () => {
+  // Each call parks the next job before it starts the one parked before, so
+  // with prefetch 1 the list lives from the first job to the last and its
+  // score is written once; past deadWorkerTimeout only the heartbeats keep it.
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  for (let i = 0; i < 8; i++) await q.enqueue('t.work', { args: [i] });
+  const wname = uniq('w');
+  const handed: string[] = [];
+  const lateScores: number[] = [];
+  let listSeenEmpty = false;
+  let recover!: () => Promise<unknown>;
+  const t = tasks({
+    // half a second of work per job: eight of them outlast the 3 s timeout
+    't.work': async (i: number) => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      if (i > 0 && i < 7 && (await fx.redis.llen(parkedKey(wname))) === 0) listSeenEmpty = true;
+      const score = Number(await fx.redis.zscore('rq:prefetchers', wname));
+      if (i > 0 && i < 7 && !(score > Date.now() / 1000)) lateScores.push(score);
+      await recover();
+    },
+  });
+  const w = fx.worker([name], t, { name: wname, burst: true, prefetch: 1, jobMonitoringInterval: 1, deadWorkerTimeout: 3 });
+  recover = () => w.recoverAbandoned();
+  w.on('job-handed-back', (id) => handed.push(id));
+  w.on('job-recovered', (id) => handed.push(id));
+  await w.done;
+  assert.equal(listSeenEmpty, false, 'the parking list stayed non-empty while jobs were left');
+  assert.deepEqual(lateScores, []);
+  assert.deepEqual(handed, []);
+  assert.equal(Number(await fx.redis.hget(keys.worker(wname), 'successful_job_count')), 8);
+});
+
 test('empty() deletes the queue\'s parked jobs too; maxJobs never parks what the worker will not run', async () => {
   const name = uniq('q');
   const { q, w, jobs, ran, release } = await blockedWorker(name, 3, 2);

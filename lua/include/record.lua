@@ -16,12 +16,19 @@ end
 -- text, made once per call for the ends that share a TTL: Redis 7.0 prints
 -- every number a script hands to redis.call with snprintf('%.17g'), which
 -- was three times per finish.
+-- The score keeps the clock's microseconds where RQ writes whole seconds:
+-- a second's thousands of finishes would share one score, and a sorted
+-- set orders equal scores by member, so each ZADD would compare job ids
+-- along the skip list (cold memory, at a busy worker's rate), where a
+-- score that grows goes in at the end. Readers lose nothing: RQ reads the
+-- score as a float (get_expiration_time) and cleans up by ZREMRANGEBYSCORE
+-- up to now, so an entry leaves at most a second later than its job.
 local finish_ttl = {}
 local function finish_ttl_text(ttl)
-  if finish_ttl.ttl ~= ttl or finish_ttl.now ~= NOW then
-    finish_ttl.ttl, finish_ttl.now = ttl, NOW
+  if finish_ttl.ttl ~= ttl or finish_ttl.now ~= NOW_US then
+    finish_ttl.ttl, finish_ttl.now = ttl, NOW_US
     finish_ttl.text = string.format('%d', ttl)
-    finish_ttl.score = string.format('%d', NOW + ttl)
+    finish_ttl.score = now_plus_text(ttl)
   end
   return finish_ttl.text, finish_ttl.score
 end
@@ -131,7 +138,7 @@ local function record_safely(record, id, e, q, worker, started, ended, ...)
     if redis.call('TYPE', key).ok ~= 'hash' then return end
     redis.call('HSET', key, 'status', 'failed', 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
     redis.call('EXPIRE', key, ONE_YEAR)
-    redis.call('ZADD', failed_key(q), NOW + ONE_YEAR, id)
+    redis.call('ZADD', failed_key(q), now_plus_text(ONE_YEAR), id)
     local text = 'ScriptError: the end of this execution could not be recorded: ' .. reason
     -- the results key itself may be what failed: the job still ends failed
     pcall(add_result, id, ONE_YEAR, { 'type', '2', 'worker_name', worker or '',

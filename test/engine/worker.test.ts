@@ -51,6 +51,9 @@ test('a finished job leaves RQ state: result stream, finished registry, TTLs, wo
   assert.match(f.execution_started_at!, /^\d+\.\d{6}$/);
   const score = Number(await fx.redis.zscore(`rq:finished:${name}`, job.id));
   assert.ok(Math.abs(score - (Date.now() / 1000 + 500)) < 5);
+  // to the microsecond, not RQ's whole second: the end's instant + result_ttl
+  const endedAt = Date.parse((await fx.redis.hget(keys.job(job.id), 'ended_at'))!) / 1000;
+  assert.ok(Math.abs(score - 500 - endedAt) < 0.002, `score ${score}, ended_at ${endedAt}`);
   assert.equal(await fx.redis.zcard(`rq:wip:${name}`), 0);
   assert.equal(await fx.redis.exists(keys.executions(job.id)), 0);
   const wh = await fx.redis.hgetall(keys.worker(w.name));

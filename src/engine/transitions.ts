@@ -94,9 +94,13 @@ function packedReply(reply: unknown, script: string): PackedReader {
   return new PackedReader(reply);
 }
 
+// dequeue, recordEnd and complete run once per call of a busy worker: a
+// then() where an async function would add two promises, each of which
+// pays the async hooks that AsyncLocalStorage (currentJob()) turns on.
+
 /** dequeue.lua: up to next.count jobs of `worker`, each marked started in the same call (and parks, with prefetch). */
-export async function dequeue(redis: Redis, worker: string, next: NextJobs): Promise<Next> {
-  return readNext(packedReply(await runScriptBuffer(redis, 'dequeue', pushNextArgs([worker], next)), 'dequeue'), next);
+export function dequeue(redis: Redis, worker: string, next: NextJobs): Promise<Next> {
+  return runScriptBuffer(redis, 'dequeue', pushNextArgs([worker], next)).then((reply) => readNext(packedReply(reply, 'dequeue'), next));
 }
 
 /** unpark.lua: parked members of `worker` go back to the front of their queues (all of them when members is empty); those handed back. */
@@ -154,27 +158,31 @@ export interface Recorded {
 }
 
 /** finish.lua or fail.lua: records one end and takes the next jobs in the same call. */
-export async function recordEnd(redis: Redis, worker: string, e: EndRecord, next: NextJobs): Promise<Recorded> {
+export function recordEnd(redis: Redis, worker: string, e: EndRecord, next: NextJobs): Promise<Recorded> {
   const args: Arg[] = [e.id, e.execId, e.queue, worker];
   pushRecordFields(args, e);
-  const r = packedReply(await runScriptBuffer(redis, e.kind, pushNextArgs(args, next)), e.kind);
-  r.array(); // { outcome, next }
-  const outcome = r.str() as Outcome;
-  return { outcomes: [outcome], next: readNext(r, next) };
+  return runScriptBuffer(redis, e.kind, pushNextArgs(args, next)).then((reply) => {
+    const r = packedReply(reply, e.kind);
+    r.array(); // { outcome, next }
+    const outcome = r.str() as Outcome;
+    return { outcomes: [outcome], next: readNext(r, next) };
+  });
 }
 
 /** complete.lua: records several ends of one worker, then takes its next jobs, in one call. */
-export async function complete(redis: Redis, worker: string, ends: readonly EndRecord[], next: NextJobs): Promise<Recorded> {
+export function complete(redis: Redis, worker: string, ends: readonly EndRecord[], next: NextJobs): Promise<Recorded> {
   const args: Arg[] = [worker, ends.length];
   for (const e of ends) {
     args.push(e.kind, e.id, e.execId, e.queue);
     pushRecordFields(args, e);
   }
-  const r = packedReply(await runScriptBuffer(redis, 'complete', pushNextArgs(args, next)), 'complete');
-  r.array(); // { outcomes, next }
-  const outcomes: Outcome[] = [];
-  for (let i = 0, k = r.array(); i < k; i++) outcomes.push(r.str() as Outcome);
-  return { outcomes, next: readNext(r, next) };
+  return runScriptBuffer(redis, 'complete', pushNextArgs(args, next)).then((reply) => {
+    const r = packedReply(reply, 'complete');
+    r.array(); // { outcomes, next }
+    const outcomes: Outcome[] = [];
+    for (let i = 0, k = r.array(); i < k; i++) outcomes.push(r.str() as Outcome);
+    return { outcomes, next: readNext(r, next) };
+  });
 }
 
 /** enqueue.lua's per-job input: its spec (JSON, see the script) and its data (zlib bytes). */

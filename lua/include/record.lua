@@ -23,12 +23,18 @@ end
 -- score that grows goes in at the end. Readers lose nothing: RQ reads the
 -- score as a float (get_expiration_time) and cleans up by ZREMRANGEBYSCORE
 -- up to now, so an entry leaves at most a second later than its job.
+-- (The whole seconds are printed once a second, the microseconds joined
+-- on per call.)
 local finish_ttl = {}
 local function finish_ttl_text(ttl)
-  if finish_ttl.ttl ~= ttl or finish_ttl.now ~= NOW_US then
-    finish_ttl.ttl, finish_ttl.now = ttl, NOW_US
+  if finish_ttl.ttl ~= ttl or finish_ttl.now ~= NOW then
+    finish_ttl.ttl, finish_ttl.now, finish_ttl.us = ttl, NOW, nil
     finish_ttl.text = string.format('%d', ttl)
-    finish_ttl.score = now_plus_text(ttl)
+    finish_ttl.whole = string.format('%d', NOW + ttl)
+  end
+  if finish_ttl.us ~= NOW_US then
+    finish_ttl.us = NOW_US
+    finish_ttl.score = finish_ttl.whole .. '.' .. NOW_MICRO
   end
   return finish_ttl.text, finish_ttl.score
 end

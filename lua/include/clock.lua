@@ -56,9 +56,22 @@ end
 -- now + secs as a score's text, to the microsecond, from TIME's digits when
 -- secs is whole: Redis 7.0 prints a number handed to redis.call with
 -- '%.17g', which costs more than the command it feeds (a ZADD's score).
-local function now_plus_text(secs)
-  if secs % 1 == 0 then return string.format('%d', NOW + secs) .. '.' .. NOW_MICRO end
-  return string.format('%.17g', NOW_F + secs)
+-- cache (optional, a table of the caller's): a call site that writes such
+-- a score on every call keeps the whole seconds there, printed once a
+-- second (a function library keeps it between calls), and joins on the
+-- microseconds; string.format is the costly part.
+local function now_plus_text(secs, cache)
+  if secs % 1 ~= 0 then return string.format('%.17g', NOW_F + secs) end
+  if not cache then return string.format('%d', NOW + secs) .. '.' .. NOW_MICRO end
+  if cache.secs ~= secs or cache.now ~= NOW then
+    cache.secs, cache.now, cache.us = secs, NOW, nil
+    cache.whole = string.format('%d', NOW + secs)
+  end
+  if cache.us ~= NOW_US then
+    cache.us = NOW_US
+    cache.text = cache.whole .. '.' .. NOW_MICRO
+  end
+  return cache.text
 end
 
 local function take_clock()

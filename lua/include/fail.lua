@@ -47,7 +47,7 @@ local function fail_job(id, e, q, worker, mode, exc_b64, started_f, ended_f, def
   else
     redis.call('HSET', key, 'status', status, 'ended_at', NOW_ISO, 'last_heartbeat', NOW_ISO)
   end
-  -- to the microsecond, as a finish's (finish_ttl_text in record.lua)
+  -- to the microsecond, as a finish's score (record.lua)
   local score = '-1'
   if ttl >= 0 then score = now_plus_text(ttl) end
   redis.call('ZADD', failed_key(q), score, id)

@@ -13,9 +13,10 @@ local function end_reported_execution(id, e, q, worker)
 end
 
 -- A finish's positive TTL and its finished-registry score (now + ttl) as
--- text, made once per call for the ends that share a TTL: Redis 7.0 prints
--- every number a script hands to redis.call with snprintf('%.17g'), which
--- was three times per finish.
+-- text, kept between the ends and calls that share a TTL (the score as
+-- now_plus_text's cache keeps it): Redis 7.0 prints every number a script
+-- hands to redis.call with snprintf('%.17g'), which was three times per
+-- finish.
 -- The score keeps the clock's microseconds where RQ writes whole seconds:
 -- a second's thousands of finishes would share one score, and a sorted
 -- set orders equal scores by member, so each ZADD would compare job ids
@@ -23,20 +24,12 @@ end
 -- score that grows goes in at the end. Readers lose nothing: RQ reads the
 -- score as a float (get_expiration_time) and cleans up by ZREMRANGEBYSCORE
 -- up to now, so an entry leaves at most a second later than its job.
--- (The whole seconds are printed once a second, the microseconds joined
--- on per call.)
-local finish_ttl = {}
+local finish_ttl, finish_score = {}, {}
 local function finish_ttl_text(ttl)
-  if finish_ttl.ttl ~= ttl or finish_ttl.now ~= NOW then
-    finish_ttl.ttl, finish_ttl.now, finish_ttl.us = ttl, NOW, nil
-    finish_ttl.text = string.format('%d', ttl)
-    finish_ttl.whole = string.format('%d', NOW + ttl)
+  if finish_ttl.ttl ~= ttl then
+    finish_ttl.ttl, finish_ttl.text = ttl, string.format('%d', ttl)
   end
-  if finish_ttl.us ~= NOW_US then
-    finish_ttl.us = NOW_US
-    finish_ttl.score = finish_ttl.whole .. '.' .. NOW_MICRO
-  end
-  return finish_ttl.text, finish_ttl.score
+  return finish_ttl.text, now_plus_text(ttl, finish_score)
 end
 
 -- A successful run's entry in the job's results stream (RQ's Result:

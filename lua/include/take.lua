@@ -10,23 +10,18 @@ local function int_text(n)
 end
 
 -- What mark_started writes that is the same for every job of a call, as
--- strings, not four numbers printed per job. The whole seconds are printed
--- once a second (string.format costs a call more than the ZADD it feeds);
--- only the wip score's microseconds change per call. Read-only to callers.
-local stamps = {}
+-- strings, not four numbers printed per job: printed once a second
+-- (string.format costs a call more than the ZADD it feeds), the wip
+-- score's microseconds joined per call. Read-only to callers.
+local stamps, wip_score = {}, {}
 local function start_stamps(hb_ttl, exec_ttl)
-  if stamps.hb ~= hb_ttl or stamps.exec ~= exec_ttl or stamps.now ~= NOW then
-    stamps.hb, stamps.exec, stamps.now, stamps.us = hb_ttl, exec_ttl, NOW, nil
-    stamps.wip_whole = hb_ttl % 1 == 0 and string.format('%d', NOW + hb_ttl) or nil
+  if stamps.exec ~= exec_ttl or stamps.now ~= NOW then
+    stamps.exec, stamps.now = exec_ttl, NOW
     stamps.exec_ttl = int_text(exec_ttl)
     stamps.executions_score = int_text(NOW + exec_ttl + 60)
     stamps.executions_ttl = int_text(exec_ttl + 60)
   end
-  if stamps.us ~= NOW_US then
-    stamps.us = NOW_US
-    -- as now_plus_text(hb_ttl)
-    stamps.wip_score = stamps.wip_whole and (stamps.wip_whole .. '.' .. NOW_MICRO) or now_plus_text(hb_ttl)
-  end
+  stamps.wip_score = now_plus_text(hb_ttl, wip_score)
   return stamps
 end
 

@@ -2,7 +2,10 @@
 -- and marks each started (execution, wip entry, job fields, worker busy).
 -- include: dequeue
 -- KEYS: none
--- ARGV: worker, count, hb_ttl, exec_ttl, n_queues, queue names..., execution ids...
+-- ARGV: worker, then the dequeue tail (include/dequeue.lua): ['counts',
+--   successful, failed, working time,] count, hb_ttl, exec_ttl, n_queues,
+--   queue names..., execution ids... A call with count 0 writes only the
+--   counts (a worker that went idle sends its last ones so).
 -- Returns: {'suspended'} while rq:suspended exists; else a flat list of
 --   id, queue, execution id, the job's HGETALL array, repeated per job ({}
 --   if none). With prefetch, the table of prefetch_from_argv.

@@ -7,11 +7,10 @@
 -- ARGV: id, execution id, queue, worker, mode ('failed' | 'stopped' |
 --   'unrecoverable'), exc_string (base64 zlib of the traceback text),
 --   failure_ttl default, queue retry ('' or '<max> <intervals JSON>', see
---   fail_job), started (float s), ended (float s), working time (s),
+--   fail_job), started (float s), ended (float s),
 --   then the dequeue tail: count, hb_ttl, exec_ttl, n_queues, queues..., execution ids...
 -- Returns (packed, as dequeue.lua's): {outcome, next jobs}; outcome is 'retried', 'scheduled', 'failed',
 --   'stopped', 'missing' (the hash is gone) or 'stale' (already recovered).
 local worker = ARGV[4]
 local outcome = record_safely(record_fail, ARGV[1], ARGV[2], ARGV[3], worker, ARGV[9], ARGV[10], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
-if outcome ~= 'stale' then count_jobs(worker, 0, 1, tonumber(ARGV[11])) end
-return cmsgpack.pack({ outcome, dequeue_from_argv(worker, 12, true) })
+return cmsgpack.pack({ outcome, dequeue_from_argv(worker, 11, true) })

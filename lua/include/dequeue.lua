@@ -2,10 +2,17 @@
 -- The dequeue tail of a worker's calls (dequeue, finish, fail, complete).
 
 -- Shared ARGV tail of dequeue.lua, finish.lua, fail.lua and complete.lua:
--- count, hb_ttl, exec_ttl, n_queues, queues..., exec ids...
+-- ['counts', successful, failed, working time,] count, hb_ttl, exec_ttl,
+-- n_queues, queues..., exec ids... (or the prefetch tail, see
+-- prefetch_from_argv). 'counts' carries the worker's totals when it sends
+-- them (write_counts).
 -- settle: the caller ended an execution with defer_state; settle the
 -- worker's state unless new jobs made it busy.
 local function dequeue_from_argv(worker, start, settle)
+  if ARGV[start] == 'counts' then
+    write_counts(worker, ARGV[start + 1], ARGV[start + 2], ARGV[start + 3])
+    start = start + 4
+  end
   if ARGV[start] == 'prefetch' then return prefetch_from_argv(worker, start, settle) end
   local count = tonumber(ARGV[start])
   if count == nil or count <= 0 then

@@ -56,7 +56,7 @@ end
 -- repeats_left off that job too); without 'r' the hash's repeats_left is
 -- not read, which spares the HGET that scans every field of a job without
 -- one. Idempotent (see end_reported_execution). The worker's job counters
--- are the caller's (count_jobs), once per call.
+-- come as totals with the dequeue tail (write_counts).
 local function record_finish(id, e, q, worker, rv, ttl, flags, started, ended)
   ttl = clean_ttl(ttl, DEFAULT_RESULT_TTL)
   local has_deps = string.find(flags, '1', 1, true) ~= nil

@@ -10,6 +10,22 @@ import type { Outcome, RecoveryOutcome } from './worker/events.js';
 /** A call token's ARGV tail (callToken(connection).args): makes a resend answer as the first run did. */
 export type TokenArgs = readonly string[];
 
+/**
+ * RQ's per-worker counters (successful_job_count, failed_job_count,
+ * total_working_time), as the totals a worker keeps of the ends its calls
+ * recorded; written as they are (write_counts in lua/include/worker-state.lua).
+ */
+export interface JobTotals {
+  successful: number;
+  failed: number;
+  /** seconds */
+  workingTime: number;
+}
+
+function pushTotals(args: Arg[], t: JobTotals): void {
+  args.push(t.successful, t.failed, t.workingTime.toFixed(6));
+}
+
 /** What a worker asks for next jobs with: dequeue.lua, and the dequeue tail of finish/fail/complete. */
 export interface NextJobs {
   /** how many jobs at most (0: none; the call only settles the worker's state) */
@@ -24,10 +40,16 @@ export interface NextJobs {
   execIds: readonly string[];
   /** a worker with --prefetch: parked members ('job:execution') it starts now, and how many jobs to park */
   prefetch?: { start: readonly string[]; park: number };
+  /** the worker's totals, to be written by this call */
+  counts?: JobTotals;
 }
 
 /** Appends a dequeue tail's ARGV to args (one array per call: ends and tail are pushed, not spread). */
 function pushNextArgs(args: Arg[], n: NextJobs): Arg[] {
+  if (n.counts) {
+    args.push('counts');
+    pushTotals(args, n.counts);
+  }
   if (n.prefetch) {
     args.push('prefetch', n.prefetch.start.length);
     for (const m of n.prefetch.start) args.push(m);
@@ -148,7 +170,7 @@ export type EndRecord = FinishRecord | FailRecord;
 function pushRecordFields(args: Arg[], e: EndRecord): void {
   if (e.kind === 'finish') args.push(e.returnValue, e.resultTtl, (e.hasDependencies ? '1' : '') + (e.repeats ? 'r' : ''));
   else args.push(e.mode, e.excString, e.failureTtl, e.queueRetry);
-  args.push(e.startedAt.toFixed(6), e.endedAt.toFixed(6), (e.endedAt - e.startedAt).toFixed(6));
+  args.push(e.startedAt.toFixed(6), e.endedAt.toFixed(6));
 }
 
 /** What recording ends gave: one outcome per record, then the next jobs. */
@@ -294,9 +316,11 @@ export async function birth(
   await runScript(redis, 'birth', [a.worker, a.keyTtl, a.queues.length, ...a.queues, ...a.fields.flat()]);
 }
 
-/** death.lua: unregisters a worker; how many executions it handed to recovery. */
-export async function death(redis: Redis, a: { worker: string; queues: readonly string[] }): Promise<number> {
-  return Number(await runScript(redis, 'death', [a.worker, a.queues.length, ...a.queues]));
+/** death.lua: unregisters a worker (writing its last totals, when given); how many executions it handed to recovery. */
+export async function death(redis: Redis, a: { worker: string; queues: readonly string[]; counts?: JobTotals }): Promise<number> {
+  const args: Arg[] = [a.worker, a.queues.length, ...a.queues];
+  if (a.counts) pushTotals(args, a.counts);
+  return Number(await runScript(redis, 'death', args));
 }
 
 /** schedule.lua: moves due jobs of one queue while `owner` holds its lock. moved is -1 when it does not. */

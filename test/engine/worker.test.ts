@@ -63,6 +63,21 @@ test('a finished job leaves RQ state: result stream, finished registry, TTLs, wo
   assert.equal(await (await Job.fetch(fx.redis, job.id)).returnValue(), 5);
 });
 
+test("a worker's counters are exact once it is idle, every failed attempt counted (RQ's successful_job_count, failed_job_count)", async () => {
+  const name = uniq('q');
+  const q = new Queue(name, fx.redis);
+  await q.enqueueMany([{ func: 't.ok' }, { func: 't.ok' }, { func: 't.ok' }, { func: 't.boom', retry: new Retry({ max: 1 }) }]);
+  const w = fx.worker([name], tasks({ 't.ok': () => 1, 't.boom': () => { throw new Error('boom'); } }), { idlePollInterval: 60_000 });
+  await waitForEvent<[Job, string, string]>(w, 'job-failed', (_j, _e, outcome) => outcome === 'failed');
+  // the counts go before the worker says it is idle
+  await waitForEvent(w, 'idle');
+  const wh = await fx.redis.hgetall(keys.worker(w.name));
+  assert.deepEqual([wh.successful_job_count, wh.failed_job_count], ['3', '2']);
+  assert.match(wh.total_working_time!, /^\d+\.\d{6}$/);
+  w.stop();
+  await w.done;
+});
+
 test('a busy worker shows RQ running state: wip job:execution, executions, worker busy with current_job', async () => {
   const name = uniq('q');
   const q = new Queue(name, fx.redis);
@@ -444,7 +459,8 @@ test('complete (ends of one tick in one call) is idempotent: a resend records no
     { kind: 'finish', id: a!.id, execId: 'e1', queue: name, returnValue: 'NQ==', resultTtl: 500, hasDependencies: false, repeats: false, ...times },
     { kind: 'fail', id: b!.id, execId: 'e2', queue: name, mode: 'failed', excString: 'eJwrSS0uAQAEXQHB', failureTtl: 31536000, queueRetry: '', ...times },
   ] as const;
-  const none = { count: 0, hbTtl: 20, execTtl: 80, queues: [name], execIds: [] };
+  // the worker's totals ride along: a resend writes the same ones
+  const none = { count: 0, hbTtl: 20, execTtl: 80, queues: [name], execIds: [], counts: { successful: 1, failed: 1, workingTime: 2 } };
   const first = await complete(fx.redis, worker, ends, none);
   assert.deepEqual(first.outcomes, ['finished', 'retried']);
   const again = await complete(fx.redis, worker, ends, none);
@@ -454,6 +470,6 @@ test('complete (ends of one tick in one call) is idempotent: a resend records no
   assert.equal((await Job.fetch(fx.redis, b!.id)).retriesLeft, 0);
   assert.deepEqual(await q.jobIds(), [b!.id], 'the retried job is queued once');
   const wh = await fx.redis.hgetall(keys.worker(worker));
-  assert.deepEqual([wh.successful_job_count, wh.failed_job_count, wh.state], ['1', '1', 'idle']);
+  assert.deepEqual([wh.successful_job_count, wh.failed_job_count, wh.total_working_time, wh.state], ['1', '1', '2.000000', 'idle']);
   assert.equal(await fx.redis.zcard(`rq:wip:${name}`), 0);
 });

@@ -112,5 +112,10 @@ describe('rq info (Python 1.13) reads our state', () => {
     const lines = r.stdout.trim().split('\n');
     assert.ok(lines.includes(`queue ${q} 0`), r.stdout);
     assert.match(lines.find((l) => l.startsWith(`worker ${worker.name} `)) ?? '', / idle /, r.stdout);
+    // the counts an idle worker wrote, as Python's Worker reads them
+    const [workers] = await py(url, [{ op: 'workers' }]);
+    const w = (workers as any[]).find((x) => x.name === worker.name);
+    assert.deepEqual([w.successful_job_count, w.failed_job_count], [3, 0]);
+    assert.ok(typeof w.total_working_time === 'number' && w.total_working_time > 0, JSON.stringify(w));
   });
 });

@@ -16,6 +16,7 @@ import { utcformat } from '../time.js';
 import { DEFAULT_CALLBACK_TIMEOUT, DEFAULT_JOB_TIMEOUT, ENGINE_VERSION } from '../defaults.js';
 import { Abort, guard, LazyAbort } from './abort.js';
 import { parseControlMessage } from './control.js';
+import { JobCounts } from './counts.js';
 import { DequeueOrder } from './dequeue-order.js';
 import { EndHooks, type EndHook } from './end-hooks.js';
 import { recordEnds, type PendingEnd } from './ends.js';
@@ -99,6 +100,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly pendingExecIds = new Set<string>();
   private readonly lanes: Lanes;
   private readonly endHooks = new EndHooks();
+  private readonly counts = new JobCounts();
   private readonly liveness: Liveness;
   private scheduler: Scheduler | undefined;
   private loop: Promise<void> | undefined;
@@ -246,6 +248,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch {
       /* CLIENT INFO needs Redis 6.2 */
     }
+    const totals = this.counts.totals();
     await birth(this.connection, {
       worker: this.name,
       keyTtl: this.o.workerTtl + 60,
@@ -258,9 +261,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         ['version', ENGINE_VERSION],
         ['python_version', `node ${process.version}`],
         // A second registration (after a stall) keeps the counts so far.
-        ['successful_job_count', this.successfulJobs],
-        ['failed_job_count', this.failedJobs],
-        ['total_working_time', 0],
+        ['successful_job_count', totals.successful],
+        ['failed_job_count', totals.failed],
+        ['total_working_time', totals.workingTime.toFixed(6)],
         // Not an RQ field: lets birth.lua tell a resend of this call from a live namesake.
         ['birth_token', randomBytes(8).toString('hex')],
       ],
@@ -272,7 +275,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.pushWatch?.stop();
     await this.scheduler?.stop();
     try {
-      const handed = await death(this.connection, { worker: this.name, queues: this.queues });
+      const handed = await death(this.connection, { worker: this.name, queues: this.queues, counts: this.counts.totals() });
       if (handed > 0) await this.liveness.recoverAbandoned();
     } catch (err) {
       this.log.warning(`could not register death: ${(err as Error).message}`);
@@ -354,6 +357,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.slots.free(this.running.size);
   }
 
+  /** A worker gone idle writes the counts its last calls left unsent (see JobCounts). */
+  private async sendCounts(): Promise<void> {
+    const counts = this.counts.take();
+    try {
+      await dequeue(this.connection, this.name, { count: 0, hbTtl: 0, execTtl: 0, queues: [], execIds: [], counts });
+    } catch (err) {
+      this.counts.notSent();
+      this.log.warning(`could not write the worker's job counts: ${(err as Error).message}`);
+    }
+  }
+
   private async mainLoop(): Promise<void> {
     while (true) {
       const idle = this.running.size === 0 && this.slots.reserved === 0;
@@ -396,7 +410,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.maybeWork = true;
         continue;
       }
-      if (idle) this.emit('idle');
+      if (idle) {
+        if (this.counts.pending) await this.sendCounts();
+        this.emit('idle');
+      }
       if (k > 0 && this.pushWatch?.active && !this.pushWatch.armed) {
         // Watch the queues for pushes that publish nothing (Python RQ's
         // RPUSH) before sleeping; jobs pushed since the last dequeue are
@@ -440,7 +457,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const id of ids) this.pendingExecIds.add(id);
     if (plan) this.prefetch!.sent(plan, ids.slice(count));
     const prefetch = plan ? { start: [...plan.starts.map((p) => p.member), ...plan.blind.map((b) => `*${b.execId}`)], park: plan.park } : undefined;
-    const next: NextJobs = { count, hbTtl: this.liveness.hbTtl, execTtl: this.liveness.execTtl, queues: this.order.next(), execIds: ids, prefetch };
+    const next: NextJobs = {
+      count,
+      hbTtl: this.liveness.hbTtl,
+      execTtl: this.liveness.execTtl,
+      queues: this.order.next(),
+      execIds: ids,
+      prefetch,
+      counts: this.counts.due(),
+    };
     return { next, ids, plan };
   }
 
@@ -559,6 +584,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.lanes.turn(() => this.takeReply(reply, plan, k, gen, lane));
     } catch (err) {
       if (plan) this.callFailed(plan, lane);
+      if (next.counts) this.counts.notSent();
       throw err;
     } finally {
       this.slots.reserved -= left;
@@ -755,6 +781,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.slots.reserved -= left;
         lane.busy -= left;
         items.forEach((e, i) => {
+          this.counts.add(e.record, outcomes[i]!);
           try {
             e.recorded(outcomes[i]!);
           } catch (err) {
@@ -771,6 +798,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.slots.reserved -= left;
         lane.busy -= left;
         if (plan) this.callFailed(plan, lane);
+        if (tail.counts) this.counts.notSent();
         for (const id of ids) this.pendingExecIds.delete(id);
         for (const e of items) e.reject(err);
         this.wake();

@@ -12,6 +12,7 @@
 local worker = ARGV[1]
 local n = tonumber(ARGV[2])
 local outcomes = {}
+local first_run = false
 local b = 3
 for i = 1, n do
   local outcome
@@ -23,5 +24,6 @@ for i = 1, n do
     b = b + 10
   end
   outcomes[i] = outcome
+  if outcome ~= 'stale' then first_run = true end
 end
-return cmsgpack.pack({ outcomes, dequeue_from_argv(worker, b, true) })
+return cmsgpack.pack({ outcomes, dequeue_from_argv(worker, b, true, first_run) })

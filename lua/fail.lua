@@ -13,4 +13,4 @@
 --   'stopped', 'missing' (the hash is gone) or 'stale' (already recovered).
 local worker = ARGV[4]
 local outcome = record_safely(record_fail, ARGV[1], ARGV[2], ARGV[3], worker, ARGV[9], ARGV[10], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
-return cmsgpack.pack({ outcome, dequeue_from_argv(worker, 11, true) })
+return cmsgpack.pack({ outcome, dequeue_from_argv(worker, 11, true, outcome ~= 'stale') })

@@ -13,4 +13,4 @@
 --   (nothing is written then).
 local worker = ARGV[4]
 local outcome = record_safely(record_finish, ARGV[1], ARGV[2], ARGV[3], worker, ARGV[8], ARGV[9], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
-return cmsgpack.pack({ outcome, dequeue_from_argv(worker, 10, true) })
+return cmsgpack.pack({ outcome, dequeue_from_argv(worker, 10, true, outcome ~= 'stale') })

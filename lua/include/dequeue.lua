@@ -7,13 +7,14 @@
 -- prefetch_from_argv). 'counts' carries the worker's totals when it sends
 -- them (write_counts).
 -- settle: the caller ended an execution with defer_state; settle the
--- worker's state unless new jobs made it busy.
-local function dequeue_from_argv(worker, start, settle)
+-- worker's state unless new jobs made it busy. first_run: the caller
+-- recorded an end (not stale), so this is no resend (see park_jobs).
+local function dequeue_from_argv(worker, start, settle, first_run)
   if ARGV[start] == 'counts' then
     write_counts(worker, ARGV[start + 1], ARGV[start + 2], ARGV[start + 3])
     start = start + 4
   end
-  if ARGV[start] == 'prefetch' then return prefetch_from_argv(worker, start, settle) end
+  if ARGV[start] == 'prefetch' then return prefetch_from_argv(worker, start, settle, first_run) end
   local count = tonumber(ARGV[start])
   if count == nil or count <= 0 then
     if settle then settle_worker_state(worker) end

@@ -123,15 +123,17 @@ end
 -- resend: an execution id a first run of this call parked a job under
 -- (still parked, or since started by a later call by that id) gives that
 -- job again, not a second one, so that the job the worker reads of is the
--- one Redis holds under that id.
-local function park_jobs(worker, queues, exec_ids, count, hb_ttl)
+-- one Redis holds under that id. first_run: the call recorded an end just
+-- now, so it cannot be a resend (a resend finds its ends recorded) and its
+-- execution ids are new: they are not looked up.
+local function park_jobs(worker, queues, exec_ids, count, hb_ttl, first_run)
   local out = {}
   local pk = prefetched_key(worker)
   local wek = worker_executions_key(worker)
   local fresh = {}
   for i = 1, count do
     local e = exec_ids[i]
-    local m = member_of_execution(pk, wek, e)
+    local m = first_run and '' or member_of_execution(pk, wek, e)
     local id = string.match(m, '^(.*):[^:]*$')
     if id then
       local hash = redis.pcall('HGETALL', job_key(id))
@@ -169,7 +171,8 @@ end
 -- (as dequeue_jobs, or {'suspended'}), jobs parked (as park_jobs) }.
 -- Suspended: members are still started (the worker runs them already),
 -- nothing new is taken; the worker hands its parked jobs back.
-local function prefetch_from_argv(worker, start, settle)
+-- first_run: as park_jobs'.
+local function prefetch_from_argv(worker, start, settle, first_run)
   local n_start = tonumber(ARGV[start + 1])
   local members = {}
   for i = 1, n_start do members[i] = ARGV[start + 1 + i] end
@@ -189,7 +192,7 @@ local function prefetch_from_argv(worker, start, settle)
       if #now_ids < count then table.insert(now_ids, ARGV[i]) else table.insert(park_ids, ARGV[i]) end
     end
     if count > 0 then started = dequeue_jobs(worker, queues, now_ids, math.min(count, #now_ids), hb_ttl, exec_ttl) end
-    if n_park > 0 then parked = park_jobs(worker, queues, park_ids, math.min(n_park, #park_ids), hb_ttl) end
+    if n_park > 0 then parked = park_jobs(worker, queues, park_ids, math.min(n_park, #park_ids), hb_ttl, first_run) end
   end
   -- The members start after the parking: a worker that parks one job per
   -- call and starts the one parked before keeps its list from emptying, so

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { infoSnapshot, Queue, keys, resume, suspend } from '../../src/index.js';
-import { birth, dequeue } from '../../src/engine/transitions.js';
+import { birth, dequeue, recordEnd } from '../../src/engine/transitions.js';
 import { engineFixture, tasks } from '../helpers/engine.js';
 import { uniq, until, waitForEvent } from '../helpers/util.js';
 
@@ -123,6 +123,17 @@ test('resent calls (lost replies): a parking gives the same job again, a start b
   assert.equal(await fx.redis.hget(keys.job(jobs[0]!.id), 'status'), 'started');
   assert.deepEqual(await fx.redis.zrange(`rq:wip:${name}`, '0', '-1'), [`${jobs[0]!.id}:e1`]);
   assert.deepEqual(await fx.redis.lrange(parkedKey(worker), 0, -1), [`${jobs[1]!.id}:e2`]);
+  // the end of the first job, which starts the second and parks the third,
+  // run twice: the resend finds its end recorded and the parking made
+  const end = { kind: 'finish', id: jobs[0]!.id, execId: 'e1', queue: name, returnValue: '', resultTtl: 500, hasDependencies: false, repeats: false, startedAt: 1, endedAt: 2 } as const;
+  const ended = await recordEnd(fx.redis, worker, end, next(['*e2'], 1, ['e3']));
+  const endResent = await recordEnd(fx.redis, worker, end, next(['*e2'], 1, ['e3']));
+  assert.deepEqual([ended.outcomes, endResent.outcomes], [['finished'], ['stale']]);
+  assert.deepEqual(ended.next.prefetched!.parked.map((t) => t.id), [jobs[2]!.id]);
+  assert.deepEqual(endResent.next.prefetched!.parked.map((t) => t.id), [jobs[2]!.id]);
+  assert.deepEqual(endResent.next.prefetched!.accepted, [true]);
+  assert.deepEqual(await fx.redis.lrange(parkedKey(worker), 0, -1), [`${jobs[2]!.id}:e3`]);
+  assert.deepEqual(await fx.redis.zrange(`rq:wip:${name}`, '0', '-1'), [`${jobs[1]!.id}:e2`]);
   // an execution id nothing was parked under starts nothing
   assert.deepEqual((await dequeue(fx.redis, worker, next(['*nothing'], 0, []))).prefetched!.accepted, [false]);
 });

@@ -69,8 +69,8 @@ test("a worker's counters are exact once it is idle, every failed attempt counte
   await q.enqueueMany([{ func: 't.ok' }, { func: 't.ok' }, { func: 't.ok' }, { func: 't.boom', retry: new Retry({ max: 1 }) }]);
   const w = fx.worker([name], tasks({ 't.ok': () => 1, 't.boom': () => { throw new Error('boom'); } }), { idlePollInterval: 60_000 });
   await waitForEvent<[Job, string, string]>(w, 'job-failed', (_j, _e, outcome) => outcome === 'failed');
-  // the counts go before the worker says it is idle
-  await waitForEvent(w, 'idle');
+  // an idle worker writes them soon, with no job to carry them (its heartbeats do not)
+  await until(async () => (await fx.redis.hget(keys.worker(w.name), 'failed_job_count')) === '2');
   const wh = await fx.redis.hgetall(keys.worker(w.name));
   assert.deepEqual([wh.successful_job_count, wh.failed_job_count], ['3', '2']);
   assert.match(wh.total_working_time!, /^\d+\.\d{6}$/);

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createRedis, Job, Queue, type Worker } from '../../src/index.js';
 import { RedisServer } from '../helpers/redis.js';
-import { uniq, waitForEvent } from '../helpers/util.js';
+import { uniq, until, waitForEvent } from '../helpers/util.js';
 import { openGate } from './gate.js';
 import { killAllPy, loadTasks, py, rqCli, tsWorker } from './helpers.js';
 
@@ -113,6 +113,7 @@ describe('rq info (Python 1.13) reads our state', () => {
     assert.ok(lines.includes(`queue ${q} 0`), r.stdout);
     assert.match(lines.find((l) => l.startsWith(`worker ${worker.name} `)) ?? '', / idle /, r.stdout);
     // the counts an idle worker wrote, as Python's Worker reads them
+    await until(async () => (await redis.hget(`rq:worker:${worker.name}`, 'successful_job_count')) === '3');
     const [workers] = await py(url, [{ op: 'workers' }]);
     const w = (workers as any[]).find((x) => x.name === worker.name);
     assert.deepEqual([w.successful_job_count, w.failed_job_count], [3, 0]);

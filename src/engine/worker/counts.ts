@@ -3,12 +3,14 @@ import type { Outcome } from './events.js';
 
 /** How often a busy worker's calls carry its counters, at most. */
 export const COUNTS_EVERY_MS = 1000;
+/** How long a worker stays idle before it writes the counts left unsent. */
+export const COUNTS_IDLE_MS = 100;
 
 /**
  * RQ's per-worker counters (successful_job_count, failed_job_count,
  * total_working_time), kept here and written to the worker hash as totals:
  * by a busy worker's calls about once a second, by a call of their own
- * when it goes idle, and with its death. RQ's worker adds to them in Redis
+ * when it has been idle for COUNTS_IDLE_MS, and with its death. RQ's worker adds to them in Redis
  * per job; three commands per call (EXISTS, HINCRBY, HINCRBYFLOAT) were
  * 8 % of what a job cost our Redis at concurrency 1 (bench/README.md).
  * Sidekiq's processes send their processed and failed counts with their

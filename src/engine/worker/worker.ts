@@ -16,7 +16,7 @@ import { utcformat } from '../time.js';
 import { DEFAULT_CALLBACK_TIMEOUT, DEFAULT_JOB_TIMEOUT, ENGINE_VERSION } from '../defaults.js';
 import { Abort, guard, LazyAbort } from './abort.js';
 import { parseControlMessage } from './control.js';
-import { JobCounts } from './counts.js';
+import { COUNTS_IDLE_MS, JobCounts } from './counts.js';
 import { DequeueOrder } from './dequeue-order.js';
 import { EndHooks, type EndHook } from './end-hooks.js';
 import { recordEnds, type PendingEnd } from './ends.js';
@@ -101,6 +101,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly lanes: Lanes;
   private readonly endHooks = new EndHooks();
   private readonly counts = new JobCounts();
+  private countsTimer: NodeJS.Timeout | undefined;
   private readonly liveness: Liveness;
   private scheduler: Scheduler | undefined;
   private loop: Promise<void> | undefined;
@@ -272,6 +273,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async teardown(): Promise<void> {
     this.liveness.stopTimers();
+    clearTimeout(this.countsTimer);
     await this.pushWatch?.stop();
     await this.scheduler?.stop();
     try {
@@ -357,7 +359,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.slots.free(this.running.size);
   }
 
-  /** A worker gone idle writes the counts its last calls left unsent (see JobCounts). */
+  /**
+   * A worker that stays idle for COUNTS_IDLE_MS writes the counts its last
+   * calls left unsent (see JobCounts). Not at once: a worker that takes
+   * jobs one at a time as they come goes idle after each, and a call there
+   * would delay the next pickup; its end calls carry the counts meanwhile.
+   */
+  private sendCountsSoon(): void {
+    if (this.countsTimer) return;
+    this.countsTimer = setTimeout(() => {
+      this.countsTimer = undefined;
+      if (this.running.size === 0 && this.slots.reserved === 0 && this.counts.pending && this.stopping === 'no') void this.sendCounts();
+    }, COUNTS_IDLE_MS);
+    this.countsTimer.unref();
+  }
+
   private async sendCounts(): Promise<void> {
     const counts = this.counts.take();
     try {
@@ -411,7 +427,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       if (idle) {
-        if (this.counts.pending) await this.sendCounts();
+        if (this.counts.pending) this.sendCountsSoon();
         this.emit('idle');
       }
       if (k > 0 && this.pushWatch?.active && !this.pushWatch.armed) {

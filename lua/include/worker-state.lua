@@ -48,7 +48,7 @@ end
 
 -- RQ's per-worker counters, written as the totals the worker keeps of
 -- the ends its calls recorded (src/engine/worker/counts.ts): about once a
--- second while it is busy, at once when it goes idle or stops. RQ's
+-- second while it is busy, after 100 ms idle, and when it stops. RQ's
 -- worker adds to them per job; here that was EXISTS, HINCRBY and
 -- HINCRBYFLOAT in every call, 8 % of Redis' work per job at concurrency
 -- 1. Totals make a resent call harmless. Not for a worker whose hash is

@@ -10,9 +10,10 @@ export const COUNTS_IDLE_MS = 100;
  * RQ's per-worker counters (successful_job_count, failed_job_count,
  * total_working_time), kept here and written to the worker hash as totals:
  * by a busy worker's calls about once a second, by a call of their own
- * when it has been idle for COUNTS_IDLE_MS, and with its death. RQ's worker adds to them in Redis
- * per job; three commands per call (EXISTS, HINCRBY, HINCRBYFLOAT) were
- * 8 % of what a job cost our Redis at concurrency 1 (bench/README.md).
+ * once it has been idle for COUNTS_IDLE_MS, and with its death. RQ's
+ * worker adds to them in Redis per job; three commands per call (EXISTS,
+ * HINCRBY, HINCRBYFLOAT) were 8 % of what a job cost our Redis at
+ * concurrency 1 (bench/README.md).
  * Sidekiq's processes send their processed and failed counts with their
  * heartbeat the same way. Totals, not increments, so that a resent call
  * writes nothing new.
@@ -46,7 +47,7 @@ export class JobCounts {
     return this.take(now);
   }
 
-  /** The totals, when some are unsent (a worker gone idle sends them at once). */
+  /** The totals, when some are unsent, whenever a second has passed or not (an idle worker's own call). */
   take(now = Date.now()): JobTotals | undefined {
     if (!this.unsent) return undefined;
     this.unsent = false;

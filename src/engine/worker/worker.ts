@@ -369,7 +369,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.countsTimer) return;
     this.countsTimer = setTimeout(() => {
       this.countsTimer = undefined;
-      if (this.running.size === 0 && this.slots.reserved === 0 && this.counts.pending && this.stopping === 'no') void this.sendCounts();
+      if (this.idle() && this.counts.pending && this.stopping === 'no') void this.sendCounts();
     }, COUNTS_IDLE_MS);
     this.countsTimer.unref();
   }
@@ -384,9 +384,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
+  /** Nothing runs and no call is taking jobs. */
+  private idle(): boolean {
+    return this.running.size === 0 && this.slots.reserved === 0;
+  }
+
   private async mainLoop(): Promise<void> {
     while (true) {
-      const idle = this.running.size === 0 && this.slots.reserved === 0;
+      const idle = this.idle();
       if (this.stopping === 'cold') break;
       if (this.stopping === 'warm' && idle) {
         this.log.info(`Worker ${keys.worker(this.name)}: stopping on request`);
